@@ -1,0 +1,127 @@
+// Package drivers owns the client side of the load generator: the Driver and
+// Conn contract that every client WebSocket library implements, and the
+// registry the runner and the CLI pick drivers from. Scenarios talk to
+// connections only through this contract; nothing outside this package's
+// per-library files names a library.
+package drivers
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// MessageType is the WebSocket data frame opcode of a message.
+type MessageType int
+
+// The two data message types; values are the RFC 6455 opcodes.
+const (
+	Text   MessageType = 1
+	Binary MessageType = 2
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case Text:
+		return "text"
+	case Binary:
+		return "binary"
+	}
+	return fmt.Sprintf("opcode(%d)", int(t))
+}
+
+// DialOptions are the settings a driver applies to every connection it dials.
+type DialOptions struct {
+	// TLSConfig is used for wss:// URLs; nil means the system defaults with
+	// certificate verification on.
+	TLSConfig *tls.Config
+	// HandshakeTimeout bounds TCP connect, TLS and the HTTP upgrade together.
+	HandshakeTimeout time.Duration
+	// ReadLimit is the largest message the connection accepts, in bytes.
+	ReadLimit int64
+	// ReadBufferSize and WriteBufferSize size the library's I/O buffers where
+	// the library lets you choose them.
+	ReadBufferSize, WriteBufferSize int
+}
+
+// Conn is one client WebSocket connection. ReadMessage and WriteMessage may
+// run in two different goroutines at once (one reader, one writer); neither
+// may be called concurrently with itself. Control frames are handled inside
+// ReadMessage: pings are answered with pongs, a close frame from the peer is
+// answered and ends the connection with an error.
+type Conn interface {
+	// WriteMessage sends p as one message of type t.
+	WriteMessage(t MessageType, p []byte) error
+	// ReadMessage reads the next data message into buf, growing it when it
+	// is too small, and returns the type and the message bytes (a prefix of
+	// the possibly reallocated buf). Hot-path implementations do not
+	// allocate when buf is large enough.
+	ReadMessage(buf []byte) (MessageType, []byte, error)
+	// Close performs the close handshake with status 1000 (normal closure):
+	// it sends a close frame, waits at most timeout for the peer's close frame
+	// and closes the TCP connection. clean reports that the peer answered
+	// with status 1000. Close must not run concurrently with ReadMessage.
+	Close(timeout time.Duration) (clean bool, err error)
+	// Abort closes the TCP connection at once, without a close handshake. It
+	// is safe to call concurrently with a blocked ReadMessage or
+	// WriteMessage, which then return an error.
+	Abort() error
+}
+
+// Driver dials client connections with one WebSocket library.
+type Driver interface {
+	// Name is the short name used on the command line ("gorilla").
+	Name() string
+	// Module is the Go module path of the library, used to report its version.
+	Module() string
+	// Dial opens a connection to a ws:// or wss:// URL. A server that answers
+	// the upgrade with a status other than 101 gives a *HandshakeStatusError.
+	Dial(ctx context.Context, url string, opts DialOptions) (Conn, error)
+}
+
+// HandshakeStatusError reports an HTTP upgrade answered with a status other
+// than 101 Switching Protocols.
+type HandshakeStatusError struct {
+	Status int
+}
+
+func (e *HandshakeStatusError) Error() string {
+	return fmt.Sprintf("websocket handshake: server answered HTTP %d, want 101", e.Status)
+}
+
+// Default is the driver `wsbench run` uses unless told otherwise: the one
+// that spent the least client CPU per message when measured (see README).
+const Default = "gobwas"
+
+var registry = map[string]Driver{}
+
+// Register adds a driver to the registry; it panics on a duplicate name, which
+// is a programming error caught at init.
+func Register(d Driver) {
+	if _, dup := registry[d.Name()]; dup {
+		panic("drivers: duplicate driver " + d.Name())
+	}
+	registry[d.Name()] = d
+}
+
+// Names lists the registered drivers in alphabetical order.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup returns the named driver, or an error that lists the known ones.
+func Lookup(name string) (Driver, error) {
+	d, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown driver %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return d, nil
+}

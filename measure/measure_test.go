@@ -1,0 +1,154 @@
+package measure
+
+import (
+	"bytes"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	for _, text := range []bool{false, true} {
+		c, err := NewCodec(200, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := c.Template(7)
+		msg := append([]byte(nil), tmpl...)
+		want := Header{Conn: 7, Seq: 1 << 40, SentNs: 123456789}
+		c.Stamp(msg, want)
+		got, ok := c.Parse(msg, tmpl)
+		if !ok || got != want {
+			t.Fatalf("text=%v: Parse = %+v, %v; want %+v, true", text, got, ok, want)
+		}
+		if text && !bytes.Equal(bytes.Map(func(r rune) rune {
+			if r < 0x20 || r > 0x7e {
+				return -1
+			}
+			return r
+		}, msg), msg) {
+			t.Fatalf("text message is not printable ASCII: %q", msg)
+		}
+	}
+}
+
+func TestCodecDetectsCorruption(t *testing.T) {
+	c, _ := NewCodec(64, false)
+	tmpl := c.Template(3)
+	base := append([]byte(nil), tmpl...)
+	c.Stamp(base, Header{Conn: 3, Seq: 9, SentNs: 42})
+	for i := range base {
+		msg := append([]byte(nil), base...)
+		msg[i] ^= 0x01
+		if _, ok := c.Parse(msg, tmpl); ok {
+			t.Fatalf("flipping a bit of byte %d went unnoticed", i)
+		}
+	}
+	if _, ok := c.Parse(base[:63], tmpl); ok {
+		t.Fatal("a truncated message went unnoticed")
+	}
+	if _, ok := c.Parse(base, c.Template(4)); ok {
+		t.Fatal("another connection's filler went unnoticed")
+	}
+}
+
+func TestCodecRejectsTinyPayload(t *testing.T) {
+	if _, err := NewCodec(binaryHeaderSize-1, false); err == nil {
+		t.Fatal("want an error for a payload smaller than the header")
+	}
+	if _, err := NewCodec(binaryHeaderSize, true); err == nil {
+		t.Fatal("want an error: text headers are hex, twice as long")
+	}
+}
+
+func TestSeqTracker(t *testing.T) {
+	var tr SeqTracker
+	steps := []struct {
+		seq  uint64
+		want Arrival
+	}{
+		{0, InOrder}, {1, InOrder}, {1, Duplicate}, {3, InOrder}, {2, Reordered}, {2, Duplicate},
+		{3, Duplicate}, {4, InOrder}, {4000, InOrder}, {3999, Reordered}, {10, TooOld}, {2977, Reordered},
+	}
+	for i, s := range steps {
+		if got := tr.Observe(s.seq); got != s.want {
+			t.Fatalf("step %d: Observe(%d) = %d, want %d", i, s.seq, got, s.want)
+		}
+	}
+	// After a jump the bits of the skipped numbers must be clear again, even
+	// where the ring wrapped over numbers seen long ago.
+	var tr2 SeqTracker
+	for s := uint64(0); s < 2000; s++ {
+		tr2.Observe(s)
+	}
+	tr2.Observe(2000 + seqWindow - 1)
+	if got := tr2.Observe(2500); got != Reordered {
+		t.Fatalf("skipped number after a jump: got %d, want Reordered", got)
+	}
+}
+
+func TestRecorderMergesBatchesAndClamps(t *testing.T) {
+	r := NewRecorder()
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			b := r.Batch()
+			for i := range 1000 {
+				b.Record(time.Duration(g*1000+i+1) * time.Microsecond)
+			}
+			b.Flush()
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	r.Record(2 * time.Minute) // beyond 60 s
+	r.Record(100 * time.Nanosecond)
+	h, clamped := r.Snapshot()
+	if h.TotalCount() != 4002 {
+		t.Fatalf("count = %d, want 4002", h.TotalCount())
+	}
+	if clamped != 1 {
+		t.Fatalf("clamped = %d, want 1", clamped)
+	}
+	if h.Max() < HighestUs*999/1000 {
+		t.Fatalf("max = %d, want the clamped 60 s", h.Max())
+	}
+	if p50 := h.ValueAtQuantile(50); p50 < 1990 || p50 > 2010 {
+		t.Fatalf("p50 = %d µs, want about 2000", p50)
+	}
+}
+
+func TestHistogramEncodeDecodeIsLossless(t *testing.T) {
+	h := NewHistogram()
+	for i := int64(1); i < 100000; i += 7 {
+		_ = h.RecordValue(i * i % HighestUs)
+	}
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := hdrhistogram.Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Equals(h) {
+		t.Fatal("decoded histogram differs from the original")
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	s, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSS < 1<<20 {
+		t.Fatalf("RSS %d bytes: implausibly small for a Go test binary", s.RSS)
+	}
+	if _, err := ReadProc(1 << 30); err == nil {
+		t.Fatal("want an error for a process that does not exist")
+	}
+}

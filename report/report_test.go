@@ -1,0 +1,164 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/measure"
+)
+
+func sampleRecord(t *testing.T, server string, run int) Record {
+	t.Helper()
+	h := measure.NewHistogram()
+	for v := int64(10); v <= 1000; v++ {
+		_ = h.RecordValue(v)
+	}
+	lat, err := NewLatency(h, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, rss, per := 1.5, uint64(20<<20), 12345.0
+	return Record{
+		Scenario: "echo", Mode: "closed-loop", Server: server, Driver: "gobwas", Conns: 10, PayloadBytes: 1024,
+		Run: run, Status: StatusOK, StartedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
+		DurationS: 1, Messages: 991, ThroughputMsgsPerS: 991, ThroughputBytesPerS: 991 * 1024,
+		Errors: map[string]uint64{}, Latency: lat, Handshake: lat,
+		ServerCPUS: &cpu, ServerRSSPeakBytes: &rss, ServerRSSMeanBytes: &rss, ServerMemPerConnBytes: &per,
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	res := &Result{Schema: Schema, CreatedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
+		Command:     []string{"wsbench", "run"},
+		Environment: Environment{GoVersion: "go1.26", Libraries: map[string]string{"github.com/gorilla/websocket": "v1.5.3"}},
+		Records:     []Record{sampleRecord(t, "gorilla", 1), sampleRecord(t, "coder", 1)}}
+	path := filepath.Join(t.TempDir(), "sub", "r.json")
+	if err := Save(path, res); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, res) {
+		t.Fatalf("loaded result differs:\n got %+v\nwant %+v", back, res)
+	}
+	h, err := back.Records[0].Latency.Histogram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.TotalCount() != 991 || h.ValueAtQuantile(50) != back.Records[0].Latency.P50 {
+		t.Fatalf("decoded histogram: count %d p50 %d, want 991 and %d", h.TotalCount(), h.ValueAtQuantile(50), back.Records[0].Latency.P50)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("save left %d files behind, want only the result", len(entries))
+	}
+}
+
+func TestLoadRejectsOtherSchemas(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"schema":"wsbench/v0","records":[]}`), 0o644)
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "wsbench/v0") {
+		t.Fatalf("want a schema error naming wsbench/v0, got %v", err)
+	}
+	junk := filepath.Join(dir, "junk.json")
+	os.WriteFile(junk, []byte(`not json`), 0o644)
+	if _, err := Load(junk); err == nil {
+		t.Fatal("want an error for a file that is not JSON")
+	}
+}
+
+func TestRenderTable(t *testing.T) {
+	target := sampleRecord(t, "target", 1)
+	target.ServerCPUS, target.ServerRSSPeakBytes, target.ServerRSSMeanBytes, target.ServerMemPerConnBytes = nil, nil, nil, nil
+	faulty := sampleRecord(t, "coder", 1)
+	faulty.Integrity = measure.Integrity{Sent: 100, Received: 97, Lost: 1, Duplicated: 2, Corrupt: 2}
+	failed := Record{Scenario: "echo", Mode: "closed-loop", Server: "gobwas", Driver: "gobwas", Conns: 10,
+		PayloadBytes: 1024, Run: 1, Status: StatusFailed, Reason: "server gobwas did not start: boom"}
+	res := &Result{Schema: Schema, Records: []Record{sampleRecord(t, "gorilla", 1), faulty, failed, target}}
+	var buf bytes.Buffer
+	if err := Render(&buf, res, Table); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"echo · closed loop · 10 conns · 1024 B binary messages",
+		"p50", "p99.9", "handshake p99", "mem/conn (ΔRSS÷conns)",
+		"n/a",                      // the target's unknown server-side figures
+		"lost 1, dup 2, corrupt 2", // integrity counted separately
+		"coder !", "gobwas !",      // marked rows
+		"server gobwas did not start: boom",
+		"Closed loop:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "P 50") {
+		t.Error("header auto-format mangled p50")
+	}
+}
+
+func TestRenderMarkdownAndCSV(t *testing.T) {
+	res := &Result{Schema: Schema, Records: []Record{sampleRecord(t, "gorilla", 1), sampleRecord(t, "gorilla", 2)}}
+	var md bytes.Buffer
+	if err := Render(&md, res, Markdown); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(md.String(), "\n")
+	if !strings.HasPrefix(lines[0], "### echo") {
+		t.Fatalf("markdown starts %q, want a ### heading", lines[0])
+	}
+	var tableLines int
+	for _, l := range lines {
+		if strings.HasPrefix(l, "|") {
+			tableLines++
+		}
+	}
+	// two tables of header + separator + two runs
+	if tableLines != 8 {
+		t.Fatalf("markdown has %d table lines, want 8:\n%s", tableLines, md.String())
+	}
+	var c bytes.Buffer
+	if err := Render(&c, res, CSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&c).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || len(rows[0]) != len(csvHeader) {
+		t.Fatalf("csv: %d rows of %d columns, want 3 of %d", len(rows), len(rows[0]), len(csvHeader))
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	if rows[2][col["run"]] != "2" || rows[1][col["p50_us"]] != "505" {
+		t.Fatalf("csv row values: run %q p50 %q", rows[2][col["run"]], rows[1][col["p50_us"]])
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "markdown") {
+		t.Fatalf("want an error listing the formats, got %v", err)
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	cases := map[string]string{fmtUs(21): "21µs", fmtUs(1234): "1.23ms", fmtUs(2_500_000): "2.50s",
+		fmtBytes(12800): "12.5 KiB", fmtCount(1234567): "1,234,567", fmtCount(12): "12"}
+	for got, want := range cases {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+// Package report owns the result schema (versioned JSON carrying every
+// histogram losslessly), saving and loading result files, and the renderers
+// that turn results into tables, markdown, CSV and JSON. Renderers only
+// render: every number they show is already in the result.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wsbench/wsbench/measure"
+)
+
+// Schema identifies the version of the result format.
+const Schema = "wsbench/v1"
+
+// Record statuses.
+const (
+	StatusOK          = "ok"
+	StatusFailed      = "failed"      // the cell could not be measured; Reason says why
+	StatusInterrupted = "interrupted" // stopped early (Ctrl-C); numbers cover what ran
+)
+
+// Result is the content of one result file: one invocation of wsbench run.
+type Result struct {
+	// Schema is always "wsbench/v1" for this format.
+	Schema string `json:"schema"`
+	// CreatedAt is when the run started.
+	CreatedAt time.Time `json:"created_at"`
+	// Command is the command line that produced the file.
+	Command []string `json:"command"`
+	// Environment describes the machine and the software measured.
+	Environment Environment `json:"environment"`
+	// ServerSettings are the fairness settings every reference server was
+	// given (absent for --target runs).
+	ServerSettings map[string]any `json:"server_settings,omitempty"`
+	// ServerExceptions lists, per server, the settings its library could not apply.
+	ServerExceptions map[string][]string `json:"server_exceptions,omitempty"`
+	// Records holds one record per (scenario, server, driver, conns, payload, run).
+	Records []Record `json:"records"`
+}
+
+// Environment is recorded with every result so figures can be traced to the
+// machine and the library versions that produced them.
+type Environment struct {
+	GoVersion  string `json:"go_version"`
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	CPUModel   string `json:"cpu_model"`
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Kernel     string `json:"kernel"`
+	// OpenFileLimit is the load generator's RLIMIT_NOFILE, which caps the
+	// connections one process can hold.
+	OpenFileLimit uint64 `json:"open_file_limit"`
+	// Libraries maps each WebSocket library module to its version, read
+	// from the binary's build info.
+	Libraries map[string]string `json:"libraries"`
+	// WsbenchVersion and WsbenchCommit identify wsbench itself when known.
+	WsbenchVersion string `json:"wsbench_version,omitempty"`
+	WsbenchCommit  string `json:"wsbench_commit,omitempty"`
+}
+
+// Record is the outcome of one cell of the matrix: one scenario against one
+// server with one driver and one set of parameters, one run. Server-side
+// fields are pointers: null means unknown (an external --target), never 0.
+type Record struct {
+	Scenario string `json:"scenario"`
+	// Mode is "closed-loop" (each connection waits for its reply before
+	// sending again, so latency and throughput are tied by Little's law).
+	Mode   string `json:"mode"`
+	Server string `json:"server"`
+	// Target is the URL measured when it is an external server.
+	Target       string `json:"target,omitempty"`
+	Driver       string `json:"driver"`
+	Conns        int    `json:"conns"`
+	PayloadBytes int    `json:"payload_bytes"`
+	Text         bool   `json:"text"`
+	// Run numbers repeated runs of the same cell from 1.
+	Run    int    `json:"run"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+
+	StartedAt time.Time `json:"started_at"`
+	WarmupS   float64   `json:"warmup_s"`
+	// DurationS is the length of the measured window in seconds.
+	DurationS float64 `json:"duration_s"`
+	// Messages is the number of round trips completed in the measured window.
+	Messages           uint64  `json:"messages"`
+	ThroughputMsgsPerS float64 `json:"throughput_msgs_per_s"`
+	// ThroughputBytesPerS is message bytes per second in one direction
+	// (messages/s × payload); the echo carries as much again back.
+	ThroughputBytesPerS float64 `json:"throughput_bytes_per_s"`
+
+	// Errors counts failures by class: dial_refused, dial_timeout,
+	// dial_handshake_status, dial_tls, dial_other, read, write, ...
+	Errors map[string]uint64 `json:"errors"`
+	// Integrity counts lost, duplicated, reordered and corrupt messages.
+	Integrity measure.Integrity `json:"integrity"`
+
+	// Latency is the round-trip time of each message in the measured window.
+	Latency Latency `json:"latency_us"`
+	// Handshake is TCP connect + (TLS) + HTTP upgrade time per connection.
+	Handshake Latency `json:"handshake_us"`
+	Connect   Connect `json:"connect"`
+	Close     Close   `json:"close"`
+
+	// ServerCPUS is the server process's CPU time over the measured window.
+	ServerCPUS *float64 `json:"server_cpu_s"`
+	// ServerCPUPerMillion is server CPU seconds per million messages.
+	ServerCPUPerMillion *float64 `json:"server_cpu_s_per_million_msgs"`
+	// ServerRSSPeakBytes and ServerRSSMeanBytes cover the measured window,
+	// sampled from /proc every ServerSampleIntervalMs.
+	ServerRSSPeakBytes *uint64 `json:"server_rss_peak_bytes"`
+	ServerRSSMeanBytes *uint64 `json:"server_rss_mean_bytes"`
+	// ServerRSSIdleBytes is RSS before any connection, ServerRSSConnected
+	// after all connections are open and before any message.
+	ServerRSSIdleBytes      *uint64 `json:"server_rss_idle_bytes"`
+	ServerRSSConnectedBytes *uint64 `json:"server_rss_connected_bytes"`
+	// ServerMemPerConnBytes is (connected RSS − idle RSS) / conns: a plain
+	// division, labelled by ServerMemPerConnMethod.
+	ServerMemPerConnBytes  *float64 `json:"server_mem_per_conn_bytes"`
+	ServerMemPerConnMethod string   `json:"server_mem_per_conn_method,omitempty"`
+	ServerSamples          int      `json:"server_samples"`
+	ServerSampleIntervalMs int      `json:"server_sample_interval_ms,omitempty"`
+	// ServerStats is the server's own view after connecting (after a forced GC).
+	ServerStats *ServerStats `json:"server_stats,omitempty"`
+
+	// ClientCPUS is the load generator's CPU time over the measured window;
+	// ClientCPUUtil is that as a fraction of all cores (1 = every core busy).
+	ClientCPUS    float64 `json:"client_cpu_s"`
+	ClientCPUUtil float64 `json:"client_cpu_util"`
+}
+
+// Connect summarises the connect phase.
+type Connect struct {
+	Attempted   int     `json:"attempted"`
+	Established int     `json:"established"`
+	Failed      int     `json:"failed"`
+	DurationS   float64 `json:"duration_s"`
+}
+
+// Close summarises the close phase: clean closes ended with a close
+// handshake answered with 1000; abrupt ones did not.
+type Close struct {
+	Clean  int `json:"clean"`
+	Abrupt int `json:"abrupt"`
+}
+
+// ServerStats is what the server reported on its stats endpoint.
+type ServerStats struct {
+	Goroutines     int    `json:"goroutines"`
+	HeapAllocBytes uint64 `json:"heap_alloc_bytes"`
+	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
+	NumGC          uint32 `json:"num_gc"`
+}
+
+// Marked reports whether the record has anything a reader must not miss:
+// failure, interruption, errors or integrity faults.
+func (r Record) Marked() bool {
+	return r.Status != StatusOK || r.ErrorCount() > 0 || r.Integrity.Faults() > 0
+}
+
+// ErrorCount is the total of all error classes.
+func (r Record) ErrorCount() uint64 {
+	var n uint64
+	for _, v := range r.Errors {
+		n += v
+	}
+	return n
+}
+
+// Save writes res to path atomically: a temporary file in the same folder
+// renamed over the target, so a reader never sees half a file.
+func Save(path string, res *Result) error {
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create result folder: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write result %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write result %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write result %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads a result file and checks its schema.
+func Load(path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	var res Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("%s is not a wsbench result file: %w", path, err)
+	}
+	if res.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %q, this wsbench reads %q", path, res.Schema, Schema)
+	}
+	return &res, nil
+}
+
+// Combine puts several results into one for rendering side by side: the
+// records of all, with the first file's environment and settings.
+func Combine(results []*Result) *Result {
+	if len(results) == 1 {
+		return results[0]
+	}
+	out := *results[0]
+	out.Records = nil
+	for _, r := range results {
+		out.Records = append(out.Records, r.Records...)
+	}
+	return &out
+}

@@ -1,0 +1,149 @@
+// Package servers owns the reference servers: the Server contract each
+// WebSocket library implements, the registry, the shared fairness settings,
+// and the `wsbench serve` process (listener, ready line, stats endpoint,
+// shutdown on SIGTERM). Nothing outside this package's per-library files
+// names a library.
+package servers
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Settings are applied alike by every reference server, as far as its library
+// allows; what a library cannot apply it lists in Server.Exceptions. They are
+// recorded in every result so a reader can see the comparison was fair.
+type Settings struct {
+	// ReadLimit is the largest message a server accepts, in bytes.
+	ReadLimit int64 `json:"read_limit_bytes"`
+	// ReadBufferSize and WriteBufferSize size per-connection I/O buffers.
+	ReadBufferSize  int `json:"read_buffer_bytes"`
+	WriteBufferSize int `json:"write_buffer_bytes"`
+	// HandshakeTimeout bounds reading the upgrade request.
+	HandshakeTimeout time.Duration `json:"handshake_timeout_ns"`
+	// Compression enables permessage-deflate (off for every run so far).
+	Compression bool `json:"compression"`
+}
+
+// DefaultSettings are the settings every comparison uses unless told otherwise.
+func DefaultSettings() Settings {
+	return Settings{
+		ReadLimit:        1 << 20,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		HandshakeTimeout: 5 * time.Second,
+		Compression:      false,
+	}
+}
+
+// Handlers are the WebSocket endpoints a reference server mounts.
+type Handlers struct {
+	// Echo answers every data message with the same bytes and type.
+	Echo http.Handler
+	// Broadcast fans each message out to every connected subscriber; it may
+	// answer 501 Not Implemented until the broadcast scenario exists.
+	Broadcast http.Handler
+}
+
+// Server is one library's reference server.
+type Server interface {
+	// Name is the short name used on the command line ("gorilla").
+	Name() string
+	// Module is the Go module path of the library, used to report its version.
+	Module() string
+	// Handlers builds the endpoints with the given settings. Every accepted
+	// connection registers with live so shutdown can close it with 1001.
+	Handlers(s Settings, live *Live) Handlers
+	// Exceptions names the settings this library cannot apply, each with the
+	// reason, e.g. "read_buffer_bytes: coder/websocket sizes its own buffers".
+	Exceptions() []string
+}
+
+// Live tracks the open connections of a server process so that shutdown can
+// send each a 1001 (going away) close frame.
+type Live struct {
+	mu    sync.Mutex
+	next  uint64
+	conns map[uint64]func()
+}
+
+// Add registers a connection; goingAway must send a close frame with status
+// 1001 and close the connection. The returned func unregisters it and must
+// be called when the connection ends.
+func (l *Live) Add(goingAway func()) (remove func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conns == nil {
+		l.conns = map[uint64]func(){}
+	}
+	id := l.next
+	l.next++
+	l.conns[id] = goingAway
+	return func() {
+		l.mu.Lock()
+		delete(l.conns, id)
+		l.mu.Unlock()
+	}
+}
+
+// Count is the number of open connections.
+func (l *Live) Count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// GoingAway closes every open connection with status 1001, concurrently, and
+// returns when all have been told.
+func (l *Live) GoingAway() {
+	l.mu.Lock()
+	fns := make([]func(), 0, len(l.conns))
+	for _, f := range l.conns {
+		fns = append(fns, f)
+	}
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, f := range fns {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	wg.Wait()
+}
+
+var registry = map[string]Server{}
+
+// Register adds a server to the registry; it panics on a duplicate name.
+func Register(s Server) {
+	if _, dup := registry[s.Name()]; dup {
+		panic("servers: duplicate server " + s.Name())
+	}
+	registry[s.Name()] = s
+}
+
+// Names lists the registered servers in alphabetical order.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup returns the named server, or an error that lists the known ones.
+func Lookup(name string) (Server, error) {
+	s, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown server %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return s, nil
+}
+
+// NotImplemented answers 501, for endpoints a library's server lacks so far.
+var NotImplemented = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "not implemented", http.StatusNotImplemented)
+})
