@@ -18,7 +18,8 @@ import (
 // allows; what a library cannot apply it lists in Server.Exceptions. They are
 // recorded in every result so a reader can see the comparison was fair.
 type Settings struct {
-	// ReadLimit is the largest message a server accepts, in bytes.
+	// ReadLimit is the largest message a server accepts, in bytes; zero or
+	// less means no limit.
 	ReadLimit int64 `json:"read_limit_bytes"`
 	// ReadBufferSize and WriteBufferSize size per-connection I/O buffers.
 	ReadBufferSize  int `json:"read_buffer_bytes"`
@@ -69,11 +70,14 @@ type Live struct {
 	mu    sync.Mutex
 	next  uint64
 	conns map[uint64]func()
+	gone  bool // GoingAway has been called
 }
 
 // Add registers a connection; goingAway must send a close frame with status
 // 1001 and close the connection. The returned func unregisters it and must
-// be called when the connection ends.
+// be called when the connection ends. A connection added after GoingAway (its
+// upgrade raced with shutdown) is told to go away at once, in its own
+// goroutine, so shutdown never leaves one open.
 func (l *Live) Add(goingAway func()) (remove func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -83,6 +87,9 @@ func (l *Live) Add(goingAway func()) (remove func()) {
 	id := l.next
 	l.next++
 	l.conns[id] = goingAway
+	if l.gone {
+		go goingAway()
+	}
 	return func() {
 		l.mu.Lock()
 		delete(l.conns, id)
@@ -98,9 +105,10 @@ func (l *Live) Count() int {
 }
 
 // GoingAway closes every open connection with status 1001, concurrently, and
-// returns when all have been told.
+// returns when all have been told. Connections added later are told at once.
 func (l *Live) GoingAway() {
 	l.mu.Lock()
+	l.gone = true
 	fns := make([]func(), 0, len(l.conns))
 	for _, f := range l.conns {
 		fns = append(fns, f)

@@ -1,0 +1,90 @@
+// Command wsbench benchmarks Go WebSocket libraries and load-tests WebSocket
+// servers. It only parses flags and wires the packages together: servers,
+// drivers and scenarios do the work, report renders it.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// Exit codes: usage errors are told apart from runs that failed.
+const (
+	exitOK          = 0
+	exitRunFailed   = 1   // a cell failed; its record says why
+	exitUsage       = 2   // bad command line or input file
+	exitInterrupted = 130 // Ctrl-C; partial results were written
+)
+
+const usage = `wsbench benchmarks Go WebSocket libraries and load-tests WebSocket servers.
+
+Usage:
+  wsbench run     [flags]                  run a benchmark (default: echo, gorilla vs gobwas vs coder)
+  wsbench serve   --server NAME [flags]    run one reference server (the runner starts these itself)
+  wsbench report  FILE... [--format F]     re-render result files
+  wsbench list                             servers, drivers, scenarios and library versions
+
+Run 'wsbench COMMAND -h' for the flags of a command.
+`
+
+// usageError is a mistake on the command line; main prints it as one line
+// and exits with exitUsage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	code := exitOK
+	switch args[0] {
+	case "run":
+		code, err = runCmd(args[1:], stdout, stderr)
+	case "serve":
+		err = serveCmd(args[1:], stdout, stderr)
+	case "report":
+		err = reportCmd(args[1:], stdout, stderr)
+	case "list":
+		err = listCmd(stdout)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "wsbench: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	var ue usageError
+	switch {
+	case errors.Is(err, errHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], err)
+		return exitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "wsbench %s: %v\n", args[0], err)
+		return exitRunFailed
+	}
+	return code
+}
+
+// Keep the registries linked in: each package registers in init.
+var (
+	_ = drivers.Names
+	_ = servers.Names
+	_ = scenarios.Names
+)

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+// TestMain lets the test binary act as wsbench itself: the runner re-executes
+// its own binary as `wsbench serve`, which here is this test binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func wsbench(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "r.json")
+	code, out, errOut := wsbench(t, "run", "--conns", "20", "--duration", "1s", "--warmup", "200ms", "--out", file)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, s := range []string{"gorilla", "gobwas", "coder"} {
+		if !strings.Contains(out, "│ "+s) {
+			t.Errorf("table has no row for %s:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(out, "echo · closed loop · 20 conns · 1024 B binary messages") {
+		t.Errorf("table lacks its title:\n%s", out)
+	}
+	if !strings.Contains(errOut, "results: "+file) {
+		t.Errorf("stderr does not name the result file:\n%s", errOut)
+	}
+	if !strings.Contains(errOut, "[1/3]") || !strings.Contains(errOut, "measure") {
+		t.Errorf("stderr shows no progress:\n%s", errOut)
+	}
+	res, err := report.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 3 {
+		t.Fatalf("%d records, want 3", len(res.Records))
+	}
+	for _, r := range res.Records {
+		if r.Status != report.StatusOK || r.Messages == 0 || r.Marked() {
+			t.Errorf("%s: status %s, %d messages, errors %v, integrity %+v", r.Server, r.Status, r.Messages, r.Errors, r.Integrity)
+		}
+	}
+	if res.Environment.Libraries["github.com/gorilla/websocket"] == "" || res.Environment.Cores == 0 {
+		t.Errorf("environment incomplete: %+v", res.Environment)
+	}
+	if res.ServerSettings["read_limit_bytes"] == nil {
+		t.Errorf("server settings not recorded: %v", res.ServerSettings)
+	}
+
+	// report re-renders the same file in every format without re-running.
+	code, csvOut, errOut := wsbench(t, "report", file, "--format", "csv")
+	if code != exitOK {
+		t.Fatalf("report csv: exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("report csv: %d rows (%v), want header + 3", len(rows), err)
+	}
+	code, jsonOut, _ := wsbench(t, "report", "--format", "json", file)
+	var back report.Result
+	if code != exitOK || json.Unmarshal([]byte(jsonOut), &back) != nil || len(back.Records) != 3 {
+		t.Fatalf("report json: exit %d, %d records", code, len(back.Records))
+	}
+	code, tableOut, _ := wsbench(t, "report", file)
+	if code != exitOK || !strings.Contains(tableOut, "p99.9") {
+		t.Fatalf("report table: exit %d:\n%s", code, tableOut)
+	}
+}
+
+func TestBadInputGetsOneClearLine(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--servers", "gorilla,nope"}, `unknown server "nope" (known: coder, gobwas, gorilla)`},
+		{[]string{"run", "--driver", "nope"}, `unknown driver "nope"`},
+		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope"`},
+		{[]string{"run", "--conns", "25000"}, "open-file limit (RLIMIT_NOFILE)"},
+		{[]string{"run", "--conns", "0"}, "--conns 0: must be at least 1"},
+		{[]string{"run", "--duration", "ten"}, `--duration "ten": want a duration`},
+		{[]string{"run", "--payload", "1x"}, `--payload "1x": want a size`},
+		{[]string{"run", "--payload", "10"}, "payload of 10 bytes is too small"},
+		{[]string{"run", "--format", "xml"}, `unknown format "xml"`},
+		{[]string{"run", "--target", "http://127.0.0.1:1/"}, "want a ws:// or wss:// URL"},
+		{[]string{"run", "--target", "ws://127.0.0.1:1/echo", "--warmup", "0s", "--duration", "1s"}, "unreachable (dial_refused)"},
+		{[]string{"run", "--insecure"}, "--insecure only applies to a wss:// --target"},
+		{[]string{"report"}, "name at least one result file"},
+		{[]string{"report", "/nonexistent/r.json"}, "no such file"},
+		{[]string{"serve"}, "--server is required"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+	}
+	for _, c := range cases {
+		code, out, errOut := wsbench(t, c.args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, exitUsage, errOut)
+		}
+		if !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: stderr %q does not say %q", c.args, errOut, c.want)
+		}
+		if c.args[0] != "frobnicate" && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%v: want one line, got %q", c.args, errOut)
+		}
+		if out != "" {
+			t.Errorf("%v: nothing belongs on stdout, got %q", c.args, out)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	code, out, _ := wsbench(t, "list")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"github.com/gorilla/websocket", "v1.5.3", "github.com/gobwas/ws", "v1.5.0",
+		"github.com/coder/websocket", "v1.8.15", "echo", "default"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int{"1024": 1024, "4KiB": 4096, "4k": 4096, "1MiB": 1 << 20, "512B": 512, "2 kb": 2048} {
+		got, err := parseSize("payload", in)
+		if err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1.5k", "k", "2GiB"} {
+		if _, err := parseSize("payload", bad); err == nil {
+			t.Errorf("parseSize(%q): want an error", bad)
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// Defaults of `wsbench run`: a comparison that finishes in well under a
+// minute on a laptop and still measures a few hundred thousand round trips.
+const (
+	defaultServers  = "gorilla,gobwas,coder"
+	defaultConns    = 100
+	defaultDuration = 5 * time.Second
+	defaultWarmup   = 2 * time.Second
+	defaultPayload  = "1024"
+	// fdReserve is the open files a process keeps for itself (listener,
+	// /proc reads, pipes, the stats client) besides its connections.
+	fdReserve = 100
+)
+
+func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var o runOptions
+	fs.StringVar(&o.scenario, "scenario", "echo", "scenario to run: "+strings.Join(scenarios.Names(), ", "))
+	fs.StringVar(&o.servers, "servers", defaultServers, "reference servers to compare, comma-separated, or 'all'")
+	fs.StringVar(&o.driver, "driver", drivers.Default, "client library of the load generator: "+strings.Join(drivers.Names(), ", "))
+	fs.IntVar(&o.conns, "conns", defaultConns, "concurrent connections")
+	fs.StringVar(&o.duration, "duration", defaultDuration.String(), "length of the measured window")
+	fs.StringVar(&o.warmup, "warmup", defaultWarmup.String(), "traffic before measuring, not recorded")
+	fs.StringVar(&o.payload, "payload", defaultPayload, "message size in bytes, header included (e.g. 1024, 4KiB)")
+	fs.BoolVar(&o.text, "text", false, "send text messages instead of binary")
+	fs.IntVar(&o.runs, "runs", 1, "repeat every cell this many times, interleaved across servers")
+	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
+	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")
+	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
+	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: wsbench run [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if _, err := parseFlags(fs, args, stderr); err != nil {
+		return exitUsage, err
+	}
+	fs.Visit(func(f *flag.Flag) { o.serversSet = o.serversSet || f.Name == "servers" })
+
+	plan, format, err := o.plan()
+	if err != nil {
+		return exitUsage, err
+	}
+	outPath := *out
+	if outPath == "" {
+		outPath = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+plan.Scenario.Name()+".json")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+
+	if plan.Target != "" {
+		if err := preflight(ctx, plan); err != nil {
+			return exitUsage, err
+		}
+	}
+
+	res := &report.Result{
+		Schema:      report.Schema,
+		CreatedAt:   time.Now().UTC(),
+		Command:     append([]string{"wsbench", "run"}, args...),
+		Environment: scenarios.Environment(modules()),
+	}
+	if plan.Target == "" {
+		res.ServerSettings = settingsMap(plan.Settings)
+		res.ServerExceptions = map[string][]string{}
+		for _, name := range plan.Servers {
+			srv, _ := servers.Lookup(name)
+			res.ServerExceptions[name] = srv.Exceptions()
+		}
+	}
+
+	prog := newProgress(stderr, plan.Driver.Name())
+	var saveErr error
+	records := scenarios.Run(ctx, plan, func(e scenarios.Event) {
+		prog.event(e)
+		if e.Record != nil {
+			// Save after every cell, so a crash or kill keeps what was measured.
+			res.Records = append(res.Records, *e.Record)
+			saveErr = report.Save(outPath, res)
+		}
+	})
+	prog.finish()
+	if saveErr != nil {
+		return exitRunFailed, saveErr
+	}
+	if len(records) == 0 {
+		fmt.Fprintln(stderr, "wsbench run: interrupted before the first cell finished; nothing was measured")
+		return exitInterrupted, nil
+	}
+	if err := report.Render(stdout, res, format); err != nil {
+		return exitRunFailed, err
+	}
+	fmt.Fprintf(stderr, "\nresults: %s\n", outPath)
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "wsbench run: interrupted; the results above cover what was measured")
+		return exitInterrupted, nil
+	case slices.ContainsFunc(records, func(r report.Record) bool { return r.Status != report.StatusOK }):
+		return exitRunFailed, nil
+	}
+	return exitOK, nil
+}
+
+// runOptions are the flags of `wsbench run` as given.
+type runOptions struct {
+	scenario, servers, driver  string
+	conns, runs                int
+	duration, warmup, payload  string
+	text, insecure, serversSet bool
+	target, format             string
+}
+
+// plan turns the flags into a plan, checking each one and naming the flag at
+// fault.
+func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
+	var plan scenarios.Plan
+	format, err := report.ParseFormat(o.format)
+	if err != nil {
+		return plan, "", usagef("--format: %v", err)
+	}
+	if plan.Scenario, err = scenarios.Lookup(o.scenario); err != nil {
+		return plan, "", usagef("--scenario: %v", err)
+	}
+	if plan.Driver, err = drivers.Lookup(o.driver); err != nil {
+		return plan, "", usagef("--driver: %v", err)
+	}
+	if o.conns < 1 {
+		return plan, "", usagef("--conns %d: must be at least 1", o.conns)
+	}
+	if limit := openFileLimit(); limit > 0 && uint64(o.conns)+fdReserve > limit {
+		return plan, "", usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+			"so at most %d connections per process, and each reference server is one process too", o.conns, limit, limit-fdReserve)
+	}
+	if o.runs < 1 {
+		return plan, "", usagef("--runs %d: must be at least 1", o.runs)
+	}
+	p := scenarios.Params{Conns: o.conns, Text: o.text}
+	if p.Duration, err = parseDuration("duration", o.duration, false); err != nil {
+		return plan, "", err
+	}
+	if p.Warmup, err = parseDuration("warmup", o.warmup, true); err != nil {
+		return plan, "", err
+	}
+	if p.Payload, err = parseSize("payload", o.payload); err != nil {
+		return plan, "", err
+	}
+	if err := plan.Scenario.Validate(p); err != nil {
+		return plan, "", usagef("--payload: %v", err)
+	}
+	plan.Params, plan.Runs = p, o.runs
+	plan.Settings = servers.DefaultSettings()
+	plan.Settings.ReadLimit = max(plan.Settings.ReadLimit, int64(p.Payload))
+
+	if o.target != "" {
+		if o.serversSet {
+			return plan, "", usagef("--target and --servers exclude each other: a target run measures only the target")
+		}
+		u, err := url.Parse(o.target)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return plan, "", usagef("--target %q: want a ws:// or wss:// URL such as ws://127.0.0.1:8080/echo", o.target)
+		}
+		plan.Target = o.target
+		if u.Scheme == "wss" {
+			plan.TLS = &tls.Config{InsecureSkipVerify: o.insecure}
+		}
+		return plan, format, nil
+	}
+	if o.insecure {
+		return plan, "", usagef("--insecure only applies to a wss:// --target")
+	}
+	names := splitList(o.servers)
+	if o.servers == "all" {
+		names = servers.Names()
+	}
+	if len(names) == 0 {
+		return plan, "", usagef("--servers: name at least one of %s", strings.Join(servers.Names(), ", "))
+	}
+	for _, n := range names {
+		if _, err := servers.Lookup(n); err != nil {
+			return plan, "", usagef("--servers: %v", err)
+		}
+	}
+	plan.Servers = names
+	return plan, format, nil
+}
+
+// preflight dials the target once so an unreachable one gets one clear line
+// instead of a table of failures.
+func preflight(ctx context.Context, plan scenarios.Plan) error {
+	s := servers.DefaultSettings()
+	ctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
+	defer cancel()
+	c, err := plan.Driver.Dial(ctx, plan.Target, drivers.DialOptions{
+		TLSConfig: plan.TLS, HandshakeTimeout: s.HandshakeTimeout, ReadLimit: plan.Settings.ReadLimit,
+		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
+	})
+	if err != nil {
+		return usagef("target %s unreachable (%s): %v", plan.Target, scenarios.DialErrorClass(err), err)
+	}
+	_, _ = c.Close(time.Second)
+	return nil
+}
+
+func openFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return lim.Max
+}
+
+// modules lists the library modules of every registered server and driver.
+func modules() []string {
+	var mods []string
+	for _, n := range servers.Names() {
+		s, _ := servers.Lookup(n)
+		mods = append(mods, s.Module())
+	}
+	for _, n := range drivers.Names() {
+		d, _ := drivers.Lookup(n)
+		mods = append(mods, d.Module())
+	}
+	slices.Sort(mods)
+	return slices.Compact(mods)
+}
+
+func settingsMap(s servers.Settings) map[string]any {
+	return map[string]any{
+		"read_limit_bytes":   s.ReadLimit,
+		"read_buffer_bytes":  s.ReadBufferSize,
+		"write_buffer_bytes": s.WriteBufferSize,
+		"handshake_timeout":  s.HandshakeTimeout.String(),
+		"compression":        s.Compression,
+	}
+}

@@ -1,0 +1,318 @@
+package drivers
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+func init() { Register(gobwasDriver{}) }
+
+// gobwasDriver dials with github.com/gobwas/ws. gobwas is a toolkit rather
+// than a connection type, so this file owns what the other libraries do for
+// us: buffering, masking, control frames, write locking and the close
+// handshake.
+type gobwasDriver struct{}
+
+func (gobwasDriver) Name() string   { return "gobwas" }
+func (gobwasDriver) Module() string { return "github.com/gobwas/ws" }
+
+// gobwasDefaultBuffer is used when DialOptions leaves a buffer size at zero;
+// it matches the library's own handshake defaults.
+const gobwasDefaultBuffer = 4096
+
+// gobwasMaxHint caps how much of a frame's declared length ReadMessage
+// allocates before the bytes arrive.
+const gobwasMaxHint = 1 << 20
+
+func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, error) {
+	d := ws.Dialer{
+		Timeout:         opts.HandshakeTimeout,
+		TLSConfig:       opts.TLSConfig,
+		ReadBufferSize:  opts.ReadBufferSize,
+		WriteBufferSize: opts.WriteBufferSize,
+	}
+	nc, br, _, err := d.Dial(ctx, url)
+	if err != nil {
+		var se ws.StatusError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("gobwas: dial %s: %w", url, &HandshakeStatusError{Status: int(se)})
+		}
+		return nil, fmt.Errorf("gobwas: dial %s: %w", url, err)
+	}
+	rsize := cmp.Or(opts.ReadBufferSize, gobwasDefaultBuffer)
+	if br == nil {
+		// Dial returns a reader only when the server's first frames arrived
+		// with the handshake answer. Otherwise buffer ourselves, or
+		// ws.ReadHeader's two small reads would be two syscalls per frame.
+		br = bufio.NewReaderSize(nc, rsize)
+	}
+	// The write buffer holds a frame header plus a masked chunk of payload;
+	// it must fit any control frame in a single write.
+	wsize := max(cmp.Or(opts.WriteBufferSize, gobwasDefaultBuffer), ws.MaxHeaderSize+ws.MaxControlFramePayloadSize)
+	g := &gobwasConn{
+		nc:   nc,
+		wbuf: make([]byte, wsize),
+	}
+	limit := max(opts.ReadLimit, 0) // 0 is "no limit" for wsutil.Reader too
+	g.rd = wsutil.Reader{
+		Source:         br,
+		State:          ws.StateClientSide,
+		CheckUTF8:      false, // a load generator does not pay for validation
+		MaxFrameSize:   limit,
+		MaxMessageSize: limit,
+		OnIntermediate: g.handleControl,
+	}
+	return g, nil
+}
+
+type gobwasConn struct {
+	nc net.Conn
+
+	// Read side, owned by the goroutine calling ReadMessage or Close.
+	rd       wsutil.Reader
+	ctl      [ws.MaxControlFramePayloadSize]byte // control frame payloads
+	readErr  error                               // sticky: the frame stream is unusable after one
+	peerCode ws.StatusCode                       // close code the peer sent, valid if peerSent
+	peerSent bool
+
+	// Write side. Pongs and close replies are written from the read path
+	// while WriteMessage may run in another goroutine, so every write to nc
+	// goes through wmu.
+	wmu       sync.Mutex
+	wbuf      []byte
+	hdr       headerWriter
+	hdrTmp    [ws.MaxHeaderSize]byte // a field, not a local: it would escape per write
+	closeSent bool
+	werr      error // sticky: a failed write may have left half a frame on the wire
+}
+
+// headerWriter collects the frame header ws.WriteHeaderBuffer produces into
+// the front of the write buffer, so header and payload leave in one write.
+type headerWriter struct{ b []byte }
+
+func (w *headerWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// errGobwasCloseSent is returned by writes after the close frame went out;
+// RFC 6455 section 5.5.1 forbids data frames after it.
+var errGobwasCloseSent = errors.New("close frame already sent")
+
+func (g *gobwasConn) WriteMessage(t MessageType, p []byte) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	if g.closeSent {
+		return fmt.Errorf("gobwas: write %s message: %w", t, errGobwasCloseSent)
+	}
+	if err := g.writeFrameLocked(ws.OpCode(t), p); err != nil {
+		return fmt.Errorf("gobwas: write %s message: %w", t, err)
+	}
+	return nil
+}
+
+// writeFrameLocked writes p as one final, masked frame. The payload is
+// masked into wbuf chunk by chunk, which leaves p untouched and costs no
+// allocation whatever the message size. g.wmu must be held.
+func (g *gobwasConn) writeFrameLocked(op ws.OpCode, p []byte) error {
+	if g.werr != nil {
+		return g.werr
+	}
+	h := ws.Header{
+		Fin:    true,
+		OpCode: op,
+		Length: int64(len(p)),
+		Masked: true,
+		Mask:   ws.NewMask(),
+	}
+	g.hdr.b = g.wbuf[:0]
+	if err := ws.WriteHeaderBuffer(&g.hdr, h, g.hdrTmp[:]); err != nil {
+		return err
+	}
+	off := len(g.hdr.b)
+	for i := 0; ; {
+		m := copy(g.wbuf[off:], p[i:])
+		ws.Cipher(g.wbuf[off:off+m], h.Mask, i)
+		i += m
+		if _, err := g.nc.Write(g.wbuf[:off+m]); err != nil {
+			g.werr = err
+			return err
+		}
+		if i == len(p) {
+			return nil
+		}
+		off = 0
+	}
+}
+
+// writeControl writes a control frame unless the close frame already went
+// out: nothing may follow it, not even a pong.
+func (g *gobwasConn) writeControl(op ws.OpCode, p []byte) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	if g.closeSent {
+		return nil
+	}
+	if op == ws.OpClose {
+		g.closeSent = true
+	}
+	return g.writeFrameLocked(op, p)
+}
+
+// gobwasPeerClosed is returned once the peer's close frame has been read. The
+// code is kept in the conn for Close.
+type gobwasPeerClosed struct{ wsutil.ClosedError }
+
+func (e gobwasPeerClosed) Unwrap() error { return e.ClosedError }
+
+// handleControl answers one control frame whose payload is body. It is the
+// wsutil.Reader's OnIntermediate hook, for control frames inside a fragmented
+// message, and is called directly for those between messages.
+func (g *gobwasConn) handleControl(h ws.Header, body io.Reader) error {
+	p := g.ctl[:h.Length] // CheckHeader capped control payloads at 125
+	if _, err := io.ReadFull(body, p); err != nil {
+		return err
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		return g.writeControl(ws.OpPong, p)
+	case ws.OpClose:
+		code, reason := ws.ParseCloseFrameData(p)
+		if len(p) < 2 {
+			code = ws.StatusNoStatusRcvd // RFC 6455 section 7.1.5
+		}
+		g.peerCode, g.peerSent = code, true
+		// Echo the code as RFC 6455 section 5.5.1 suggests; an empty close
+		// is answered with an empty one since 1005 must not be sent.
+		var reply []byte
+		if len(p) >= 2 {
+			reply = p[:2]
+		}
+		if err := g.writeControl(ws.OpClose, reply); err != nil {
+			return fmt.Errorf("answer close: %w", err)
+		}
+		return gobwasPeerClosed{wsutil.ClosedError{Code: code, Reason: reason}}
+	}
+	return nil // pong: unsolicited or answering nobody, nothing to do
+}
+
+// nextDataFrame returns the header of the first frame of the next data
+// message, handling the control frames in front of it.
+func (g *gobwasConn) nextDataFrame() (ws.Header, error) {
+	for {
+		h, err := g.rd.NextFrame()
+		if err != nil {
+			return h, err
+		}
+		if !h.OpCode.IsControl() {
+			return h, nil
+		}
+		// Between messages the reader is not in the fragmented state, so
+		// the control frame is read through it like a one-frame message.
+		if err := g.handleControl(h, &g.rd); err != nil {
+			return h, err
+		}
+		// Reset the reader's message state; a no-op read for a payload
+		// that is already consumed.
+		if err := g.rd.Discard(); err != nil {
+			return h, err
+		}
+	}
+}
+
+func (g *gobwasConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
+	if g.readErr != nil {
+		return 0, buf[:0], g.readErr
+	}
+	h, err := g.nextDataFrame()
+	if err != nil {
+		return 0, buf[:0], g.failRead(fmt.Errorf("gobwas: read: %w", err))
+	}
+	typ := MessageType(h.OpCode)
+	hint := 0
+	if h.Fin {
+		// A single-frame message: size buf once instead of doubling. The
+		// length is declared by the peer, so trust it only up to
+		// gobwasMaxHint (NextFrame already held it to ReadLimit); beyond,
+		// buf grows as bytes actually arrive.
+		hint = int(min(h.Length, gobwasMaxHint))
+	}
+	// wsutil.Reader.Read follows continuation frames and hands interleaved
+	// control frames to handleControl; it reports the end with io.EOF.
+	out, err := readInto(&g.rd, buf, hint)
+	if err != nil {
+		return 0, out[:0], g.failRead(fmt.Errorf("gobwas: read %s message: %w", typ, err))
+	}
+	return typ, out, nil
+}
+
+// failRead records err as the reader's final error. A message over ReadLimit
+// is also reported to the peer with close 1009, as gorilla and coder do.
+func (g *gobwasConn) failRead(err error) error {
+	if errors.Is(err, wsutil.ErrFrameTooLarge) || errors.Is(err, wsutil.ErrMessageTooLarge) {
+		var body [2]byte
+		ws.PutCloseFrameBody(body[:], ws.StatusMessageTooBig, "")
+		g.writeControl(ws.OpClose, body[:]) // best effort: the read error is what matters
+	}
+	g.readErr = err
+	return err
+}
+
+func (g *gobwasConn) Close(timeout time.Duration) (clean bool, err error) {
+	defer func() {
+		if cerr := g.nc.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("gobwas: close: %w", cerr)
+		}
+	}()
+	deadline := time.Now().Add(timeout)
+	if err := g.nc.SetDeadline(deadline); err != nil {
+		return false, fmt.Errorf("gobwas: close: %w", err)
+	}
+	var body [2]byte
+	ws.PutCloseFrameBody(body[:], ws.StatusNormalClosure, "")
+	if err := g.writeControl(ws.OpClose, body[:]); err != nil {
+		return false, fmt.Errorf("gobwas: send close: %w", err)
+	}
+	if g.peerSent {
+		return g.peerCode == ws.StatusNormalClosure, nil
+	}
+	if g.readErr != nil {
+		// The reader stopped in the middle of a frame (a read limit, a
+		// protocol error): the stream can not be parsed to find the
+		// peer's close frame.
+		return false, g.readErr
+	}
+	// Data still in flight is skipped, not read, so it need not respect
+	// ReadLimit.
+	g.rd.MaxFrameSize, g.rd.MaxMessageSize = 0, 0
+	for {
+		_, err := g.nextDataFrame()
+		if err == nil {
+			// A data message still in flight: skip all its frames.
+			err = g.rd.Discard()
+		}
+		if g.peerSent {
+			return g.peerCode == ws.StatusNormalClosure, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("gobwas: wait for close: %w", err)
+		}
+	}
+}
+
+func (g *gobwasConn) Abort() error {
+	if err := g.nc.Close(); err != nil {
+		return fmt.Errorf("gobwas: abort: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
+)
+
+// connectResult is the outcome of the connect phase.
+type connectResult struct {
+	clients   []*Client
+	handshake *measure.Recorder
+	errors    map[string]uint64
+	firstErr  error // the first dial error, to explain a cell with none connected
+	duration  time.Duration
+}
+
+// connectAll dials n connections to url, at most parallel at a time, and
+// records each handshake's latency (TCP connect, TLS, HTTP upgrade).
+func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, opts drivers.DialOptions) connectResult {
+	res := connectResult{handshake: measure.NewRecorder(), errors: map[string]uint64{}}
+	start := time.Now()
+	ids := make(chan uint32)
+	go func() {
+		defer close(ids)
+		for i := range n {
+			select {
+			case ids <- uint32(i):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(parallel, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				t0 := time.Now()
+				conn, err := d.Dial(ctx, url, opts)
+				took := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					if ctx.Err() == nil {
+						res.errors[DialErrorClass(err)]++
+						if res.firstErr == nil {
+							res.firstErr = err
+						}
+					}
+				} else {
+					res.handshake.Record(took)
+					res.clients = append(res.clients, &Client{ID: id, Conn: conn})
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.duration = time.Since(start)
+	return res
+}
+
+// DialErrorClass names the class of a dial failure for the errors table:
+// refused, timeout, handshake status, TLS, reset, or other.
+func DialErrorClass(err error) string {
+	var hs *drivers.HandshakeStatusError
+	var cert *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var recordHdr tls.RecordHeaderError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &hs):
+		return "dial_handshake_status"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "dial_refused"
+	case errors.As(err, &cert), errors.As(err, &unknownAuth), errors.As(err, &hostname),
+		errors.As(err, &certInvalid), errors.As(err, &recordHdr):
+		return "dial_tls"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return "dial_timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "dial_reset"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "dial_fd_limit"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "dial_no_ports"
+	}
+	return "dial_other"
+}
+
+// closeAll closes every connection with a close handshake, at most parallel
+// at a time; broken connections are closed at once and count as abrupt.
+func closeAll(clients []*Client, parallel int, timeout time.Duration) (clean, abrupt int) {
+	work := make(chan *Client)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(parallel, max(len(clients), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				ok := false
+				if !c.Broken.Load() {
+					ok, _ = c.Conn.Close(timeout)
+				} else {
+					_ = c.Conn.Abort()
+				}
+				mu.Lock()
+				if ok {
+					clean++
+				} else {
+					abrupt++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, c := range clients {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	return clean, abrupt
+}

@@ -1,0 +1,185 @@
+package scenarios
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
+)
+
+func init() { Register(echo{}) }
+
+// echo is the closed-loop request/response scenario: each connection sends a
+// message, waits for its echo, verifies it and records the round trip.
+type echo struct{}
+
+func (echo) Name() string { return "echo" }
+func (echo) Description() string {
+	return "closed loop: each connection sends, waits for its echo, verifies it, records the round trip"
+}
+func (echo) Path() string            { return "/echo" }
+func (echo) Mode(Params) string      { return "closed-loop" }
+func (echo) Validate(p Params) error { _, err := measure.NewCodec(p.Payload, p.Text); return err }
+
+func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
+	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Latency: measure.NewRecorder(), Errors: map[string]uint64{}}
+	var mu sync.Mutex // guards out while workers report
+	var wg sync.WaitGroup
+	finished := make([]chan struct{}, len(env.Clients))
+	for i, c := range env.Clients {
+		finished[i] = make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(finished[i])
+			w := echoWorker{client: c, env: env, codec: codec, batch: out.Latency.Batch(), done: &env.Done[i]}
+			w.run()
+			mu.Lock()
+			out.Messages += w.messages
+			out.Integrity.Add(w.integrity)
+			if w.readErrs > 0 {
+				out.Errors["read"] += w.readErrs
+			}
+			if w.writeErrs > 0 {
+				out.Errors["write"] += w.writeErrs
+			}
+			mu.Unlock()
+		}()
+	}
+	waitDrained(ctx, env, finished)
+	wg.Wait()
+	return out, nil
+}
+
+// waitDrained waits until the runner ends the measured window, then gives the
+// workers env.DrainTimeout to receive the replies in flight, and aborts the
+// connections of those still waiting (a lost message leaves its connection
+// waiting for ever in a closed loop).
+func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) {
+	all := make(chan struct{})
+	go func() {
+		for _, f := range finished {
+			<-f
+		}
+		close(all)
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for env.Phases.Load() < Drain {
+		select {
+		case <-all:
+			return
+		case <-tick.C:
+		}
+	}
+	timeout := env.DrainTimeout
+	if ctx.Err() != nil {
+		timeout = min(timeout, 200*time.Millisecond)
+	}
+	select {
+	case <-all:
+		return
+	case <-time.After(timeout):
+	}
+	env.Phases.Set(Abort)
+	for i, f := range finished {
+		select {
+		case <-f:
+		default:
+			env.Clients[i].Broken.Store(true)
+			_ = env.Clients[i].Conn.Abort()
+		}
+	}
+	<-all
+}
+
+// echoWorker is one connection's closed loop. Its counters are private until
+// it finishes, so the hot path shares nothing but the histogram batch flushes.
+type echoWorker struct {
+	client *Client
+	env    *Env
+	codec  measure.Codec
+	batch  *measure.Batch
+	done   *Counter
+
+	seqs                measure.SeqTracker
+	integrity           measure.Integrity
+	messages            uint64
+	readErrs, writeErrs uint64
+}
+
+func (w *echoWorker) run() {
+	defer w.batch.Flush()
+	defer func() {
+		// Lost: sent, and neither a valid nor a corrupt reply came back.
+		in := &w.integrity
+		if got := in.Received + in.Corrupt; in.Sent > got {
+			in.Lost = in.Sent - got
+		}
+	}()
+	c := w.client
+	typ := drivers.Binary
+	if w.codec.Text {
+		typ = drivers.Text
+	}
+	tmpl := w.codec.Template(c.ID)
+	msg := append([]byte(nil), tmpl...)
+	buf := make([]byte, w.codec.Size)
+	clock := w.env.Clock
+	for seq := uint64(0); ; seq++ {
+		phase := w.env.Phases.Load()
+		if phase >= Drain {
+			return
+		}
+		sent := clock.Now()
+		w.codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: sent})
+		if err := c.Conn.WriteMessage(typ, msg); err != nil {
+			w.fail(&w.writeErrs)
+			return
+		}
+		w.integrity.Sent++
+		for replied := false; !replied; {
+			_, got, err := c.Conn.ReadMessage(buf)
+			if err != nil {
+				w.fail(&w.readErrs)
+				return
+			}
+			buf = got[:cap(got)]
+			h, ok := w.codec.Parse(got, tmpl)
+			if !ok || h.Conn != c.ID {
+				// In a closed loop the only message due is the reply, so a
+				// corrupt one is taken as the reply rather than waited past.
+				w.integrity.Corrupt++
+				break
+			}
+			switch w.seqs.Observe(h.Seq) {
+			case measure.Duplicate, measure.TooOld:
+				w.integrity.Duplicated++
+				continue
+			case measure.Reordered:
+				w.integrity.Reordered++
+			}
+			w.integrity.Received++
+			replied = h.Seq == seq
+		}
+		if phase == Measure {
+			w.batch.Record(time.Duration(clock.Now() - sent))
+			w.messages++
+		}
+		w.done.Add(1)
+	}
+}
+
+// fail counts an I/O error unless the runner is tearing connections down.
+func (w *echoWorker) fail(counter *uint64) {
+	w.client.Broken.Store(true)
+	if w.env.Phases.Load() != Abort {
+		*counter++
+	}
+}

@@ -1,0 +1,71 @@
+package scenarios
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/servers"
+)
+
+// TestMain lets the test binary stand in for `wsbench serve`, so runner
+// tests start real server processes without building the CLI first.
+func TestMain(m *testing.M) {
+	if os.Getenv("WSBENCH_TEST_SERVE") == "1" {
+		os.Exit(testServe(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func testServe(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	name := fs.String("server", "", "")
+	listen := fs.String("listen", "127.0.0.1:0", "")
+	fs.Int64("read-limit", 0, "")
+	fs.Int("read-buffer", 0, "")
+	fs.Int("write-buffer", 0, "")
+	fs.Duration("handshake-timeout", 0, "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	srv, err := servers.Lookup(*name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if d, err := time.ParseDuration(os.Getenv("WSBENCH_TEST_DIE_AFTER")); err == nil {
+		go func() {
+			time.Sleep(d)
+			fmt.Fprintln(os.Stderr, "test server dying on purpose")
+			os.Exit(3)
+		}()
+	}
+	if err := servers.Serve(ctx, srv, *listen, servers.DefaultSettings(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// testServeCommand runs this test binary as `wsbench serve`, with extra
+// environment variables.
+func testServeCommand(env ...string) ServeCommand {
+	return func(args []string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(append(os.Environ(), "WSBENCH_TEST_SERVE=1"), env...)
+		return cmd
+	}
+}
+
+// quickParams keep runner tests short.
+func quickParams() Params {
+	return Params{Conns: 8, Payload: 256, Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond}
+}

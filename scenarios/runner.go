@@ -1,0 +1,344 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// Plan is everything a run needs: what to measure, against what, how often.
+type Plan struct {
+	Scenario Scenario
+	// Servers are the reference servers to start, one process per cell.
+	Servers []string
+	// Target is an external ws:// or wss:// URL measured instead of
+	// reference servers; its path is used as given.
+	Target string
+	Driver drivers.Driver
+	Params Params
+	// Runs repeats every cell, interleaved across servers (A B C A B C).
+	Runs     int
+	Settings servers.Settings
+	// TLS configures wss:// targets; nil verifies certificates as usual.
+	TLS *tls.Config
+	// Serve starts `wsbench serve`; nil means SelfServe.
+	Serve ServeCommand
+
+	// Zero values of the knobs below pick the defaults.
+	ConnectParallel int           // concurrent dials (default 64)
+	DrainTimeout    time.Duration // wait for replies in flight (default 2 s)
+	CloseTimeout    time.Duration // per-connection close handshake (default 2 s)
+	SampleInterval  time.Duration // server /proc sampling (default 100 ms)
+}
+
+// Cell is one entry of the run matrix.
+type Cell struct {
+	Index, Total int // 1-based position in the run order
+	Server       string
+	Run          int
+}
+
+// Cells lists the matrix in run order: runs outermost, so repeated runs of a
+// server are spread across the whole invocation and machine drift falls on
+// every server alike.
+func (p Plan) Cells() []Cell {
+	names := p.Servers
+	if p.Target != "" {
+		names = []string{"target"}
+	}
+	var cells []Cell
+	for run := 1; run <= max(p.Runs, 1); run++ {
+		for _, s := range names {
+			cells = append(cells, Cell{Server: s, Run: run})
+		}
+	}
+	for i := range cells {
+		cells[i].Index, cells[i].Total = i+1, len(cells)
+	}
+	return cells
+}
+
+// Event reports progress to whoever displays it.
+type Event struct {
+	Cell  Cell
+	Phase string // "starting", "connecting", "warmup", "measure", "closing", "done"
+	// Messages completed so far in this cell and the rate over the last
+	// second; Elapsed is time in the current phase, Length its planned length.
+	Messages        uint64
+	Rate            float64
+	Elapsed, Length time.Duration
+	Errors          uint64
+	// Record is set with Phase "done".
+	Record *report.Record
+}
+
+func (p *Plan) defaults() {
+	if p.Serve == nil {
+		p.Serve = SelfServe
+	}
+	if p.ConnectParallel <= 0 {
+		p.ConnectParallel = 64
+	}
+	if p.DrainTimeout <= 0 {
+		p.DrainTimeout = 2 * time.Second
+	}
+	if p.CloseTimeout <= 0 {
+		p.CloseTimeout = 2 * time.Second
+	}
+	if p.SampleInterval <= 0 {
+		p.SampleInterval = 100 * time.Millisecond
+	}
+}
+
+// Run measures every cell of the plan in order and returns their records.
+// A cell that fails is recorded as failed and the matrix goes on; when ctx
+// is cancelled the cell under way is cut short, recorded as interrupted, and
+// Run returns what it has.
+func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
+	plan.defaults()
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	var records []report.Record
+	for _, cell := range plan.Cells() {
+		if ctx.Err() != nil {
+			break
+		}
+		rec := runCell(ctx, &plan, cell, progress)
+		records = append(records, rec)
+		progress(Event{Cell: cell, Phase: "done", Record: &rec})
+	}
+	return records
+}
+
+func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) report.Record {
+	p := plan.Params
+	rec := report.Record{
+		Scenario:     plan.Scenario.Name(),
+		Mode:         plan.Scenario.Mode(p),
+		Server:       cell.Server,
+		Target:       plan.Target,
+		Driver:       plan.Driver.Name(),
+		Conns:        p.Conns,
+		PayloadBytes: p.Payload,
+		Text:         p.Text,
+		Run:          cell.Run,
+		Status:       report.StatusOK,
+		StartedAt:    time.Now().UTC(),
+		WarmupS:      p.Warmup.Seconds(),
+		Errors:       map[string]uint64{},
+	}
+	fail := func(format string, args ...any) report.Record {
+		rec.Status = report.StatusFailed
+		if ctx.Err() != nil {
+			rec.Status = report.StatusInterrupted
+		}
+		rec.Reason = fmt.Sprintf(format, args...)
+		return rec
+	}
+	emit := func(phase string) { progress(Event{Cell: cell, Phase: phase}) }
+
+	url := plan.Target
+	var proc *serverProc
+	var sampler *measure.ProcSampler
+	var idle measure.ProcSample
+	if plan.Target == "" {
+		emit("starting")
+		var err error
+		proc, err = startServer(ctx, plan.Serve(ServeArgs(cell.Server, plan.Settings)), 10*time.Second)
+		if err != nil {
+			return fail("server %s did not start: %v", cell.Server, err)
+		}
+		defer proc.stop(5 * time.Second)
+		url = "ws://" + proc.addr + plan.Scenario.Path()
+		sampler = measure.StartProcSampler(proc.pid, plan.SampleInterval)
+		defer sampler.Stop()
+		rec.ServerSampleIntervalMs = int(plan.SampleInterval / time.Millisecond)
+		idle, _ = sampler.Sample()
+	}
+
+	emit("connecting")
+	opts := drivers.DialOptions{
+		TLSConfig:        plan.TLS,
+		HandshakeTimeout: plan.Settings.HandshakeTimeout,
+		ReadLimit:        plan.Settings.ReadLimit,
+		ReadBufferSize:   plan.Settings.ReadBufferSize,
+		WriteBufferSize:  plan.Settings.WriteBufferSize,
+	}
+	cr := connectAll(ctx, plan.Driver, url, p.Conns, plan.ConnectParallel, opts)
+	for k, v := range cr.errors {
+		rec.Errors[k] += v
+	}
+	rec.Connect = report.Connect{Attempted: p.Conns, Established: len(cr.clients),
+		Failed: p.Conns - len(cr.clients), DurationS: cr.duration.Seconds()}
+	hs, clamped := cr.handshake.Snapshot()
+	rec.Handshake, _ = report.NewLatency(hs, clamped)
+	if len(cr.clients) == 0 {
+		if proc != nil && !proc.alive() {
+			return fail("%s", proc.deathReason())
+		}
+		return fail("no connection established to %s: %v", url, cr.firstErr)
+	}
+	if sampler != nil {
+		connected, _ := sampler.Sample()
+		rss, idleRSS := connected.RSS, idle.RSS
+		rec.ServerRSSIdleBytes, rec.ServerRSSConnectedBytes = &idleRSS, &rss
+		perConn := (float64(connected.RSS) - float64(idle.RSS)) / float64(len(cr.clients))
+		rec.ServerMemPerConnBytes = &perConn
+		rec.ServerMemPerConnMethod = "rss-delta/conns"
+		if st, err := servers.FetchStats(ctx, proc.addr, true); err == nil {
+			rec.ServerStats = &report.ServerStats{Goroutines: st.Goroutines, HeapAllocBytes: st.HeapAllocBytes,
+				HeapInuseBytes: st.HeapInuseBytes, NumGC: st.NumGC}
+		}
+	}
+
+	env := &Env{
+		Clients:      cr.clients,
+		Params:       p,
+		Phases:       &Phases{},
+		Clock:        measure.NewClock(),
+		Done:         make([]Counter, len(cr.clients)),
+		DrainTimeout: plan.DrainTimeout,
+	}
+	type ran struct {
+		out *Outcome
+		err error
+	}
+	finished := make(chan ran, 1)
+	go func() {
+		out, err := plan.Scenario.Run(ctx, env)
+		finished <- ran{out, err}
+	}()
+
+	var exited <-chan struct{}
+	if proc != nil {
+		exited = proc.exited
+	}
+	watch := phaseWatch{ctx: ctx, exited: exited, env: env, cell: cell, progress: progress}
+	if !watch.wait("warmup", p.Warmup) {
+		env.Phases.Set(Drain)
+	} else {
+		env.Phases.Set(Measure)
+		t0, cpu0 := time.Now(), measure.SelfCPU()
+		var s0 measure.ProcSample
+		if sampler != nil {
+			s0, _ = sampler.Sample()
+		}
+		watch.wait("measure", p.Duration)
+		var s1 measure.ProcSample
+		if sampler != nil {
+			s1, _ = sampler.Sample()
+		}
+		t1, cpu1 := time.Now(), measure.SelfCPU()
+		env.Phases.Set(Drain)
+		rec.DurationS = t1.Sub(t0).Seconds()
+		rec.ClientCPUS = (cpu1 - cpu0).Seconds()
+		rec.ClientCPUUtil = rec.ClientCPUS / rec.DurationS / float64(numCPU())
+		if sampler != nil && s0.CPU > 0 && s1.CPU > 0 {
+			w := sampler.Window(t0, t1)
+			cpu := (s1.CPU - s0.CPU).Seconds()
+			rec.ServerCPUS = &cpu
+			rec.ServerRSSPeakBytes, rec.ServerRSSMeanBytes = &w.PeakRSS, &w.MeanRSS
+			rec.ServerSamples = w.Samples
+		}
+	}
+	r := <-finished
+	if r.err != nil {
+		return fail("scenario %s: %v", plan.Scenario.Name(), r.err)
+	}
+	out := r.out
+
+	emit("closing")
+	clean, abrupt := closeAll(cr.clients, plan.ConnectParallel, plan.CloseTimeout)
+	rec.Close = report.Close{Clean: clean, Abrupt: abrupt}
+
+	rec.Messages = out.Messages
+	rec.Integrity = out.Integrity
+	for k, v := range out.Errors {
+		rec.Errors[k] += v
+	}
+	lat, clamped := out.Latency.Snapshot()
+	rec.Latency, _ = report.NewLatency(lat, clamped)
+	if rec.DurationS > 0 {
+		rec.ThroughputMsgsPerS = float64(out.Messages) / rec.DurationS
+		rec.ThroughputBytesPerS = rec.ThroughputMsgsPerS * float64(p.Payload)
+	}
+	if rec.ServerCPUS != nil && out.Messages > 0 {
+		perM := *rec.ServerCPUS / float64(out.Messages) * 1e6
+		rec.ServerCPUPerMillion = &perM
+	}
+	switch {
+	case proc != nil && !proc.alive():
+		rec.Status, rec.Reason = report.StatusFailed, proc.deathReason()
+	case ctx.Err() != nil:
+		rec.Status, rec.Reason = report.StatusInterrupted, "interrupted"
+		if rec.DurationS == 0 {
+			rec.Reason = "interrupted before the measured window"
+		}
+	}
+	return rec
+}
+
+// phaseWatch waits out a phase while reporting progress once a second and
+// watching for cancellation and for the server process dying.
+type phaseWatch struct {
+	ctx      context.Context
+	exited   <-chan struct{}
+	env      *Env
+	cell     Cell
+	progress func(Event)
+	last     uint64
+	lastAt   time.Time
+}
+
+// wait returns true when the phase ran its full length.
+func (w *phaseWatch) wait(phase string, length time.Duration) bool {
+	start := time.Now()
+	end := time.NewTimer(length)
+	defer end.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	w.report(phase, start, length)
+	for {
+		select {
+		case <-end.C:
+			return true
+		case <-w.ctx.Done():
+			return false
+		case <-w.exited:
+			return false
+		case <-tick.C:
+			w.report(phase, start, length)
+		}
+	}
+}
+
+func (w *phaseWatch) report(phase string, start time.Time, length time.Duration) {
+	var n uint64
+	for i := range w.env.Done {
+		n += w.env.Done[i].n.Load()
+	}
+	now := time.Now()
+	rate := 0.0
+	if !w.lastAt.IsZero() {
+		rate = float64(n-w.last) / now.Sub(w.lastAt).Seconds()
+	}
+	w.last, w.lastAt = n, now
+	w.progress(Event{Cell: w.cell, Phase: phase, Messages: n, Rate: rate, Elapsed: now.Sub(start), Length: length})
+}
+
+// Describe is a one-line summary of a cell for progress output.
+func (c Cell) Describe(driver string) string {
+	run := ""
+	if c.Run > 1 {
+		run = fmt.Sprintf(" run %d", c.Run)
+	}
+	return strings.TrimSpace(fmt.Sprintf("[%d/%d] %s ← %s%s", c.Index, c.Total, c.Server, driver, run))
+}

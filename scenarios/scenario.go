@@ -1,0 +1,139 @@
+// Package scenarios owns what a benchmark does: the Scenario contract, the
+// built-in scenarios (echo so far) written against the drivers.Conn contract
+// only, and the runner that plans the matrix of cells, starts each reference
+// server in its own process, connects, warms up, measures, closes and turns
+// every cell into a report.Record.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
+)
+
+// Params are the parameters of one cell that a scenario reads.
+type Params struct {
+	Conns    int
+	Payload  int  // message size in bytes, header included
+	Text     bool // text instead of binary messages
+	Warmup   time.Duration
+	Duration time.Duration
+}
+
+// Client is one connection of the load generator.
+type Client struct {
+	// ID is unique within a cell and travels in every message header.
+	ID   uint32
+	Conn drivers.Conn
+	// Broken is set when the connection failed or was aborted; the close
+	// phase counts it as an abrupt close.
+	Broken atomic.Bool
+}
+
+// Phase is where a cell is in its life; scenarios read it on every message.
+type Phase int32
+
+// The phases a scenario sees, in order.
+const (
+	Warmup  Phase = iota // send, but record nothing
+	Measure              // send and record
+	Drain                // send nothing new; wait for replies in flight
+	Abort                // connections are being torn down: errors are expected
+)
+
+// Phases is the current phase, shared by the runner (which moves it) and the
+// scenario's goroutines (which read it).
+type Phases struct{ v atomic.Int32 }
+
+// Load returns the current phase.
+func (p *Phases) Load() Phase { return Phase(p.v.Load()) }
+
+// Set moves to phase ph.
+func (p *Phases) Set(ph Phase) { p.v.Store(int32(ph)) }
+
+// Counter is a per-connection progress counter padded to its own cache line,
+// so connections on different cores do not contend for it.
+type Counter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// Add counts n more.
+func (c *Counter) Add(n uint64) { c.n.Add(n) }
+
+// Env is what the runner hands a scenario for one cell.
+type Env struct {
+	Clients []*Client
+	Params  Params
+	Phases  *Phases
+	Clock   measure.Clock
+	// Done has one counter per client: messages completed so far, all
+	// phases, read by the progress display.
+	Done []Counter
+	// DrainTimeout bounds how long replies in flight are awaited after the
+	// measured window before the connections are aborted.
+	DrainTimeout time.Duration
+}
+
+// Outcome is what a scenario measured in one cell.
+type Outcome struct {
+	// Messages completed within the measured window.
+	Messages  uint64
+	Latency   *measure.Recorder
+	Integrity measure.Integrity
+	// Errors counts failures by class ("read", "write", ...).
+	Errors map[string]uint64
+}
+
+// Scenario is one kind of workload.
+type Scenario interface {
+	// Name is the name used on the command line ("echo").
+	Name() string
+	// Description is one line for `wsbench list`.
+	Description() string
+	// Path is the server endpoint the scenario's connections dial ("/echo").
+	Path() string
+	// Mode says how load is offered: "closed-loop" or "open-loop".
+	Mode(p Params) string
+	// Validate checks the parameters before anything starts.
+	Validate(p Params) error
+	// Run drives env.Clients through warmup, measure and drain as the runner
+	// moves env.Phases, and returns once every connection's goroutine has
+	// finished (at most env.DrainTimeout after Drain begins).
+	Run(ctx context.Context, env *Env) (*Outcome, error)
+}
+
+var registry = map[string]Scenario{}
+
+// Register adds a scenario to the registry; it panics on a duplicate name.
+func Register(s Scenario) {
+	if _, dup := registry[s.Name()]; dup {
+		panic("scenarios: duplicate scenario " + s.Name())
+	}
+	registry[s.Name()] = s
+}
+
+// Names lists the registered scenarios in alphabetical order.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup returns the named scenario, or an error that lists the known ones.
+func Lookup(name string) (Scenario, error) {
+	s, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return s, nil
+}

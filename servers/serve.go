@@ -1,0 +1,242 @@
+package servers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// shutdownTimeout bounds the whole shutdown after ctx ends: going away,
+// draining in-flight HTTP requests and waiting for handlers to unregister.
+// It leaves room for closeGrace and still ends well inside the runner's grace.
+const shutdownTimeout = 2 * time.Second
+
+// readyPrefix starts the one line Serve prints once it accepts connections.
+const readyPrefix = "wsbench serve: ready "
+
+// Stats is the JSON answer of a reference server's GET /stats endpoint: what
+// the server process itself sees, next to the runner's outside view (RSS).
+type Stats struct {
+	// Server is the reference server's name ("gorilla").
+	Server string `json:"server"`
+	// PID is the server's process id.
+	PID int `json:"pid"`
+	// Conns is the number of open WebSocket connections (Live.Count).
+	Conns int `json:"conns"`
+	// Goroutines is runtime.NumGoroutine: with one goroutine per
+	// connection it shows what each library costs in goroutines.
+	Goroutines int `json:"goroutines"`
+	// HeapAllocBytes is runtime.MemStats.HeapAlloc: bytes of live and
+	// not yet collected heap objects (only live ones after ?gc=1).
+	HeapAllocBytes uint64 `json:"heap_alloc_bytes"`
+	// HeapInuseBytes is runtime.MemStats.HeapInuse: bytes in in-use heap spans.
+	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
+	// HeapSysBytes is runtime.MemStats.HeapSys: heap memory obtained from the OS.
+	HeapSysBytes uint64 `json:"heap_sys_bytes"`
+	// NumGC is runtime.MemStats.NumGC: completed GC cycles, forced ones included.
+	NumGC uint32 `json:"num_gc"`
+	// GCPauseTotalNs is runtime.MemStats.PauseTotalNs: total stop-the-world
+	// pause time since the process started, in nanoseconds.
+	GCPauseTotalNs uint64 `json:"gc_pause_total_ns"`
+}
+
+// Serve runs srv on a TCP listener at listen (e.g. "127.0.0.1:0") until ctx
+// ends. It mounts /echo and /broadcast from srv.Handlers and GET /stats, then
+// writes one ready line (see ParseReady) to ready. When ctx ends it stops
+// accepting, closes every WebSocket with 1001 (going away), shuts the HTTP
+// server down within shutdownTimeout and returns nil; an error means the
+// server could not start, failed while serving, or did not stop cleanly.
+func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.Writer) error {
+	if srv == nil {
+		return errors.New("serve: no server")
+	}
+	name := srv.Name()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("serve %s: listen on %s: %w", name, listen, err)
+	}
+	live := &Live{}
+	h := srv.Handlers(s, live)
+	mux := http.NewServeMux()
+	mux.Handle("/echo", orNotImplemented(h.Echo))
+	mux.Handle("/broadcast", orNotImplemented(h.Broadcast))
+	mux.Handle("GET /stats", statsHandler(name, live))
+	hs := &http.Server{
+		Handler: mux,
+		// Bounds reading the upgrade request; there is deliberately no
+		// ReadTimeout or WriteTimeout, whose deadlines would outlive the
+		// hijack and cut long-lived WebSocket connections.
+		ReadHeaderTimeout: s.HandshakeTimeout,
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	// One Write call, so a reader of a pipe gets the whole line at once.
+	_, err = fmt.Fprintf(ready, "%sserver=%s addr=%s pid=%d\n", readyPrefix, name, ln.Addr(), os.Getpid())
+	if err != nil {
+		err = fmt.Errorf("serve %s: write ready line: %w", name, err)
+		return errors.Join(err, shutdown(hs, live, name))
+	}
+
+	select {
+	case <-ctx.Done():
+		return shutdown(hs, live, name)
+	case err := <-served:
+		// Serve only returns early on a listener failure.
+		err = fmt.Errorf("serve %s: %w", name, err)
+		return errors.Join(err, shutdown(hs, live, name))
+	}
+}
+
+// shutdown stops accepting, tells every WebSocket to go away and waits,
+// bounded, for in-flight requests and connection handlers to finish.
+func shutdown(hs *http.Server, live *Live, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	// Shutdown closes the listener at once, then waits for plain HTTP
+	// requests; it does not track hijacked (WebSocket) connections, which
+	// is what live is for. Both run at the same time to stay in the bound.
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(ctx) }()
+	live.GoingAway()
+	err := <-shut
+	if err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("serve %s: shutdown: %w", name, err)
+	}
+	// Handlers unregister as they return; waiting for that means no
+	// connection goroutine outlives Serve in the normal case.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for live.Count() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("serve %s: shutdown: %d connections still open after %s", name, live.Count(), shutdownTimeout)
+		}
+	}
+	return nil
+}
+
+func orNotImplemented(h http.Handler) http.Handler {
+	if h == nil {
+		return NotImplemented
+	}
+	return h
+}
+
+// statsHandler answers GET /stats with Stats as JSON; ?gc=1 forces a garbage
+// collection first, so heap figures count only live memory.
+func statsHandler(name string, live *Live) http.Handler {
+	pid := os.Getpid()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gc, _ := strconv.ParseBool(r.URL.Query().Get("gc")); gc {
+			runtime.GC()
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		st := Stats{
+			Server:         name,
+			PID:            pid,
+			Conns:          live.Count(),
+			Goroutines:     runtime.NumGoroutine(),
+			HeapAllocBytes: ms.HeapAlloc,
+			HeapInuseBytes: ms.HeapInuse,
+			HeapSysBytes:   ms.HeapSys,
+			NumGC:          ms.NumGC,
+			GCPauseTotalNs: ms.PauseTotalNs,
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+}
+
+// statsClient talks to servers directly (never through a proxy from the
+// environment) and keeps no idle connection in the measured server.
+var statsClient = &http.Client{Transport: &http.Transport{
+	Proxy:             nil,
+	DisableKeepAlives: true,
+}}
+
+// FetchStats asks the server at addr (host:port) for its Stats; with gc the
+// server forces a garbage collection before measuring its heap.
+func FetchStats(ctx context.Context, addr string, gc bool) (Stats, error) {
+	u := "http://" + addr + "/stats"
+	if gc {
+		u += "?gc=1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Stats{}, fmt.Errorf("fetch stats from %s: %w", addr, err)
+	}
+	resp, err := statsClient.Do(req)
+	if err != nil {
+		return Stats{}, fmt.Errorf("fetch stats from %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		return Stats{}, fmt.Errorf("fetch stats from %s: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var st Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return Stats{}, fmt.Errorf("fetch stats from %s: decode: %w", addr, err)
+	}
+	return st, nil
+}
+
+// ParseReady parses the line Serve prints once it accepts connections,
+// "wsbench serve: ready server=NAME addr=HOST:PORT pid=PID", with or without
+// its line ending, and returns the address and process id. Keys it does not
+// know are ignored, so the line can grow without breaking older runners.
+func ParseReady(line string) (addr string, pid int, err error) {
+	rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), readyPrefix)
+	if !ok {
+		return "", 0, fmt.Errorf("not a ready line: %q", line)
+	}
+	var server, pidStr string
+	seen := map[string]bool{}
+	for _, f := range strings.Fields(rest) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return "", 0, fmt.Errorf("ready line %q: field %q is not key=value", line, f)
+		}
+		if seen[k] {
+			return "", 0, fmt.Errorf("ready line %q: %s given twice", line, k)
+		}
+		seen[k] = true
+		switch k {
+		case "server":
+			server = v
+		case "addr":
+			addr = v
+		case "pid":
+			pidStr = v
+		}
+	}
+	if server == "" {
+		return "", 0, fmt.Errorf("ready line %q: no server", line)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("ready line %q: addr: %w", line, err)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 || host == "" {
+		return "", 0, fmt.Errorf("ready line %q: addr %q is not host:port", line, addr)
+	}
+	pid, err = strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 {
+		return "", 0, fmt.Errorf("ready line %q: pid %q is not a process id", line, pidStr)
+	}
+	return addr, pid, nil
+}
