@@ -40,7 +40,8 @@ type DialOptions struct {
 	TLSConfig *tls.Config
 	// HandshakeTimeout bounds TCP connect, TLS and the HTTP upgrade together.
 	HandshakeTimeout time.Duration
-	// ReadLimit is the largest message the connection accepts, in bytes.
+	// ReadLimit is the largest message the connection accepts, in bytes;
+	// zero or less means no limit.
 	ReadLimit int64
 	// ReadBufferSize and WriteBufferSize size the library's I/O buffers where
 	// the library lets you choose them.
@@ -63,7 +64,9 @@ type Conn interface {
 	// Close performs the close handshake with status 1000 (normal closure):
 	// it sends a close frame, waits at most timeout for the peer's close frame
 	// and closes the TCP connection. clean reports that the peer answered
-	// with status 1000. Close must not run concurrently with ReadMessage.
+	// with status 1000; (false, nil) means the handshake completed with
+	// another status, (false, err) a timeout or I/O error. Close must not
+	// run concurrently with ReadMessage.
 	Close(timeout time.Duration) (clean bool, err error)
 	// Abort closes the TCP connection at once, without a close handshake. It
 	// is safe to call concurrently with a blocked ReadMessage or

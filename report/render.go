@@ -207,7 +207,7 @@ func integrityCell(r Record) string {
 
 func resourceHeader(multiRun bool) []string {
 	return append(nameHeader(multiRun), "server CPU", "CPU s / 1M msgs", "RSS peak", "RSS mean",
-		"mem/conn (ΔRSS÷conns)", "goroutines", "client CPU", "client CPU %")
+		"mem/conn (ΔRSS÷conns)", "goroutines", "client CPU", "client CPU %", "client CPU s / 1M msgs")
 }
 
 func resourceRows(rs []Record, multiRun bool) [][]string {
@@ -227,6 +227,7 @@ func resourceRows(rs []Record, multiRun bool) [][]string {
 			gor,
 			trimFloat(r.ClientCPUS)+"s",
 			fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100),
+			trimFloat(r.ClientCPUPerMillion)+"s",
 		)
 		rows = append(rows, row)
 	}
@@ -311,7 +312,7 @@ var csvHeader = []string{
 	"handshake_p50_us", "handshake_p99_us", "errors",
 	"sent", "received", "lost", "duplicated", "reordered", "corrupt",
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
-	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util",
+	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -344,7 +345,7 @@ func renderCSV(w io.Writer, res *Result) error {
 			i(r.Handshake.P50), i(r.Handshake.P99), u(r.ErrorCount()),
 			u(in.Sent), u(in.Received), u(in.Lost), u(in.Duplicated), u(in.Reordered), u(in.Corrupt),
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
-			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil),
+			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)

@@ -133,6 +133,9 @@ type Record struct {
 	// ClientCPUUtil is that as a fraction of all cores (1 = every core busy).
 	ClientCPUS    float64 `json:"client_cpu_s"`
 	ClientCPUUtil float64 `json:"client_cpu_util"`
+	// ClientCPUPerMillion is load-generator CPU seconds per million
+	// messages: what the driver costs, comparable across drivers.
+	ClientCPUPerMillion float64 `json:"client_cpu_s_per_million_msgs"`
 }
 
 // Connect summarises the connect phase.

@@ -270,6 +270,9 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		rec.ThroughputMsgsPerS = float64(out.Messages) / rec.DurationS
 		rec.ThroughputBytesPerS = rec.ThroughputMsgsPerS * float64(p.Payload)
 	}
+	if out.Messages > 0 {
+		rec.ClientCPUPerMillion = rec.ClientCPUS / float64(out.Messages) * 1e6
+	}
 	if rec.ServerCPUS != nil && out.Messages > 0 {
 		perM := *rec.ServerCPUS / float64(out.Messages) * 1e6
 		rec.ServerCPUPerMillion = &perM

@@ -26,8 +26,6 @@ type Settings struct {
 	WriteBufferSize int `json:"write_buffer_bytes"`
 	// HandshakeTimeout bounds reading the upgrade request.
 	HandshakeTimeout time.Duration `json:"handshake_timeout_ns"`
-	// Compression enables permessage-deflate (off for every run so far).
-	Compression bool `json:"compression"`
 }
 
 // DefaultSettings are the settings every comparison uses unless told otherwise.
@@ -37,7 +35,6 @@ func DefaultSettings() Settings {
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
 		HandshakeTimeout: 5 * time.Second,
-		Compression:      false,
 	}
 }
 
