@@ -51,8 +51,9 @@ type DialOptions struct {
 // Conn is one client WebSocket connection. ReadMessage and WriteMessage may
 // run in two different goroutines at once (one reader, one writer); neither
 // may be called concurrently with itself. Control frames are handled inside
-// ReadMessage: pings are answered with pongs, a close frame from the peer is
-// answered and ends the connection with an error.
+// ReadMessage: pings are answered with pongs, pongs complete a pending Ping,
+// and a close frame from the peer is answered and ends the connection with a
+// *CloseError.
 type Conn interface {
 	// WriteMessage sends p as one message of type t.
 	WriteMessage(t MessageType, p []byte) error
@@ -61,12 +62,20 @@ type Conn interface {
 	// the possibly reallocated buf). Hot-path implementations do not
 	// allocate when buf is large enough.
 	ReadMessage(buf []byte) (MessageType, []byte, error)
+	// Ping sends a ping and waits for its pong, which a concurrent
+	// ReadMessage (running in another goroutine) receives. It returns
+	// ctx.Err() when ctx ends first; the connection stays usable. Ping may
+	// run concurrently with ReadMessage and WriteMessage, not with itself.
+	Ping(ctx context.Context) error
 	// Close performs the close handshake with status 1000 (normal closure):
 	// it sends a close frame, waits at most timeout for the peer's close frame
 	// and closes the TCP connection. clean reports that the peer answered
 	// with status 1000; (false, nil) means the handshake completed with
-	// another status, (false, err) a timeout or I/O error. Close must not
-	// run concurrently with ReadMessage.
+	// another status, (false, err) a timeout or I/O error. Close may be
+	// called while another goroutine is blocked in ReadMessage: that
+	// ReadMessage then sees the peer's close reply and returns a
+	// *CloseError, and Close waits for it (within timeout) rather than
+	// reading itself.
 	Close(timeout time.Duration) (clean bool, err error)
 	// Abort closes the TCP connection at once, without a close handshake. It
 	// is safe to call concurrently with a blocked ReadMessage or
@@ -98,6 +107,17 @@ func (e *HandshakeStatusError) Error() string {
 // Default is the driver `wsbench run` uses unless told otherwise: the one
 // that spent the least client CPU per message when measured (see README).
 const Default = "gobwas"
+
+// CloseError is returned by ReadMessage when the peer sent a close frame;
+// Code is its status (1005 when the frame carried none).
+type CloseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("websocket closed by peer with status %d %s", e.Code, e.Reason)
+}
 
 var registry = map[string]Driver{}
 

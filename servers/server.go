@@ -26,7 +26,23 @@ type Settings struct {
 	WriteBufferSize int `json:"write_buffer_bytes"`
 	// HandshakeTimeout bounds reading the upgrade request.
 	HandshakeTimeout time.Duration `json:"handshake_timeout_ns"`
+	// IdleTimeout closes a connection from which nothing (no data, no ping)
+	// has arrived for this long; zero or less disables it.
+	IdleTimeout time.Duration `json:"idle_timeout_ns"`
+	// BroadcastQueue is the number of messages a /broadcast subscriber may
+	// have queued for writing before it counts as a slow consumer.
+	BroadcastQueue int `json:"broadcast_queue"`
+	// SlowConsumer is what a server does when a subscriber's queue is full:
+	// SlowDrop skips the message for that subscriber, SlowDisconnect closes
+	// the subscriber with 1008. Either way the hub never blocks.
+	SlowConsumer string `json:"slow_consumer"`
 }
+
+// The slow-consumer policies of Settings.SlowConsumer.
+const (
+	SlowDrop       = "drop"
+	SlowDisconnect = "disconnect"
+)
 
 // DefaultSettings are the settings every comparison uses unless told otherwise.
 func DefaultSettings() Settings {
@@ -35,6 +51,9 @@ func DefaultSettings() Settings {
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
 		HandshakeTimeout: 5 * time.Second,
+		IdleTimeout:      60 * time.Second,
+		BroadcastQueue:   1024,
+		SlowConsumer:     SlowDrop,
 	}
 }
 
@@ -42,8 +61,10 @@ func DefaultSettings() Settings {
 type Handlers struct {
 	// Echo answers every data message with the same bytes and type.
 	Echo http.Handler
-	// Broadcast fans each message out to every connected subscriber; it may
-	// answer 501 Not Implemented until the broadcast scenario exists.
+	// Broadcast treats every data message received on any /broadcast
+	// connection as a publish and fans it out, same type and bytes, to
+	// every /broadcast connection including the sender, through a bounded
+	// per-connection queue (Settings.BroadcastQueue, Settings.SlowConsumer).
 	Broadcast http.Handler
 }
 
