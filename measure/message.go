@@ -90,7 +90,17 @@ func (c Codec) Stamp(msg []byte, h Header) {
 // template. ok is false when the message is the wrong size, the header's
 // checksum fails, or any filler byte differs: the message is corrupt.
 func (c Codec) Parse(msg, template []byte) (h Header, ok bool) {
-	if len(msg) != c.Size || len(template) != c.Size {
+	if h, ok = c.ParseHeader(msg); !ok || !c.FillerOK(msg, template) {
+		return Header{}, false
+	}
+	return h, true
+}
+
+// ParseHeader decodes the header of msg; ok is false when the message is the
+// wrong size or the header's checksum fails. Receivers that learn from the
+// header whose template to check against (broadcast) call FillerOK next.
+func (c Codec) ParseHeader(msg []byte) (h Header, ok bool) {
+	if len(msg) != c.Size {
 		return h, false
 	}
 	var raw [binaryHeaderSize]byte
@@ -104,12 +114,17 @@ func (c Codec) Parse(msg, template []byte) (h Header, ok bool) {
 	if crc32.Checksum(raw[:20], castagnoli) != binary.LittleEndian.Uint32(raw[20:]) {
 		return h, false
 	}
-	hs := c.HeaderSize()
-	if string(msg[hs:]) != string(template[hs:]) { // compiles to a memequal, no allocation
-		return h, false
-	}
 	h.Conn = binary.LittleEndian.Uint32(raw[0:])
 	h.Seq = binary.LittleEndian.Uint64(raw[4:])
 	h.SentNs = int64(binary.LittleEndian.Uint64(raw[12:]))
 	return h, true
+}
+
+// FillerOK reports whether every byte after the header matches template.
+func (c Codec) FillerOK(msg, template []byte) bool {
+	hs := c.HeaderSize()
+	if len(msg) != c.Size || len(template) != c.Size {
+		return false
+	}
+	return string(msg[hs:]) == string(template[hs:]) // compiles to a memequal, no allocation
 }

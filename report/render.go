@@ -72,10 +72,8 @@ func groups(res *Result) []group {
 		if r.Text {
 			kind = "text"
 		}
-		title := fmt.Sprintf("%s · %s · %d conns · %d B %s messages · %s measured after %s warmup",
-			r.Scenario, strings.ReplaceAll(r.Mode, "-", " "), r.Conns, r.PayloadBytes, kind,
-			trimFloat(r.DurationS)+"s", trimFloat(r.WarmupS)+"s")
-		key := fmt.Sprintf("%s|%s|%d|%d|%v", r.Scenario, r.Mode, r.Conns, r.PayloadBytes, r.Text)
+		title := groupTitle(r, kind)
+		key := title
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
@@ -93,11 +91,37 @@ func groups(res *Result) []group {
 	return out
 }
 
+// groupTitle describes the parameters shared by the rows of one table.
+func groupTitle(r Record, kind string) string {
+	window := fmt.Sprintf("%ss measured after %ss warmup", trimFloat(r.DurationS), trimFloat(r.WarmupS))
+	msgs := fmt.Sprintf("%d B %s messages", r.PayloadBytes, kind)
+	switch {
+	case r.Scenario == "broadcast" && r.Broadcast != nil:
+		return fmt.Sprintf("broadcast · open loop · %d conns, %d publishing %s msgs/s in total · %s · %s",
+			r.Conns, r.Broadcast.Publishers, trimFloat(r.Broadcast.TargetRate), msgs, window)
+	case r.Scenario == "heartbeat" && r.Heartbeat != nil:
+		idle := "unknown"
+		if r.Heartbeat.ServerIdleTimeoutS > 0 {
+			idle = trimFloat(r.Heartbeat.ServerIdleTimeoutS) + "s"
+		}
+		return fmt.Sprintf("heartbeat · %d conns pinging every %ss (pong timeout %ss, server idle timeout %s) · %s",
+			r.Conns, trimFloat(r.Heartbeat.PingIntervalS), trimFloat(r.Heartbeat.PongTimeoutS), idle, window)
+	case r.Scenario == "connect":
+		pace := "as fast as possible (64 dials at a time)"
+		if r.Connect.TargetRatePerS > 0 {
+			pace = "at " + trimFloat(r.Connect.TargetRatePerS) + "/s"
+		}
+		return fmt.Sprintf("connect · %d conns %s, then closed", r.Conns, pace)
+	}
+	return fmt.Sprintf("%s · %s · %d conns · %s · %s", r.Scenario, strings.ReplaceAll(r.Mode, "-", " "), r.Conns, msgs, window)
+}
+
 func renderTables(w io.Writer, res *Result, markdown bool) error {
 	if len(res.Records) == 0 {
 		_, err := fmt.Fprintln(w, "no records")
 		return err
 	}
+	closedLoop := false
 	for gi, g := range groups(res) {
 		if gi > 0 {
 			fmt.Fprintln(w)
@@ -108,13 +132,15 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 			fmt.Fprintln(w, g.title)
 		}
 		multiRun := slices.ContainsFunc(g.records, func(r Record) bool { return r.Run > 1 })
-		if err := writeTable(w, markdown, latencyHeader(multiRun), latencyRows(g.records, multiRun)); err != nil {
+		first := g.records[0]
+		closedLoop = closedLoop || first.Mode == "closed-loop"
+		if err := writeColumns(w, markdown, multiRun, g.records, mainColumns(first.Scenario)); err != nil {
 			return err
 		}
 		if markdown {
 			fmt.Fprintln(w)
 		}
-		if err := writeTable(w, markdown, resourceHeader(multiRun), resourceRows(g.records, multiRun)); err != nil {
+		if err := writeColumns(w, markdown, multiRun, g.records, resourceColumns(first.Scenario)); err != nil {
 			return err
 		}
 		if notes := notes(g.records); len(notes) > 0 {
@@ -128,7 +154,7 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 			}
 		}
 	}
-	if g := groups(res); len(g) > 0 && g[0].records[0].Mode == "closed-loop" {
+	if closedLoop {
 		fmt.Fprintln(w)
 		line := "Closed loop: each connection waits for its echo before sending the next message, so latency and throughput are two views of one number (latency ≈ conns / throughput)."
 		if markdown {
@@ -139,53 +165,183 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 	return nil
 }
 
-func cellName(r Record, multiRun bool) []string {
-	name := r.Server
-	if r.Marked() {
-		name += " !"
-	}
-	cells := []string{name, r.Driver}
-	if multiRun {
-		cells = append(cells, strconv.Itoa(r.Run))
-	}
-	return cells
+// column is one column of a table: its header and how a record fills it.
+type column struct {
+	name string
+	cell func(Record) string
+	left bool
 }
 
-func nameHeader(multiRun bool) []string {
-	h := []string{"server", "driver"}
-	if multiRun {
-		h = append(h, "run")
+func latencyColumns(label string, get func(Record) Latency) []column {
+	pct := func(name string, f func(Latency) int64) column {
+		return column{name: name, cell: func(r Record) string {
+			if l := get(r); l.Count > 0 {
+				return fmtUs(f(l))
+			}
+			return "-"
+		}}
 	}
-	return h
+	return []column{
+		pct(label+"p50", func(l Latency) int64 { return l.P50 }),
+		pct(label+"p90", func(l Latency) int64 { return l.P90 }),
+		pct(label+"p99", func(l Latency) int64 { return l.P99 }),
+		pct(label+"p99.9", func(l Latency) int64 { return l.P999 }),
+		pct(label+"max", func(l Latency) int64 { return l.Max }),
+	}
 }
 
-func latencyHeader(multiRun bool) []string {
-	return append(nameHeader(multiRun), "msgs/s", "MB/s", "p50", "p90", "p99", "p99.9", "max",
-		"handshake p50", "handshake p99", "errors", "integrity")
+func rate(v float64) string { return fmtCount(uint64(v + 0.5)) }
+
+var (
+	colErrors    = column{name: "errors", cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
+	colIntegrity = column{name: "integrity", cell: integrityCell, left: true}
+	colHandshake = []column{
+		{name: "handshake p50", cell: func(r Record) string { return optUs(r.Handshake.Count, r.Handshake.P50) }},
+		{name: "handshake p99", cell: func(r Record) string { return optUs(r.Handshake.Count, r.Handshake.P99) }},
+	}
+)
+
+func optUs(count, v int64) string {
+	if count == 0 {
+		return "-"
+	}
+	return fmtUs(v)
 }
 
-func latencyRows(rs []Record, multiRun bool) [][]string {
-	var rows [][]string
-	for _, r := range rs {
-		row := cellName(r, multiRun)
-		if r.Latency.Count == 0 {
-			row = append(row, "-", "-", "-", "-", "-", "-", "-")
-		} else {
-			row = append(row,
-				fmtCount(uint64(r.ThroughputMsgsPerS+0.5)),
-				trimFloat(r.ThroughputBytesPerS/1e6),
-				fmtUs(r.Latency.P50), fmtUs(r.Latency.P90), fmtUs(r.Latency.P99),
-				fmtUs(r.Latency.P999), fmtUs(r.Latency.Max))
+// mainColumns are what a client sees, per scenario.
+func mainColumns(scenario string) []column {
+	lat := func(r Record) Latency { return r.Latency }
+	switch scenario {
+	case "broadcast":
+		bc := func(r Record) *Broadcast {
+			if r.Broadcast == nil {
+				return &Broadcast{}
+			}
+			return r.Broadcast
 		}
-		if r.Handshake.Count == 0 {
-			row = append(row, "-", "-")
-		} else {
-			row = append(row, fmtUs(r.Handshake.P50), fmtUs(r.Handshake.P99))
+		cols := []column{
+			{name: "publish/s", cell: func(r Record) string { return rate(bc(r).AchievedRate) + " of " + rate(bc(r).TargetRate) }},
+			{name: "deliveries/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
 		}
-		row = append(row, fmtCount(r.ErrorCount()), integrityCell(r))
-		rows = append(rows, row)
+		cols = append(cols, latencyColumns("", lat)...)
+		cols = append(cols,
+			column{name: "fan-out p50", cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P50) }},
+			column{name: "fan-out p99", cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P99) }},
+			column{name: "complete", cell: func(r Record) string {
+				if r.Integrity.Sent == 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.3f%%", 100*float64(r.Integrity.Received)/float64(r.Integrity.Sent))
+			}},
+			column{name: "slow-consumer drops", cell: func(r Record) string {
+				b := bc(r)
+				if b.ServerDropped == nil {
+					return na
+				}
+				return fmtCount(*b.ServerDropped + *b.ServerDisconnected)
+			}},
+			colErrors, colIntegrity)
+		return cols
+	case "heartbeat":
+		hb := func(r Record) *Heartbeat {
+			if r.Heartbeat == nil {
+				return &Heartbeat{}
+			}
+			return r.Heartbeat
+		}
+		cols := []column{{name: "pongs/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }}}
+		cols = append(cols, latencyColumns("pong ", lat)...)
+		cols = append(cols,
+			column{name: "missed pongs", cell: func(r Record) string { return fmtCount(hb(r).Missed) }},
+			column{name: "stayed up", cell: func(r Record) string { return fmtCount(uint64(hb(r).StayedUp)) }},
+			column{name: "closed by server", cell: func(r Record) string { return fmtCount(hb(r).ClosedByServer) }},
+			colErrors)
+		return cols
+	case "connect":
+		hs := func(r Record) Latency { return r.Handshake }
+		cols := []column{
+			{name: "established", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Established)) }},
+			{name: "failed", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Failed)) }},
+			{name: "conns/s", cell: func(r Record) string { return rate(r.Connect.RatePerS) }},
+		}
+		cols = append(cols, latencyColumns("handshake ", hs)...)
+		cols = append(cols,
+			column{name: "clean closes", cell: func(r Record) string { return fmtCount(uint64(r.Close.Clean)) }},
+			column{name: "abrupt", cell: func(r Record) string { return fmtCount(uint64(r.Close.Abrupt)) }},
+			column{name: "close time", cell: func(r Record) string { return trimFloat(r.Connect.CloseDurationS) + "s" }},
+			colErrors)
+		return cols
 	}
-	return rows
+	cols := []column{
+		{name: "msgs/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
+		{name: "MB/s", cell: func(r Record) string { return trimFloat(r.ThroughputBytesPerS / 1e6) }},
+	}
+	cols = append(cols, latencyColumns("", lat)...)
+	cols = append(cols, colHandshake...)
+	return append(cols, colErrors, colIntegrity)
+}
+
+// resourceColumns are what it cost, per scenario.
+func resourceColumns(scenario string) []column {
+	cpu := column{name: "server CPU", cell: func(r Record) string {
+		return fmtOptFloat(r.ServerCPUS, func(v float64) string { return trimFloat(v) + "s" })
+	}}
+	perMillion := column{name: "CPU s / 1M msgs", cell: func(r Record) string {
+		return fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" })
+	}}
+	if scenario == "broadcast" {
+		perMillion.name = "CPU s / 1M deliveries"
+	}
+	cols := []column{cpu}
+	if scenario != "connect" && scenario != "heartbeat" {
+		cols = append(cols, perMillion)
+	}
+	cols = append(cols,
+		column{name: "RSS peak", cell: func(r Record) string { return fmtOptBytes(r.ServerRSSPeakBytes) }},
+		column{name: "mem/conn (ΔRSS÷conns)", cell: func(r Record) string { return fmtOptFloat(r.ServerMemPerConnBytes, fmtBytes) }},
+		column{name: "heap/conn", cell: func(r Record) string { return fmtOptFloat(r.ServerHeapPerConnBytes, fmtBytes) }},
+		column{name: "goroutines/conn", cell: func(r Record) string {
+			return fmtOptFloat(r.ServerGoroutinesPerConn, func(v float64) string { return trimFloat(v) })
+		}},
+		column{name: "client CPU %", cell: func(r Record) string { return fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100) }},
+		column{name: "client mem/conn", cell: func(r Record) string { return fmtBytes(r.ClientMemPerConnBytes) }},
+	)
+	if scenario == "echo" {
+		cols = append(cols, column{name: "client CPU s / 1M msgs", cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
+	}
+	return cols
+}
+
+func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []column) error {
+	lead := []column{
+		{name: "server", left: true, cell: func(r Record) string {
+			if r.Marked() {
+				return r.Server + " !"
+			}
+			return r.Server
+		}},
+		{name: "driver", left: true, cell: func(r Record) string { return r.Driver }},
+	}
+	if multiRun {
+		lead = append(lead, column{name: "run", cell: func(r Record) string { return strconv.Itoa(r.Run) }})
+	}
+	cols = append(lead, cols...)
+	header := make([]string, len(cols))
+	align := make([]tw.Align, len(cols))
+	for i, c := range cols {
+		header[i] = c.name
+		align[i] = tw.AlignRight
+		if c.left {
+			align[i] = tw.AlignLeft
+		}
+	}
+	rows := make([][]string, len(rs))
+	for i, r := range rs {
+		for _, c := range cols {
+			rows[i] = append(rows[i], c.cell(r))
+		}
+	}
+	return writeTable(w, markdown, header, align, rows)
 }
 
 func integrityCell(r Record) string {
@@ -203,35 +359,6 @@ func integrityCell(r Record) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func resourceHeader(multiRun bool) []string {
-	return append(nameHeader(multiRun), "server CPU", "CPU s / 1M msgs", "RSS peak", "RSS mean",
-		"mem/conn (ΔRSS÷conns)", "goroutines", "client CPU", "client CPU %", "client CPU s / 1M msgs")
-}
-
-func resourceRows(rs []Record, multiRun bool) [][]string {
-	var rows [][]string
-	for _, r := range rs {
-		row := cellName(r, multiRun)
-		gor := na
-		if r.ServerStats != nil {
-			gor = fmtCount(uint64(r.ServerStats.Goroutines))
-		}
-		row = append(row,
-			fmtOptFloat(r.ServerCPUS, func(v float64) string { return trimFloat(v) + "s" }),
-			fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" }),
-			fmtOptBytes(r.ServerRSSPeakBytes),
-			fmtOptBytes(r.ServerRSSMeanBytes),
-			fmtOptFloat(r.ServerMemPerConnBytes, fmtBytes),
-			gor,
-			trimFloat(r.ClientCPUS)+"s",
-			fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100),
-			trimFloat(r.ClientCPUPerMillion)+"s",
-		)
-		rows = append(rows, row)
-	}
-	return rows
 }
 
 // notes explains every marked record below its table.
@@ -263,21 +390,39 @@ func notes(rs []Record) []string {
 			what = append(what, "errors: "+strings.Join(parts, ", "))
 		}
 		if r.Integrity.Faults() > 0 {
-			what = append(what, "integrity: "+integrityCell(r)+fmt.Sprintf(" of %s sent", fmtCount(r.Integrity.Sent)))
+			of := "sent"
+			if r.Broadcast != nil {
+				of = "deliveries expected"
+			}
+			what = append(what, "integrity: "+integrityCell(r)+fmt.Sprintf(" of %s %s", fmtCount(r.Integrity.Sent), of))
+		}
+		if b := r.Broadcast; b != nil {
+			if b.IncompleteFanouts > 0 {
+				what = append(what, fmt.Sprintf("%s of %s measured publishes did not reach every subscriber",
+					fmtCount(b.IncompleteFanouts), fmtCount(b.MeasuredPublishes)))
+			}
+			if b.ServerDropped != nil && *b.ServerDropped+*b.ServerDisconnected > 0 {
+				what = append(what, fmt.Sprintf("server's slow-consumer policy (%s): %s messages dropped, %s subscribers disconnected",
+					b.SlowConsumer, fmtCount(*b.ServerDropped), fmtCount(*b.ServerDisconnected)))
+			}
+			if b.LateSends > 0 {
+				what = append(what, fmt.Sprintf("%s publishes left more than one interval late (publisher behind schedule)", fmtCount(b.LateSends)))
+			}
+		}
+		if h := r.Heartbeat; h != nil && h.Missed+h.ClosedByServer > 0 {
+			what = append(what, fmt.Sprintf("%s of %s pings got no pong within %ss; %s connections closed by the server",
+				fmtCount(h.Missed), fmtCount(h.Pings), trimFloat(h.PongTimeoutS), fmtCount(h.ClosedByServer)))
+		}
+		if r.Scenario == "connect" && r.Close.Abrupt > 0 {
+			what = append(what, fmt.Sprintf("%s of %s closes were abrupt (no close handshake answered with 1000)",
+				fmtCount(uint64(r.Close.Abrupt)), fmtCount(uint64(r.Close.Clean+r.Close.Abrupt))))
 		}
 		out = append(out, who+" "+strings.Join(what, "; "))
 	}
 	return out
 }
 
-func writeTable(w io.Writer, markdown bool, header []string, rows [][]string) error {
-	align := make([]tw.Align, len(header))
-	for i, h := range header {
-		align[i] = tw.AlignRight
-		if h == "server" || h == "driver" || h == "integrity" {
-			align[i] = tw.AlignLeft
-		}
-	}
+func writeTable(w io.Writer, markdown bool, header []string, align []tw.Align, rows [][]string) error {
 	opts := []tablewriter.Option{
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),

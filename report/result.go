@@ -128,6 +128,24 @@ type Record struct {
 	ServerSampleIntervalMs int      `json:"server_sample_interval_ms,omitempty"`
 	// ServerStats is the server's own view after connecting (after a forced GC).
 	ServerStats *ServerStats `json:"server_stats,omitempty"`
+	// ServerStatsEnd is the server's view after the drain: its broadcast
+	// and idle-timeout counters cover the whole cell.
+	ServerStatsEnd *ServerStats `json:"server_stats_end,omitempty"`
+
+	// Steady-state cost per connection: the difference between a snapshot
+	// taken right after the measured window and one taken before the first
+	// connection (both after a forced GC), divided by the connections.
+	ServerHeapPerConnBytes  *float64 `json:"server_heap_per_conn_bytes"`
+	ServerGoroutinesPerConn *float64 `json:"server_goroutines_per_conn"`
+	ServerRSSSteadyBytes    *uint64  `json:"server_rss_steady_bytes"`
+	ClientMemPerConnBytes   float64  `json:"client_mem_per_conn_bytes"`
+	ClientHeapPerConnBytes  float64  `json:"client_heap_per_conn_bytes"`
+	ServerRSSPerConnSteady  *float64 `json:"server_rss_per_conn_steady_bytes"`
+
+	// Broadcast holds the fan-out figures of a broadcast cell.
+	Broadcast *Broadcast `json:"broadcast,omitempty"`
+	// Heartbeat holds the ping/pong figures of a heartbeat cell.
+	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
 
 	// ClientCPUS is the load generator's CPU time over the measured window;
 	// ClientCPUUtil is that as a fraction of all cores (1 = every core busy).
@@ -144,6 +162,62 @@ type Connect struct {
 	Established int     `json:"established"`
 	Failed      int     `json:"failed"`
 	DurationS   float64 `json:"duration_s"`
+	// RatePerS is established connections per second of the connect phase;
+	// TargetRatePerS the --connect-rate asked for (0: as fast as possible).
+	RatePerS       float64 `json:"rate_per_s"`
+	TargetRatePerS float64 `json:"target_rate_per_s"`
+	// CloseDurationS is how long closing every connection took.
+	CloseDurationS float64 `json:"close_duration_s"`
+}
+
+// Broadcast holds what a broadcast cell measured beyond the common fields.
+// There, Messages counts deliveries (one message reaching one subscriber)
+// in the measured window, Latency is publish→receipt at every subscriber,
+// and Integrity counts deliveries: Sent is the expected deliveries
+// (publishes × subscribers), Lost the missing ones.
+type Broadcast struct {
+	Publishers  int `json:"publishers"`
+	Subscribers int `json:"subscribers"`
+	// TargetRate is --rate, publishes per second across all publishers.
+	TargetRate float64 `json:"target_rate_msgs_per_s"`
+	// Publishes were sent over the whole cell; MeasuredPublishes within
+	// the measured window, and AchievedRate is those per second.
+	Publishes         uint64  `json:"publishes"`
+	MeasuredPublishes uint64  `json:"measured_publishes"`
+	AchievedRate      float64 `json:"achieved_rate_msgs_per_s"`
+	// LateSends are publishes sent more than one interval behind schedule.
+	LateSends uint64 `json:"late_sends"`
+	// Fanout is publish → the last subscriber's receipt, per message
+	// that reached every subscriber.
+	Fanout Latency `json:"fanout_us"`
+	// IncompleteFanouts are measured publishes that did not reach every
+	// subscriber.
+	IncompleteFanouts uint64 `json:"incomplete_fanouts"`
+	// ServerDropped and ServerDisconnected are the server's slow-consumer
+	// actions (unknown for a --target).
+	ServerDropped      *uint64 `json:"server_dropped"`
+	ServerDisconnected *uint64 `json:"server_disconnected"`
+	// SlowConsumer is the server's policy: "drop" or "disconnect".
+	SlowConsumer string `json:"slow_consumer,omitempty"`
+}
+
+// Heartbeat holds what a heartbeat cell measured beyond the common fields.
+// There, Latency is the ping→pong round trip and Messages the pongs
+// received in the measured window.
+type Heartbeat struct {
+	PingIntervalS float64 `json:"ping_interval_s"`
+	PongTimeoutS  float64 `json:"pong_timeout_s"`
+	// ServerIdleTimeoutS is the reference server's idle timeout (0: a
+	// --target, unknown).
+	ServerIdleTimeoutS float64 `json:"server_idle_timeout_s"`
+	Pings              uint64  `json:"pings"`
+	Pongs              uint64  `json:"pongs"`
+	// Missed are pings with no pong within the pong timeout.
+	Missed uint64 `json:"missed"`
+	// ClosedByServer are connections the server closed before the close
+	// phase; StayedUp those still open when it began.
+	ClosedByServer uint64 `json:"closed_by_server"`
+	StayedUp       int    `json:"stayed_up"`
 }
 
 // Close summarises the close phase: clean closes ended with a close
@@ -155,16 +229,31 @@ type Close struct {
 
 // ServerStats is what the server reported on its stats endpoint.
 type ServerStats struct {
-	Goroutines     int    `json:"goroutines"`
-	HeapAllocBytes uint64 `json:"heap_alloc_bytes"`
-	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
-	NumGC          uint32 `json:"num_gc"`
+	Goroutines            int    `json:"goroutines"`
+	HeapAllocBytes        uint64 `json:"heap_alloc_bytes"`
+	HeapInuseBytes        uint64 `json:"heap_inuse_bytes"`
+	NumGC                 uint32 `json:"num_gc"`
+	BroadcastPublished    uint64 `json:"broadcast_published"`
+	BroadcastEnqueued     uint64 `json:"broadcast_enqueued"`
+	BroadcastDropped      uint64 `json:"broadcast_dropped"`
+	BroadcastDisconnected uint64 `json:"broadcast_disconnected"`
+	IdleClosed            uint64 `json:"idle_closed"`
 }
 
 // Marked reports whether the record has anything a reader must not miss:
 // failure, interruption, errors or integrity faults.
 func (r Record) Marked() bool {
-	return r.Status != StatusOK || r.ErrorCount() > 0 || r.Integrity.Faults() > 0
+	if r.Status != StatusOK || r.ErrorCount() > 0 || r.Integrity.Faults() > 0 {
+		return true
+	}
+	if b := r.Broadcast; b != nil && (b.IncompleteFanouts > 0 || b.LateSends > 0 || (b.ServerDropped != nil && *b.ServerDropped > 0) ||
+		(b.ServerDisconnected != nil && *b.ServerDisconnected > 0)) {
+		return true
+	}
+	if h := r.Heartbeat; h != nil && (h.Missed > 0 || h.ClosedByServer > 0) {
+		return true
+	}
+	return r.Close.Abrupt > 0 && r.Scenario == "connect"
 }
 
 // ErrorCount is the total of all error classes.

@@ -24,15 +24,25 @@ type connectResult struct {
 	duration  time.Duration
 }
 
-// connectAll dials n connections to url, at most parallel at a time, and
-// records each handshake's latency (TCP connect, TLS, HTTP upgrade).
-func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, opts drivers.DialOptions) connectResult {
+// connectAll dials n connections to url, at most parallel at a time and,
+// when rate > 0, starting dial i no earlier than i/rate seconds in. It records
+// each handshake's latency (TCP connect, TLS, HTTP upgrade).
+func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, rate float64, opts drivers.DialOptions) connectResult {
 	res := connectResult{handshake: measure.NewRecorder(), errors: map[string]uint64{}}
 	start := time.Now()
 	ids := make(chan uint32)
 	go func() {
 		defer close(ids)
 		for i := range n {
+			if rate > 0 {
+				if wait := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); wait > 0 {
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
 			select {
 			case ids <- uint32(i):
 			case <-ctx.Done():

@@ -2,11 +2,13 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/servers"
 )
 
 func init() { Register(echo{}) }
@@ -19,9 +21,15 @@ func (echo) Name() string { return "echo" }
 func (echo) Description() string {
 	return "closed loop: each connection sends, waits for its echo, verifies it, records the round trip"
 }
-func (echo) Path() string            { return "/echo" }
-func (echo) Mode(Params) string      { return "closed-loop" }
-func (echo) Validate(p Params) error { _, err := measure.NewCodec(p.Payload, p.Text); return err }
+func (echo) Path() string       { return "/echo" }
+func (echo) Mode(Params) string { return "closed-loop" }
+func (echo) Validate(p Params) error {
+	if _, err := measure.NewCodec(p.Payload, p.Text); err != nil {
+		return fmt.Errorf("--payload: %w", err)
+	}
+	return nil
+}
+func (echo) ServerSettings(_ Params, s servers.Settings) servers.Settings { return s }
 
 func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
@@ -54,6 +62,7 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	}
 	waitDrained(ctx, env, finished)
 	wg.Wait()
+	env.MarkDrained()
 	return out, nil
 }
 
@@ -179,7 +188,7 @@ func (w *echoWorker) run() {
 // fail counts an I/O error unless the runner is tearing connections down.
 func (w *echoWorker) fail(counter *uint64) {
 	w.client.Broken.Store(true)
-	if w.env.Phases.Load() != Abort {
+	if w.env.Phases.Load() < Closing {
 		*counter++
 	}
 }

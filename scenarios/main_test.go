@@ -25,16 +25,12 @@ func TestMain(m *testing.M) {
 
 func testServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	name := fs.String("server", "", "")
-	listen := fs.String("listen", "127.0.0.1:0", "")
-	fs.Int64("read-limit", 0, "")
-	fs.Int("read-buffer", 0, "")
-	fs.Int("write-buffer", 0, "")
-	fs.Duration("handshake-timeout", 0, "")
+	var cfg servers.ServeConfig
+	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	srv, err := servers.Lookup(*name)
+	srv, err := servers.Lookup(cfg.Name)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -48,7 +44,7 @@ func testServe(args []string) int {
 			os.Exit(3)
 		}()
 	}
-	if err := servers.Serve(ctx, srv, *listen, servers.DefaultSettings(), os.Stdout); err != nil {
+	if err := servers.Serve(ctx, srv, cfg.Listen, cfg.Settings, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

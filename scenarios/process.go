@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,14 +31,7 @@ func SelfServe(args []string) *exec.Cmd {
 // ServeArgs are the `wsbench serve` arguments that start server name with
 // settings s on a free loopback port.
 func ServeArgs(name string, s servers.Settings) []string {
-	return []string{
-		"--server", name,
-		"--listen", "127.0.0.1:0",
-		"--read-limit", strconv.FormatInt(s.ReadLimit, 10),
-		"--read-buffer", strconv.Itoa(s.ReadBufferSize),
-		"--write-buffer", strconv.Itoa(s.WriteBufferSize),
-		"--handshake-timeout", s.HandshakeTimeout.String(),
-	}
+	return servers.ServeConfig{Name: name, Listen: "127.0.0.1:0", Settings: s}.Args()
 }
 
 // serverProc is a reference server running in its own process.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -120,6 +122,7 @@ func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
 
 func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) report.Record {
 	p := plan.Params
+	settings := plan.Scenario.ServerSettings(p, plan.Settings)
 	rec := report.Record{
 		Scenario:     plan.Scenario.Name(),
 		Mode:         plan.Scenario.Mode(p),
@@ -145,58 +148,86 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	}
 	emit := func(phase string) { progress(Event{Cell: cell, Phase: phase}) }
 
+	// Start the server, or aim at the target.
 	url := plan.Target
-	var proc *serverProc
-	var sampler *measure.ProcSampler
-	var idle measure.ProcSample
+	var srv *serverUnderTest
 	if plan.Target == "" {
 		emit("starting")
-		var err error
-		proc, err = startServer(ctx, plan.Serve(ServeArgs(cell.Server, plan.Settings)), 10*time.Second)
+		proc, err := startServer(ctx, plan.Serve(ServeArgs(cell.Server, settings)), 10*time.Second)
 		if err != nil {
 			return fail("server %s did not start: %v", cell.Server, err)
 		}
 		defer proc.stop(5 * time.Second)
+		srv = &serverUnderTest{proc: proc, sampler: measure.StartProcSampler(proc.pid, plan.SampleInterval)}
+		defer srv.sampler.Stop()
 		url = "ws://" + proc.addr + plan.Scenario.Path()
-		sampler = measure.StartProcSampler(proc.pid, plan.SampleInterval)
-		defer sampler.Stop()
 		rec.ServerSampleIntervalMs = int(plan.SampleInterval / time.Millisecond)
-		idle, _ = sampler.Sample()
 	}
+	idle := takeSnapshot(ctx, srv)
 
+	// Connect.
 	emit("connecting")
 	opts := drivers.DialOptions{
 		TLSConfig:        plan.TLS,
-		HandshakeTimeout: plan.Settings.HandshakeTimeout,
-		ReadLimit:        plan.Settings.ReadLimit,
-		ReadBufferSize:   plan.Settings.ReadBufferSize,
-		WriteBufferSize:  plan.Settings.WriteBufferSize,
+		HandshakeTimeout: settings.HandshakeTimeout,
+		ReadLimit:        settings.ReadLimit,
+		ReadBufferSize:   settings.ReadBufferSize,
+		WriteBufferSize:  settings.WriteBufferSize,
 	}
-	cr := connectAll(ctx, plan.Driver, url, p.Conns, plan.ConnectParallel, opts)
+	parallel := plan.ConnectParallel
+	if p.ConnectRate > 0 {
+		parallel = max(parallel, 512) // a paced storm must not be capped by too few dialers
+	}
+	cpu0 := measure.SelfCPU()
+	cr := connectAll(ctx, plan.Driver, url, p.Conns, parallel, p.ConnectRate, opts)
+	cpuConnect := measure.SelfCPU() - cpu0
 	for k, v := range cr.errors {
 		rec.Errors[k] += v
 	}
 	rec.Connect = report.Connect{Attempted: p.Conns, Established: len(cr.clients),
-		Failed: p.Conns - len(cr.clients), DurationS: cr.duration.Seconds()}
+		Failed: p.Conns - len(cr.clients), DurationS: cr.duration.Seconds(),
+		RatePerS: float64(len(cr.clients)) / cr.duration.Seconds(), TargetRatePerS: p.ConnectRate}
 	hs, clamped := cr.handshake.Snapshot()
 	rec.Handshake, _ = report.NewLatency(hs, clamped)
 	if len(cr.clients) == 0 {
-		if proc != nil && !proc.alive() {
-			return fail("%s", proc.deathReason())
+		if srv != nil && !srv.proc.alive() {
+			return fail("%s", srv.proc.deathReason())
 		}
 		return fail("no connection established to %s: %v", url, cr.firstErr)
 	}
-	if sampler != nil {
-		connected, _ := sampler.Sample()
-		rss, idleRSS := connected.RSS, idle.RSS
+	n := float64(len(cr.clients))
+	if srv != nil {
+		connected, _ := srv.sampler.Sample()
+		rss, idleRSS := connected.RSS, idle.serverRSS
 		rec.ServerRSSIdleBytes, rec.ServerRSSConnectedBytes = &idleRSS, &rss
-		perConn := (float64(connected.RSS) - float64(idle.RSS)) / float64(len(cr.clients))
+		perConn := (float64(connected.RSS) - float64(idle.serverRSS)) / n
 		rec.ServerMemPerConnBytes = &perConn
 		rec.ServerMemPerConnMethod = "rss-delta/conns"
-		if st, err := servers.FetchStats(ctx, proc.addr, true); err == nil {
-			rec.ServerStats = &report.ServerStats{Goroutines: st.Goroutines, HeapAllocBytes: st.HeapAllocBytes,
-				HeapInuseBytes: st.HeapInuseBytes, NumGC: st.NumGC}
+		if st, err := servers.FetchStats(ctx, srv.proc.addr, true); err == nil {
+			rec.ServerStats = toReportStats(st)
 		}
+	}
+
+	if co, ok := plan.Scenario.(ConnectOnly); ok && co.ConnectOnly() {
+		// The connect phase was the measured window.
+		rec.DurationS = cr.duration.Seconds()
+		rec.ClientCPUS = cpuConnect.Seconds()
+		rec.ClientCPUUtil = rec.ClientCPUS / rec.DurationS / float64(numCPU())
+		if srv != nil {
+			w := srv.sampler.Window(idle.at, time.Now())
+			if w.Samples >= 2 {
+				cpu := w.CPU.Seconds()
+				rec.ServerCPUS = &cpu
+				rec.ServerRSSPeakBytes, rec.ServerRSSMeanBytes = &w.PeakRSS, &w.MeanRSS
+				rec.ServerSamples = w.Samples
+			}
+		}
+		steady := takeSnapshot(ctx, srv)
+		steady.perConn(&rec, idle, n)
+		rec.ServerStatsEnd = endStats(ctx, srv)
+		emit("closing")
+		closePhase(&rec, cr.clients, plan)
+		return finish(ctx, rec, srv)
 	}
 
 	env := &Env{
@@ -206,6 +237,7 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		Clock:        measure.NewClock(),
 		Done:         make([]Counter, len(cr.clients)),
 		DrainTimeout: plan.DrainTimeout,
+		Drained:      make(chan struct{}),
 	}
 	type ran struct {
 		out *Outcome
@@ -214,50 +246,71 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	finished := make(chan ran, 1)
 	go func() {
 		out, err := plan.Scenario.Run(ctx, env)
+		env.MarkDrained()
 		finished <- ran{out, err}
 	}()
 
 	var exited <-chan struct{}
-	if proc != nil {
-		exited = proc.exited
+	if srv != nil {
+		exited = srv.proc.exited
 	}
 	watch := phaseWatch{ctx: ctx, exited: exited, env: env, cell: cell, progress: progress}
-	if !watch.wait("warmup", p.Warmup) {
-		env.Phases.Set(Drain)
-	} else {
+	if watch.wait("warmup", p.Warmup) {
+		env.Window.start.Store(max(env.Clock.Now(), 1))
 		env.Phases.Set(Measure)
 		t0, cpu0 := time.Now(), measure.SelfCPU()
 		var s0 measure.ProcSample
-		if sampler != nil {
-			s0, _ = sampler.Sample()
+		if srv != nil {
+			s0, _ = srv.sampler.Sample()
 		}
 		watch.wait("measure", p.Duration)
 		var s1 measure.ProcSample
-		if sampler != nil {
-			s1, _ = sampler.Sample()
+		if srv != nil {
+			s1, _ = srv.sampler.Sample()
 		}
 		t1, cpu1 := time.Now(), measure.SelfCPU()
+		env.Window.end.Store(env.Clock.Now())
 		env.Phases.Set(Drain)
 		rec.DurationS = t1.Sub(t0).Seconds()
 		rec.ClientCPUS = (cpu1 - cpu0).Seconds()
 		rec.ClientCPUUtil = rec.ClientCPUS / rec.DurationS / float64(numCPU())
-		if sampler != nil && s0.CPU > 0 && s1.CPU > 0 {
-			w := sampler.Window(t0, t1)
+		if srv != nil && s0.CPU > 0 && s1.CPU > 0 {
+			w := srv.sampler.Window(t0, t1)
 			cpu := (s1.CPU - s0.CPU).Seconds()
 			rec.ServerCPUS = &cpu
 			rec.ServerRSSPeakBytes, rec.ServerRSSMeanBytes = &w.PeakRSS, &w.MeanRSS
 			rec.ServerSamples = w.Samples
 		}
+		takeSnapshot(ctx, srv).perConn(&rec, idle, n)
+	} else {
+		env.Phases.Set(Drain)
 	}
-	r := <-finished
+
+	// Drain, then close: goroutines still blocked reading end when their
+	// connection closes.
+	var r ran
+	select {
+	case <-env.Drained:
+	case r = <-finished:
+		finished <- r
+	}
+	rec.ServerStatsEnd = endStats(ctx, srv)
+	emit("closing")
+	env.Phases.Set(Closing)
+	closePhase(&rec, cr.clients, plan)
+	select {
+	case r = <-finished:
+	case <-time.After(plan.CloseTimeout + time.Second):
+		env.Phases.Set(Abort)
+		for _, c := range cr.clients {
+			_ = c.Conn.Abort()
+		}
+		r = <-finished
+	}
 	if r.err != nil {
 		return fail("scenario %s: %v", plan.Scenario.Name(), r.err)
 	}
 	out := r.out
-
-	emit("closing")
-	clean, abrupt := closeAll(cr.clients, plan.ConnectParallel, plan.CloseTimeout)
-	rec.Close = report.Close{Clean: clean, Abrupt: abrupt}
 
 	rec.Messages = out.Messages
 	rec.Integrity = out.Integrity
@@ -277,9 +330,27 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		perM := *rec.ServerCPUS / float64(out.Messages) * 1e6
 		rec.ServerCPUPerMillion = &perM
 	}
+	if b := out.Broadcast; b != nil {
+		if st := rec.ServerStatsEnd; st != nil {
+			b.ServerDropped, b.ServerDisconnected = &st.BroadcastDropped, &st.BroadcastDisconnected
+			b.SlowConsumer = settings.SlowConsumer
+		}
+		rec.Broadcast = b
+	}
+	if h := out.Heartbeat; h != nil {
+		if srv != nil {
+			h.ServerIdleTimeoutS = settings.IdleTimeout.Seconds()
+		}
+		rec.Heartbeat = h
+	}
+	return finish(ctx, rec, srv)
+}
+
+// finish marks a record whose server died or whose run was cut short.
+func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report.Record {
 	switch {
-	case proc != nil && !proc.alive():
-		rec.Status, rec.Reason = report.StatusFailed, proc.deathReason()
+	case srv != nil && !srv.proc.alive():
+		rec.Status, rec.Reason = report.StatusFailed, srv.proc.deathReason()
 	case ctx.Err() != nil:
 		rec.Status, rec.Reason = report.StatusInterrupted, "interrupted"
 		if rec.DurationS == 0 {
@@ -287,6 +358,82 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		}
 	}
 	return rec
+}
+
+// closePhase closes every connection with a close handshake and records how
+// that went.
+func closePhase(rec *report.Record, clients []*Client, plan *Plan) {
+	start := time.Now()
+	clean, abrupt := closeAll(clients, plan.ConnectParallel, plan.CloseTimeout)
+	rec.Close = report.Close{Clean: clean, Abrupt: abrupt}
+	rec.Connect.CloseDurationS = time.Since(start).Seconds()
+}
+
+// serverUnderTest is a reference server process and its sampler.
+type serverUnderTest struct {
+	proc    *serverProc
+	sampler *measure.ProcSampler
+}
+
+// snapshot is the memory of both processes at one moment, after a forced
+// GC in each, for per-connection costs.
+type snapshot struct {
+	at              time.Time
+	serverRSS       uint64
+	server          *servers.Stats
+	clientRSS       uint64
+	clientHeapBytes uint64
+}
+
+func takeSnapshot(ctx context.Context, srv *serverUnderTest) snapshot {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := snapshot{at: time.Now(), clientHeapBytes: ms.HeapAlloc}
+	if self, err := measure.ReadProc(os.Getpid()); err == nil {
+		s.clientRSS = self.RSS
+	}
+	if srv != nil {
+		if st, err := servers.FetchStats(ctx, srv.proc.addr, true); err == nil {
+			s.server = &st
+		}
+		if ps, err := srv.sampler.Sample(); err == nil {
+			s.serverRSS = ps.RSS
+		}
+	}
+	return s
+}
+
+// perConn fills the steady-state per-connection costs: (s − idle) / n.
+func (s snapshot) perConn(rec *report.Record, idle snapshot, n float64) {
+	rec.ClientMemPerConnBytes = (float64(s.clientRSS) - float64(idle.clientRSS)) / n
+	rec.ClientHeapPerConnBytes = (float64(s.clientHeapBytes) - float64(idle.clientHeapBytes)) / n
+	if s.server != nil && idle.server != nil {
+		heap := (float64(s.server.HeapAllocBytes) - float64(idle.server.HeapAllocBytes)) / n
+		gor := float64(s.server.Goroutines-idle.server.Goroutines) / n
+		rss := (float64(s.serverRSS) - float64(idle.serverRSS)) / n
+		rec.ServerHeapPerConnBytes, rec.ServerGoroutinesPerConn, rec.ServerRSSPerConnSteady = &heap, &gor, &rss
+	}
+}
+
+// endStats reads the server's counters once the traffic is over.
+func endStats(ctx context.Context, srv *serverUnderTest) *report.ServerStats {
+	if srv == nil {
+		return nil
+	}
+	st, err := servers.FetchStats(ctx, srv.proc.addr, false)
+	if err != nil {
+		return nil
+	}
+	return toReportStats(st)
+}
+
+func toReportStats(st servers.Stats) *report.ServerStats {
+	return &report.ServerStats{Goroutines: st.Goroutines, HeapAllocBytes: st.HeapAllocBytes,
+		HeapInuseBytes: st.HeapInuseBytes, NumGC: st.NumGC,
+		BroadcastPublished: st.BroadcastPublished, BroadcastEnqueued: st.BroadcastEnqueued,
+		BroadcastDropped: st.BroadcastDropped, BroadcastDisconnected: st.BroadcastDisconnected,
+		IdleClosed: st.IdleClosed}
 }
 
 // phaseWatch waits out a phase while reporting progress once a second and

@@ -10,12 +10,22 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
 )
+
+// ConnectOnly is implemented by scenarios whose measured work is the connect
+// phase itself (connect storms): the runner skips warmup and measure and
+// reports the connect phase as the measured window.
+type ConnectOnly interface {
+	ConnectOnly() bool
+}
 
 // Params are the parameters of one cell that a scenario reads.
 type Params struct {
@@ -24,6 +34,19 @@ type Params struct {
 	Text     bool // text instead of binary messages
 	Warmup   time.Duration
 	Duration time.Duration
+	// ConnectRate paces the connect phase in connections per second; 0
+	// dials as fast as the parallel dialers go.
+	ConnectRate float64
+
+	// Broadcast: Publishers of the connections publish Rate messages per
+	// second in total, on a fixed schedule.
+	Publishers int
+	Rate       float64
+
+	// Heartbeat: each connection pings every PingInterval and counts a
+	// pong missing after PongTimeout.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
 }
 
 // Client is one connection of the load generator.
@@ -44,6 +67,7 @@ const (
 	Warmup  Phase = iota // send, but record nothing
 	Measure              // send and record
 	Drain                // send nothing new; wait for replies in flight
+	Closing              // close handshakes under way: close errors are expected
 	Abort                // connections are being torn down: errors are expected
 )
 
@@ -79,6 +103,31 @@ type Env struct {
 	// DrainTimeout bounds how long replies in flight are awaited after the
 	// measured window before the connections are aborted.
 	DrainTimeout time.Duration
+	// Window is the measured window on Clock: a message sent at t belongs
+	// to it when Window.Contains(t). Set by the runner.
+	Window Window
+	// Drained is closed by the scenario (through MarkDrained) once nothing
+	// more is expected after Drain began; the runner then closes the
+	// connections, which ends goroutines still blocked reading.
+	Drained   chan struct{}
+	drainOnce sync.Once
+}
+
+// MarkDrained closes Drained, once.
+func (e *Env) MarkDrained() { e.drainOnce.Do(func() { close(e.Drained) }) }
+
+// Window is the measured window on the scenario's Clock, in nanoseconds.
+type Window struct{ start, end atomic.Int64 }
+
+// Contains reports whether clock time t falls in the window: after its start
+// and, once the window has ended, before its end.
+func (w *Window) Contains(t int64) bool {
+	s := w.start.Load()
+	if s == 0 || t < s {
+		return false
+	}
+	e := w.end.Load()
+	return e == 0 || t < e
 }
 
 // Outcome is what a scenario measured in one cell.
@@ -89,6 +138,10 @@ type Outcome struct {
 	Integrity measure.Integrity
 	// Errors counts failures by class ("read", "write", ...).
 	Errors map[string]uint64
+	// Broadcast and Heartbeat carry the figures particular to those
+	// scenarios; the runner fills in what only it knows (server counters).
+	Broadcast *report.Broadcast
+	Heartbeat *report.Heartbeat
 }
 
 // Scenario is one kind of workload.
@@ -101,8 +154,12 @@ type Scenario interface {
 	Path() string
 	// Mode says how load is offered: "closed-loop" or "open-loop".
 	Mode(p Params) string
-	// Validate checks the parameters before anything starts.
+	// Validate checks the parameters before anything starts; errors name
+	// the flag at fault.
 	Validate(p Params) error
+	// ServerSettings adjusts the reference servers' settings for this
+	// scenario (heartbeat sets the idle timeout it proves it survives).
+	ServerSettings(p Params, s servers.Settings) servers.Settings
 	// Run drives env.Clients through warmup, measure and drain as the runner
 	// moves env.Phases, and returns once every connection's goroutine has
 	// finished (at most env.DrainTimeout after Drain begins).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -75,4 +76,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseRate reads a non-negative rate per second.
+func parseRate(flagName, s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, usagef("--%s %q: want a rate per second such as 100 or 2500", flagName, s)
+	}
+	return v, nil
 }

@@ -48,6 +48,11 @@ func listCmd(stdout io.Writer) error {
 		s, _ := scenarios.Lookup(n)
 		fmt.Fprintf(stdout, "  %-10s %s\n", n, s.Description())
 	}
+	fmt.Fprintln(stdout, "\nPRESETS (wsbench run NAME, or copy scenarios/NAME.yaml and edit it)")
+	for _, n := range scenarios.PresetNames() {
+		data, _ := scenarios.Preset(n)
+		fmt.Fprintf(stdout, "  %-10s %s\n", n, presetDescription(data))
+	}
 	var formats []string
 	for _, f := range report.Formats {
 		formats = append(formats, string(f))

@@ -30,6 +30,9 @@ const (
 	defaultDuration = 5 * time.Second
 	defaultWarmup   = 2 * time.Second
 	defaultPayload  = "1024"
+	// Broadcast defaults: a small chat room.
+	defaultPublishers = 10
+	defaultRate       = "100"
 	// fdReserve is the open files a process keeps for itself (listener,
 	// /proc reads, pipes, the stats client) besides its connections.
 	fdReserve = 100
@@ -47,18 +50,37 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.payload, "payload", defaultPayload, "message size in bytes, header included (e.g. 1024, 4KiB)")
 	fs.BoolVar(&o.text, "text", false, "send text messages instead of binary")
 	fs.IntVar(&o.runs, "runs", 1, "repeat every cell this many times, interleaved across servers")
+	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
+	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
+	fs.StringVar(&o.rate, "rate", defaultRate, "broadcast: messages published per second across all publishers")
+	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
+	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")
 	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
 	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: wsbench run [flags]\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: wsbench run [PRESET|FILE.yaml] [flags]\n\n"+
+			"A preset (built in: %s) or preset file sets flag values; flags given\n"+
+			"on the command line override it.\n\nFlags:\n", strings.Join(scenarios.PresetNames(), ", "))
 		fs.PrintDefaults()
 	}
-	if _, err := parseFlags(fs, args, stderr); err != nil {
+	positional, err := parseFlags(fs, args, stderr)
+	if err != nil {
 		return exitUsage, err
 	}
-	fs.Visit(func(f *flag.Flag) { o.serversSet = o.serversSet || f.Name == "servers" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch len(positional) {
+	case 0:
+	case 1:
+		if err := applyPreset(fs, set, positional[0]); err != nil {
+			return exitUsage, err
+		}
+	default:
+		return exitUsage, usagef("one preset at a time, got %s", strings.Join(positional, " "))
+	}
+	o.serversSet = set["servers"]
 
 	plan, format, err := o.plan()
 	if err != nil {
@@ -132,8 +154,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 // runOptions are the flags of `wsbench run` as given.
 type runOptions struct {
 	scenario, servers, driver  string
-	conns, runs                int
+	conns, runs, publishers    int
 	duration, warmup, payload  string
+	connectRate, rate          string
+	pingInterval, pongTimeout  string
 	text, insecure, serversSet bool
 	target, format             string
 }
@@ -172,8 +196,24 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	if p.Payload, err = parseSize("payload", o.payload); err != nil {
 		return plan, "", err
 	}
+	if p.ConnectRate, err = parseRate("connect-rate", o.connectRate); err != nil {
+		return plan, "", err
+	}
+	if p.Rate, err = parseRate("rate", o.rate); err != nil {
+		return plan, "", err
+	}
+	p.Publishers = o.publishers
+	if p.PingInterval, err = parseDuration("ping-interval", o.pingInterval, false); err != nil {
+		return plan, "", err
+	}
+	p.PongTimeout = min(p.PingInterval, 5*time.Second)
+	if o.pongTimeout != "" {
+		if p.PongTimeout, err = parseDuration("pong-timeout", o.pongTimeout, false); err != nil {
+			return plan, "", err
+		}
+	}
 	if err := plan.Scenario.Validate(p); err != nil {
-		return plan, "", usagef("--payload: %v", err)
+		return plan, "", usagef("%v", err)
 	}
 	plan.Params, plan.Runs = p, o.runs
 	plan.Settings = servers.DefaultSettings()

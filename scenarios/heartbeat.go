@@ -1,0 +1,147 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
+)
+
+func init() { Register(heartbeat{}) }
+
+// heartbeat keeps many mostly idle connections alive with pings: each
+// connection pings every PingInterval (from a random start, with ±10% jitter
+// on each interval, so they never fire together) and records the pong round
+// trip. Reference servers get an idle timeout of idleTimeoutIntervals ping
+// intervals, so a connection that stays up proves its pings kept it alive.
+type heartbeat struct{}
+
+// idleTimeoutIntervals is the reference servers' idle timeout in ping
+// intervals during a heartbeat cell: long enough for a ping or two to be
+// late, short enough that a connection that stopped pinging is cut well
+// inside any run.
+const idleTimeoutIntervals = 3
+
+func (heartbeat) Name() string { return "heartbeat" }
+func (heartbeat) Description() string {
+	return "idle fleet: every connection pings each --ping-interval; pong latency, missed pongs, memory per connection"
+}
+func (heartbeat) Path() string       { return "/echo" }
+func (heartbeat) Mode(Params) string { return "heartbeat" }
+func (heartbeat) Validate(p Params) error {
+	if p.PingInterval <= 0 {
+		return fmt.Errorf("--ping-interval %s: must be more than zero", p.PingInterval)
+	}
+	if p.PongTimeout <= 0 {
+		return fmt.Errorf("--pong-timeout %s: must be more than zero", p.PongTimeout)
+	}
+	return nil
+}
+func (heartbeat) ServerSettings(p Params, s servers.Settings) servers.Settings {
+	s.IdleTimeout = idleTimeoutIntervals * p.PingInterval
+	return s
+}
+
+func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
+	p := env.Params
+	out := &Outcome{Latency: measure.NewRecorder(), Errors: map[string]uint64{}}
+	hb := &report.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
+	var mu sync.Mutex // guards out and hb while goroutines report
+	count := func(f func()) { mu.Lock(); f(); mu.Unlock() }
+
+	var readers, pingers sync.WaitGroup
+	for i, c := range env.Clients {
+		// The reader receives the pongs (and anything else) until the
+		// connection closes.
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			buf := make([]byte, 512)
+			for {
+				_, got, err := c.Conn.ReadMessage(buf)
+				if err != nil {
+					c.Broken.Store(true)
+					if env.Phases.Load() < Closing {
+						var ce *drivers.CloseError
+						if errors.As(err, &ce) {
+							count(func() { hb.ClosedByServer++ })
+						} else {
+							count(func() { out.Errors["read"]++ })
+						}
+					}
+					return
+				}
+				buf = got[:cap(got)]
+			}
+		}()
+		pingers.Add(1)
+		go func() {
+			defer pingers.Done()
+			batch := out.Latency.Batch()
+			defer batch.Flush()
+			var pings, pongs, measured, missed uint64
+			defer count(func() {
+				hb.Pings += pings
+				hb.Pongs += pongs
+				hb.Missed += missed
+				out.Messages += measured
+			})
+			next := time.Now().Add(rand.N(p.PingInterval))
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			for {
+				timer.Reset(time.Until(next))
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return
+				}
+				if env.Phases.Load() >= Drain || c.Broken.Load() {
+					return
+				}
+				sent := env.Clock.Now()
+				pctx, cancel := context.WithTimeout(ctx, p.PongTimeout)
+				err := c.Conn.Ping(pctx)
+				cancel()
+				pings++
+				switch {
+				case err == nil:
+					pongs++
+					if env.Window.Contains(sent) {
+						batch.Record(time.Duration(env.Clock.Now() - sent))
+						measured++
+					}
+					env.Done[i].Add(1)
+				case errors.Is(err, context.DeadlineExceeded):
+					missed++
+				default:
+					if env.Phases.Load() < Closing && ctx.Err() == nil && !c.Broken.Load() {
+						count(func() { out.Errors["ping"]++ })
+					}
+					return
+				}
+				jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(p.PingInterval))
+				next = next.Add(p.PingInterval + jitter)
+			}
+		}()
+	}
+	pingers.Wait() // at Drain each pinger finishes its ping in flight and stops
+	mu.Lock()
+	for _, c := range env.Clients {
+		if !c.Broken.Load() {
+			hb.StayedUp++
+		}
+	}
+	mu.Unlock()
+	env.MarkDrained()
+	readers.Wait() // ends as the runner closes the connections
+	out.Heartbeat = hb
+	return out, nil
+}

@@ -1,0 +1,259 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// lossyHub is a broadcast server that fans every message out to every
+// connection except one: the first connection to subscribe never gets
+// publisher 0's message 5.
+func lossyHub(t *testing.T) string {
+	t.Helper()
+	var mu sync.Mutex
+	var conns []*websocket.Conn
+	writeLocks := map[*websocket.Conn]*sync.Mutex{}
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, c)
+		writeLocks[c] = &sync.Mutex{}
+		mu.Unlock()
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			pub, seq := binary.LittleEndian.Uint32(msg[0:4]), binary.LittleEndian.Uint64(msg[4:12])
+			mu.Lock()
+			targets := append([]*websocket.Conn(nil), conns...)
+			mu.Unlock()
+			for i, sub := range targets {
+				if i == 0 && pub == 0 && seq == 5 {
+					continue
+				}
+				l := writeLocks[sub]
+				l.Lock()
+				_ = sub.WriteMessage(typ, msg)
+				l.Unlock()
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/broadcast"
+}
+
+func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
+	d, _ := drivers.Lookup("gorilla")
+	p := Params{Conns: 6, Payload: 128, Publishers: 2, Rate: 50, Warmup: 0, Duration: 600 * time.Millisecond}
+	plan := Plan{Scenario: broadcast{}, Target: lossyHub(t), Driver: d, Params: p, Runs: 1,
+		Settings: servers.DefaultSettings(), DrainTimeout: 500 * time.Millisecond}
+	r := Run(context.Background(), plan, nil)[0]
+	if r.Status != report.StatusOK || r.Broadcast == nil {
+		t.Fatalf("status %s %q, broadcast %v", r.Status, r.Reason, r.Broadcast)
+	}
+	b := r.Broadcast
+	if r.Integrity.Lost != 1 || r.Integrity.Duplicated != 0 || r.Integrity.Corrupt != 0 {
+		t.Fatalf("integrity %+v, want exactly the one dropped delivery lost", r.Integrity)
+	}
+	if want := b.Publishes * uint64(p.Conns); r.Integrity.Sent != want || r.Integrity.Received != want-1 {
+		t.Fatalf("expected %d deliveries, got sent=%d received=%d", want, r.Integrity.Sent, r.Integrity.Received)
+	}
+	if b.IncompleteFanouts != 1 {
+		t.Fatalf("incomplete fan-outs %d, want 1", b.IncompleteFanouts)
+	}
+	if !r.Marked() {
+		t.Fatal("a broadcast with a missing delivery must be marked")
+	}
+	if b.Fanout.Count == 0 || b.Fanout.P50 < r.Latency.P50 {
+		t.Fatalf("fan-out latency %+v must exist and be no less than per-delivery p50 %d", b.Fanout, r.Latency.P50)
+	}
+	if b.AchievedRate < 35 || b.AchievedRate > 65 {
+		t.Fatalf("achieved publish rate %.1f/s, want about 50", b.AchievedRate)
+	}
+}
+
+func TestBroadcastAgainstReferenceServers(t *testing.T) {
+	d, _ := drivers.Lookup(drivers.Default)
+	p := Params{Conns: 10, Payload: 200, Publishers: 3, Rate: 60, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
+	plan := Plan{Scenario: broadcast{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
+	for _, r := range Run(context.Background(), plan, nil) {
+		if r.Status != report.StatusOK || r.Marked() {
+			t.Errorf("%s: status %s %q, errors %v, integrity %+v, broadcast %+v", r.Server, r.Status, r.Reason, r.Errors, r.Integrity, r.Broadcast)
+			continue
+		}
+		b := r.Broadcast
+		if r.Messages == 0 || b.Fanout.Count == 0 || b.Subscribers != p.Conns || b.ServerDropped == nil || *b.ServerDropped != 0 {
+			t.Errorf("%s: messages %d, broadcast %+v", r.Server, r.Messages, b)
+		}
+		if r.Close.Clean != p.Conns {
+			t.Errorf("%s: closes %+v, want all clean while subscribers were reading", r.Server, r.Close)
+		}
+	}
+}
+
+// deafServer echoes but answers only the first two pings of each connection.
+func deafServer(t *testing.T) string {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		answered := 0
+		c.SetPingHandler(func(data string) error {
+			if answered >= 2 {
+				return nil
+			}
+			answered++
+			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/echo"
+}
+
+func TestHeartbeatCountsMissedPongs(t *testing.T) {
+	for _, dname := range drivers.Names() {
+		t.Run(dname, func(t *testing.T) {
+			d, _ := drivers.Lookup(dname)
+			p := Params{Conns: 4, PingInterval: 100 * time.Millisecond, PongTimeout: 80 * time.Millisecond,
+				Warmup: 0, Duration: 700 * time.Millisecond}
+			plan := Plan{Scenario: heartbeat{}, Target: deafServer(t), Driver: d, Params: p, Runs: 1,
+				Settings: servers.DefaultSettings()}
+			r := Run(context.Background(), plan, nil)[0]
+			h := r.Heartbeat
+			if r.Status != report.StatusOK || h == nil {
+				t.Fatalf("status %s %q", r.Status, r.Reason)
+			}
+			if h.Pongs != 2*uint64(p.Conns) {
+				t.Fatalf("pongs %d, want the 2 answered per connection (%d)", h.Pongs, 2*p.Conns)
+			}
+			if h.Missed < uint64(p.Conns) || h.Missed != h.Pings-h.Pongs {
+				t.Fatalf("missed %d of %d pings, want every unanswered one", h.Missed, h.Pings)
+			}
+			if !r.Marked() {
+				t.Fatal("missed pongs must mark the run")
+			}
+		})
+	}
+}
+
+func TestHeartbeatKeepsConnectionsUpPastTheIdleTimeout(t *testing.T) {
+	d, _ := drivers.Lookup(drivers.Default)
+	p := Params{Conns: 20, PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
+		Warmup: 100 * time.Millisecond, Duration: 800 * time.Millisecond}
+	plan := Plan{Scenario: heartbeat{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
+	for _, r := range Run(context.Background(), plan, nil) {
+		h := r.Heartbeat
+		if r.Status != report.StatusOK || h == nil {
+			t.Errorf("%s: status %s %q", r.Server, r.Status, r.Reason)
+			continue
+		}
+		// The run lasts three idle timeouts (3 × 100 ms): only pinging
+		// kept the connections open.
+		if h.ServerIdleTimeoutS != 0.3 || h.StayedUp != p.Conns || h.ClosedByServer != 0 {
+			t.Errorf("%s: heartbeat %+v, want all %d up under a 0.3 s idle timeout", r.Server, h, p.Conns)
+		}
+		if h.Missed != 0 || r.Messages == 0 || r.Latency.P50 <= 0 || r.ServerGoroutinesPerConn == nil || r.ServerHeapPerConnBytes == nil {
+			t.Errorf("%s: missed %d, pongs measured %d, p50 %d, goroutines/conn %v", r.Server, h.Missed, r.Messages, r.Latency.P50, r.ServerGoroutinesPerConn)
+		}
+	}
+}
+
+func TestConnectFailureClasses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().String()
+	ln.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("not a websocket server"))
+	}))
+	defer plain.Close()
+	// A server that accepts TCP and never answers the upgrade.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn // accepted and never answered, closed with the listener
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	cases := map[string]string{
+		"ws://" + closedPort + "/echo":                      "dial_refused",
+		"ws" + strings.TrimPrefix(plain.URL, "http") + "/x": "dial_handshake_status",
+		"ws://" + silent.Addr().String() + "/echo":          "dial_timeout",
+	}
+	for url, class := range cases {
+		for _, dname := range drivers.Names() {
+			d, _ := drivers.Lookup(dname)
+			s := servers.DefaultSettings()
+			s.HandshakeTimeout = 300 * time.Millisecond
+			plan := Plan{Scenario: connectStorm{}, Target: url, Driver: d, Params: Params{Conns: 5}, Runs: 1, Settings: s}
+			r := Run(context.Background(), plan, nil)[0]
+			if r.Status != report.StatusFailed || r.Errors[class] != 5 || r.Connect.Failed != 5 {
+				t.Errorf("%s via %s: status %s, errors %v, want 5 × %s", url, dname, r.Status, r.Errors, class)
+			}
+		}
+	}
+}
+
+func TestConnectStormAgainstReferenceServers(t *testing.T) {
+	d, _ := drivers.Lookup(drivers.Default)
+	p := Params{Conns: 60, ConnectRate: 300}
+	plan := Plan{Scenario: connectStorm{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
+	for _, r := range Run(context.Background(), plan, nil) {
+		if r.Status != report.StatusOK || r.Marked() {
+			t.Errorf("%s: status %s %q, errors %v, close %+v", r.Server, r.Status, r.Reason, r.Errors, r.Close)
+			continue
+		}
+		if r.Handshake.Count != int64(p.Conns) || r.Close.Clean != p.Conns || r.Connect.Established != p.Conns {
+			t.Errorf("%s: handshakes %d, closes %+v, established %d", r.Server, r.Handshake.Count, r.Close, r.Connect.Established)
+		}
+		// Paced at 300/s, 60 connections take about 0.2 s: not much faster.
+		if r.Connect.DurationS < 0.19 || r.Connect.RatePerS > 320 {
+			t.Errorf("%s: connected in %.3fs at %.0f/s, want pacing at 300/s", r.Server, r.Connect.DurationS, r.Connect.RatePerS)
+		}
+	}
+}

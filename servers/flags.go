@@ -1,0 +1,66 @@
+package servers
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+)
+
+// ServeConfig is what the `wsbench serve` command line says: which server,
+// where, with which settings. RegisterFlags fills it; Args writes it back,
+// so the runner and the serve command cannot disagree on a flag.
+type ServeConfig struct {
+	Name     string
+	Listen   string
+	Settings Settings
+}
+
+// RegisterFlags defines the serve flags on fs, with DefaultSettings as
+// defaults; after fs.Parse, c holds the values and Check validates them.
+func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
+	d := DefaultSettings()
+	c.Settings = d
+	fs.StringVar(&c.Name, "server", "", "reference server to run")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:0", "address to listen on (loopback unless you mean otherwise)")
+	fs.Int64Var(&c.Settings.ReadLimit, "read-limit", d.ReadLimit, "largest message accepted, in bytes (0: no limit)")
+	fs.IntVar(&c.Settings.ReadBufferSize, "read-buffer", d.ReadBufferSize, "per-connection read buffer in bytes, where the library allows")
+	fs.IntVar(&c.Settings.WriteBufferSize, "write-buffer", d.WriteBufferSize, "per-connection write buffer in bytes, where the library allows")
+	fs.DurationVar(&c.Settings.HandshakeTimeout, "handshake-timeout", d.HandshakeTimeout, "time allowed to read the upgrade request")
+	fs.DurationVar(&c.Settings.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a connection that sends nothing, not even a ping, for this long (0: never)")
+	fs.IntVar(&c.Settings.BroadcastQueue, "broadcast-queue", d.BroadcastQueue, "messages a /broadcast subscriber may have queued before it is a slow consumer")
+	fs.StringVar(&c.Settings.SlowConsumer, "slow-consumer", d.SlowConsumer, "what to do with a slow /broadcast subscriber: drop (skip messages) or disconnect (1008)")
+}
+
+// Check validates the parsed values, naming the flag at fault.
+func (c *ServeConfig) Check() error {
+	s := c.Settings
+	switch {
+	case s.ReadBufferSize < 1:
+		return fmt.Errorf("--read-buffer %d: must be at least 1", s.ReadBufferSize)
+	case s.WriteBufferSize < 1:
+		return fmt.Errorf("--write-buffer %d: must be at least 1", s.WriteBufferSize)
+	case s.HandshakeTimeout <= 0:
+		return fmt.Errorf("--handshake-timeout %s: must be more than zero", s.HandshakeTimeout)
+	case s.BroadcastQueue < 1:
+		return fmt.Errorf("--broadcast-queue %d: must be at least 1", s.BroadcastQueue)
+	case s.SlowConsumer != SlowDrop && s.SlowConsumer != SlowDisconnect:
+		return fmt.Errorf("--slow-consumer %q: want %s or %s", s.SlowConsumer, SlowDrop, SlowDisconnect)
+	}
+	return nil
+}
+
+// Args is the command line that RegisterFlags reads back as c.
+func (c ServeConfig) Args() []string {
+	s := c.Settings
+	return []string{
+		"--server", c.Name,
+		"--listen", c.Listen,
+		"--read-limit", strconv.FormatInt(s.ReadLimit, 10),
+		"--read-buffer", strconv.Itoa(s.ReadBufferSize),
+		"--write-buffer", strconv.Itoa(s.WriteBufferSize),
+		"--handshake-timeout", s.HandshakeTimeout.String(),
+		"--idle-timeout", s.IdleTimeout.String(),
+		"--broadcast-queue", strconv.Itoa(s.BroadcastQueue),
+		"--slow-consumer", s.SlowConsumer,
+	}
+}
