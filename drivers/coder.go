@@ -63,7 +63,9 @@ func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn
 	} else {
 		c.SetReadLimit(-1) // coder's "no limit"; 0 would refuse every non-empty message
 	}
-	return &coderConn{c: c, raw: raw.get()}, nil
+	cc := &coderConn{c: c, raw: raw.get()}
+	cc.rs.init()
+	return cc, nil
 }
 
 // rawConn hands the TCP conn from the Transport's dial goroutine to Dial.
@@ -88,10 +90,12 @@ type coderConn struct {
 	c   *websocket.Conn
 	raw net.Conn // the TCP conn under c, nil if the capture failed
 
-	// peerCode is the close code of a close frame ReadMessage ran into,
-	// valid if peerSent. Read side only, like Close.
-	peerCode websocket.StatusCode
-	peerSent bool
+	// rs keeps the read side's final error, and with it the peer's close
+	// code for a Close after ReadMessage ran into the peer's close frame.
+	// coder serializes its readers itself; rs is there so that a
+	// ReadMessage racing with Close reports the close handshake's outcome
+	// rather than coder's net.ErrClosed.
+	rs readSide
 }
 
 func (cc *coderConn) WriteMessage(t MessageType, p []byte) error {
@@ -105,35 +109,69 @@ func (cc *coderConn) WriteMessage(t MessageType, p []byte) error {
 }
 
 func (cc *coderConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
+	if ok, err := cc.rs.enter(); !ok {
+		return 0, buf[:0], err
+	}
+	defer cc.rs.exit()
 	typ, r, err := cc.c.Reader(context.Background())
 	if err != nil {
-		cc.notePeerClose(err)
-		return 0, buf[:0], fmt.Errorf("coder: read: %w", err)
+		return 0, buf[:0], cc.failRead("coder: read", err)
 	}
 	out, err := readInto(r, buf, 0)
 	if err != nil {
-		cc.notePeerClose(err)
-		return 0, out[:0], fmt.Errorf("coder: read %s message: %w", MessageType(typ), err)
+		return 0, out[:0], cc.failRead("coder: read "+MessageType(typ).String()+" message", err)
 	}
 	return MessageType(typ), out, nil
 }
 
-// notePeerClose records the peer's close code when err carries one. coder
-// answers the close frame and shuts the connection itself, so a later Close
-// can only report what the peer said here.
-func (cc *coderConn) notePeerClose(err error) {
-	if code := websocket.CloseStatus(err); code != -1 {
-		cc.peerCode, cc.peerSent = code, true
+// failRead ends the read side with err and returns the error ReadMessage
+// reports, a *CloseError when err carries the peer's close frame.
+func (cc *coderConn) failRead(prefix string, err error) error {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return cc.rs.fail(fmt.Errorf("%s: %w", prefix, &CloseError{Code: int(ce.Code), Reason: ce.Reason}))
 	}
+	if cc.rs.closing() {
+		// coder's Close reads between our reads and may have taken the
+		// peer's close frame, then closed the conn under us: report the
+		// handshake's outcome, which Close records before it returns.
+		<-cc.rs.done
+		return cc.rs.err
+	}
+	return cc.rs.fail(fmt.Errorf("%s: %w", prefix, err))
+}
+
+func (cc *coderConn) Ping(ctx context.Context) error {
+	// An ended ctx must not reach coder: if it wins the race for the write
+	// lock, coder's write timeout closes the whole connection.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// coder matches each pong to its ping by payload (a per-connection
+	// counter), in the concurrent ReadMessage's Reader call, so a late
+	// pong of an abandoned ping is ignored.
+	if err := cc.c.Ping(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return ctxErr
+		}
+		return fmt.Errorf("coder: ping: %w", err)
+	}
+	return nil
 }
 
 func (cc *coderConn) Close(timeout time.Duration) (bool, error) {
-	if cc.peerSent {
+	if cc.rs.beginClose() == closeAfterDone {
+		// ReadMessage already ended: coder answered the peer's close frame
+		// and shut the connection itself, or the stream broke. Report what
+		// the reader saw.
 		if err := cc.Abort(); err != nil {
 			return false, err
 		}
-		return cc.peerCode == websocket.StatusNormalClosure, nil
+		return cc.rs.result()
 	}
+	// coder's Close supports a concurrent reader: it waits for the read
+	// lock, which a ReadMessage blocked in Reader holds until it has read
+	// the peer's answer, and then takes coder's record of it.
 	done := make(chan error, 1)
 	go func() {
 		// Close returns nil only when the peer answered with the code we
@@ -144,16 +182,23 @@ func (cc *coderConn) Close(timeout time.Duration) (bool, error) {
 	defer timer.Stop()
 	select {
 	case err := <-done:
-		if err == nil {
-			return true, nil
-		}
-		if websocket.CloseStatus(err) != -1 {
+		var ce websocket.CloseError
+		switch {
+		case err == nil:
+			cc.rs.finish(fmt.Errorf("coder: read: %w", &CloseError{Code: closeNormal}))
+		case errors.As(err, &ce):
 			// The handshake completed, with another code than 1000: not
 			// clean, but not a failure either, as for the other drivers.
-			return false, nil
+			cc.rs.finish(fmt.Errorf("coder: read: %w", &CloseError{Code: int(ce.Code), Reason: ce.Reason}))
+		default:
+			cc.rs.finish(fmt.Errorf("coder: close: %w", err))
 		}
-		return false, fmt.Errorf("coder: close: %w", err)
+		// The first record wins: a reader's view of the peer's close
+		// frame, or Abort's.
+		return cc.rs.result()
 	case <-timer.C:
+		err := fmt.Errorf("coder: close: no close frame from peer within %v: %w", timeout, os.ErrDeadlineExceeded)
+		cc.rs.finish(err)
 		// Cut the socket so that the Close goroutine returns now rather
 		// than after coder's own 5 s timers. Its result is then
 		// meaningless: coder turns the read error on a socket closed under
@@ -162,11 +207,12 @@ func (cc *coderConn) Close(timeout time.Duration) (bool, error) {
 			cc.raw.Close()
 		}
 		<-done
-		return false, fmt.Errorf("coder: close: no close frame from peer within %v: %w", timeout, os.ErrDeadlineExceeded)
+		return cc.rs.result()
 	}
 }
 
 func (cc *coderConn) Abort() error {
+	cc.rs.finish(fmt.Errorf("coder: connection aborted: %w", net.ErrClosed))
 	// Closing the TCP conn first unblocks even a Close in progress, which
 	// CloseNow alone would wait for; CloseNow then releases coder's state.
 	if cc.raw != nil {

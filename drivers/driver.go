@@ -75,7 +75,8 @@ type Conn interface {
 	// called while another goroutine is blocked in ReadMessage: that
 	// ReadMessage then sees the peer's close reply and returns a
 	// *CloseError, and Close waits for it (within timeout) rather than
-	// reading itself.
+	// reading itself. Data messages still in flight when Close starts may
+	// be dropped: call it once nothing more is expected.
 	Close(timeout time.Duration) (clean bool, err error)
 	// Abort closes the TCP connection at once, without a close handshake. It
 	// is safe to call concurrently with a blocked ReadMessage or
@@ -116,7 +117,10 @@ type CloseError struct {
 }
 
 func (e *CloseError) Error() string {
-	return fmt.Sprintf("websocket closed by peer with status %d %s", e.Code, e.Reason)
+	if e.Reason == "" {
+		return fmt.Sprintf("websocket closed by peer with status %d", e.Code)
+	}
+	return fmt.Sprintf("websocket closed by peer with status %d: %s", e.Code, e.Reason)
 }
 
 var registry = map[string]Driver{}

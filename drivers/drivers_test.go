@@ -29,9 +29,13 @@ import (
 //	noclose=1 never answer a close frame; hold the TCP conn until the
 //	          client drops it
 //	away=1    answer a close frame with 1001 (going away) instead of an echo
+//	noping=1  never answer a ping
+//	latepong=1 leave the first ping unanswered, answer the second with the
+//	          first one's pong only (a late pong), answer the others
 //
 // The text message "close-me" makes the server start the close handshake
-// with 1000 "bye".
+// with 1000 "bye"; "close-me:N" with status N and reason "bye", and
+// "close-me:none" with an empty close frame (status 1005 for the client).
 var testUpgrader = websocket.Upgrader{
 	ReadBufferSize:  4096,
 	WriteBufferSize: 1024, // small, so that frag=1 produces many frames
@@ -62,6 +66,25 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	deadline := func() time.Time { return time.Now().Add(2 * time.Second) }
+	if q.Has("noping") {
+		c.SetPingHandler(func(string) error { return nil })
+	}
+	if q.Has("latepong") {
+		// Ping handlers run in this handler's read loop: no locking.
+		var pings int
+		var first string
+		c.SetPingHandler(func(data string) error {
+			pings++
+			switch pings {
+			case 1:
+				first = data
+				return nil
+			case 2:
+				data = first
+			}
+			return c.WriteControl(websocket.PongMessage, []byte(data), deadline())
+		})
+	}
 	for {
 		typ, p, err := c.ReadMessage()
 		if err != nil {
@@ -71,9 +94,17 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if typ == websocket.TextMessage {
-			switch string(p) {
-			case "close-me":
-				c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), deadline())
+			switch msg := string(p); {
+			case msg == "close-me" || strings.HasPrefix(msg, "close-me:"):
+				frame := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
+				switch arg := strings.TrimPrefix(msg, "close-me:"); {
+				case arg == "none":
+					frame = nil
+				case arg != msg:
+					code, _ := strconv.Atoi(arg)
+					frame = websocket.FormatCloseMessage(code, "bye")
+				}
+				c.WriteControl(websocket.CloseMessage, frame, deadline())
 				// Read until the client's answer (or anything else) ends
 				// the connection.
 				c.SetReadDeadline(deadline())
@@ -82,7 +113,7 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 						return
 					}
 				}
-			case "pongs?":
+			case msg == "pongs?":
 				p = strconv.AppendInt(nil, pongs.Load(), 10)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -63,6 +64,8 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 		nc:   nc,
 		wbuf: make([]byte, wsize),
 	}
+	g.rs.init()
+	g.ping.init()
 	limit := max(opts.ReadLimit, 0) // 0 is "no limit" for wsutil.Reader too
 	g.rd = wsutil.Reader{
 		Source:         br,
@@ -78,16 +81,18 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 type gobwasConn struct {
 	nc net.Conn
 
-	// Read side, owned by the goroutine calling ReadMessage or Close.
-	rd       wsutil.Reader
-	ctl      [ws.MaxControlFramePayloadSize]byte // control frame payloads
-	readErr  error                               // sticky: the frame stream is unusable after one
-	peerCode ws.StatusCode                       // close code the peer sent, valid if peerSent
-	peerSent bool
+	// Read side, owned by the goroutine calling ReadMessage or by Close
+	// when it reads itself (rs decides which). After a read error the
+	// frame stream is unusable: rs keeps the error for every later read.
+	rd  wsutil.Reader
+	ctl [ws.MaxControlFramePayloadSize]byte // control frame payloads
+	rs  readSide
 
-	// Write side. Pongs and close replies are written from the read path
-	// while WriteMessage may run in another goroutine, so every write to nc
-	// goes through wmu.
+	ping pinger
+
+	// Write side. Pongs and close replies are written from the read path,
+	// pings from Ping and the close frame from Close, while WriteMessage
+	// may run in another goroutine, so every write to nc goes through wmu.
 	wmu       sync.Mutex
 	wbuf      []byte
 	hdr       headerWriter
@@ -169,12 +174,6 @@ func (g *gobwasConn) writeControl(op ws.OpCode, p []byte) error {
 	return g.writeFrameLocked(op, p)
 }
 
-// gobwasPeerClosed is returned once the peer's close frame has been read. The
-// code is kept in the conn for Close.
-type gobwasPeerClosed struct{ wsutil.ClosedError }
-
-func (e gobwasPeerClosed) Unwrap() error { return e.ClosedError }
-
 // handleControl answers one control frame whose payload is body. It is the
 // wsutil.Reader's OnIntermediate hook, for control frames inside a fragmented
 // message, and is called directly for those between messages.
@@ -191,19 +190,22 @@ func (g *gobwasConn) handleControl(h ws.Header, body io.Reader) error {
 		if len(p) < 2 {
 			code = ws.StatusNoStatusRcvd // RFC 6455 section 7.1.5
 		}
-		g.peerCode, g.peerSent = code, true
 		// Echo the code as RFC 6455 section 5.5.1 suggests; an empty close
 		// is answered with an empty one since 1005 must not be sent.
 		var reply []byte
 		if len(p) >= 2 {
 			reply = p[:2]
 		}
+		ce := &CloseError{Code: int(code), Reason: reason}
 		if err := g.writeControl(ws.OpClose, reply); err != nil {
-			return fmt.Errorf("answer close: %w", err)
+			// The peer's close frame is still what ended the read side.
+			return fmt.Errorf("%w (answer close: %w)", ce, err)
 		}
-		return gobwasPeerClosed{wsutil.ClosedError{Code: code, Reason: reason}}
+		return ce
 	}
-	return nil // pong: unsolicited or answering nobody, nothing to do
+	// A pong: it completes Ping if it answers the outstanding ping.
+	g.ping.gotPong(p)
+	return nil
 }
 
 // nextDataFrame returns the header of the first frame of the next data
@@ -231,9 +233,10 @@ func (g *gobwasConn) nextDataFrame() (ws.Header, error) {
 }
 
 func (g *gobwasConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
-	if g.readErr != nil {
-		return 0, buf[:0], g.readErr
+	if ok, err := g.rs.enter(); !ok {
+		return 0, buf[:0], err
 	}
+	defer g.rs.exit()
 	h, err := g.nextDataFrame()
 	if err != nil {
 		return 0, buf[:0], g.failRead(fmt.Errorf("gobwas: read: %w", err))
@@ -256,7 +259,7 @@ func (g *gobwasConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
 	return typ, out, nil
 }
 
-// failRead records err as the reader's final error. A message over ReadLimit
+// failRead ends the read side with err and returns its final error. A message over ReadLimit
 // is also reported to the peer with close 1009, as gorilla and coder do.
 func (g *gobwasConn) failRead(err error) error {
 	if errors.Is(err, wsutil.ErrFrameTooLarge) || errors.Is(err, wsutil.ErrMessageTooLarge) {
@@ -264,8 +267,28 @@ func (g *gobwasConn) failRead(err error) error {
 		ws.PutCloseFrameBody(body[:], ws.StatusMessageTooBig, "")
 		g.writeControl(ws.OpClose, body[:]) // best effort: the read error is what matters
 	}
-	g.readErr = err
-	return err
+	return g.rs.fail(err)
+}
+
+func (g *gobwasConn) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := g.ping.next()
+	// Under wmu like every write: a data frame being written goes out
+	// first, and ctx only bounds the wait for the pong that follows.
+	// Nothing may follow our close frame, not even a ping.
+	g.wmu.Lock()
+	err := errGobwasCloseSent
+	if !g.closeSent {
+		err = g.writeFrameLocked(ws.OpPing, p)
+	}
+	g.wmu.Unlock()
+	if err != nil {
+		g.ping.cancel()
+		return fmt.Errorf("gobwas: ping: %w", err)
+	}
+	return g.ping.wait(ctx, &g.rs, "gobwas")
 }
 
 func (g *gobwasConn) Close(timeout time.Duration) (clean bool, err error) {
@@ -275,42 +298,76 @@ func (g *gobwasConn) Close(timeout time.Duration) (clean bool, err error) {
 		}
 	}()
 	deadline := time.Now().Add(timeout)
-	if err := g.nc.SetDeadline(deadline); err != nil {
-		return false, fmt.Errorf("gobwas: close: %w", err)
+	mode := g.rs.beginClose()
+	// The read deadline only when Close reads: a concurrent reader waiting
+	// for the next message would otherwise fail on it. The write deadline
+	// also bounds a WriteMessage that holds wmu on a stalled socket.
+	setDeadline := g.nc.SetWriteDeadline
+	if mode == closeSelf {
+		setDeadline = g.nc.SetDeadline
+	}
+	if err := setDeadline(deadline); err != nil {
+		err = fmt.Errorf("gobwas: close: %w", err)
+		g.rs.finish(err)
+		return false, err
 	}
 	var body [2]byte
 	ws.PutCloseFrameBody(body[:], ws.StatusNormalClosure, "")
+	// A no-op when the close frame went out already: an answer to the
+	// peer's close, or 1009 after a read limit; the read side has
+	// finished then.
 	if err := g.writeControl(ws.OpClose, body[:]); err != nil {
-		return false, fmt.Errorf("gobwas: send close: %w", err)
+		err = fmt.Errorf("gobwas: send close: %w", err)
+		g.rs.finish(err)
+		return false, err
 	}
-	if g.peerSent {
-		return g.peerCode == ws.StatusNormalClosure, nil
+	switch mode {
+	case closeAfterDone:
+		return g.rs.result()
+	case closeWait:
+		// The running ReadMessage reads the answer; a second reader
+		// would corrupt the frame stream.
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		select {
+		case <-g.rs.done:
+		case <-timer.C:
+			// Closing the socket (deferred) unblocks the reader, which
+			// then returns this error.
+			g.rs.finish(fmt.Errorf("gobwas: close: no close frame from peer within %v: %w", timeout, os.ErrDeadlineExceeded))
+		}
+		return g.rs.result()
 	}
-	if g.readErr != nil {
-		// The reader stopped in the middle of a frame (a read limit, a
-		// protocol error): the stream can not be parsed to find the
-		// peer's close frame.
-		return false, g.readErr
-	}
+	g.rs.finish(g.readUntilClose())
+	return g.rs.result()
+}
+
+// readUntilClose reads until the peer's close frame, skipping data messages
+// still in flight, and returns the error ReadMessage reports from now on.
+func (g *gobwasConn) readUntilClose() error {
 	// Data still in flight is skipped, not read, so it need not respect
 	// ReadLimit.
 	g.rd.MaxFrameSize, g.rd.MaxMessageSize = 0, 0
 	for {
 		_, err := g.nextDataFrame()
 		if err == nil {
-			// A data message still in flight: skip all its frames.
+			// A data message still in flight: skip all its frames, and
+			// the control frames between them.
 			err = g.rd.Discard()
 		}
-		if g.peerSent {
-			return g.peerCode == ws.StatusNormalClosure, nil
+		if err == nil {
+			continue
 		}
-		if err != nil {
-			return false, fmt.Errorf("gobwas: wait for close: %w", err)
+		var ce *CloseError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("gobwas: read: %w", ce)
 		}
+		return fmt.Errorf("gobwas: wait for close: %w", err)
 	}
 }
 
 func (g *gobwasConn) Abort() error {
+	g.rs.finish(fmt.Errorf("gobwas: connection aborted: %w", net.ErrClosed))
 	if err := g.nc.Close(); err != nil {
 		return fmt.Errorf("gobwas: abort: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,11 +39,24 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 	// gorilla treats 0 as "no limit", which is also what ReadLimit <= 0
 	// means for every driver.
 	c.SetReadLimit(max(opts.ReadLimit, 0))
-	return &gorillaConn{c: c}, nil
+	g := &gorillaConn{c: c}
+	g.rs.init()
+	g.ping.init()
+	// gorilla calls the pong handler inside NextReader, in whichever
+	// goroutine reads: ReadMessage, or Close when it reads itself.
+	c.SetPongHandler(g.onPong)
+	return g, nil
 }
 
 type gorillaConn struct {
-	c *websocket.Conn
+	c    *websocket.Conn
+	rs   readSide
+	ping pinger
+}
+
+func (g *gorillaConn) onPong(appData string) error {
+	g.ping.gotPongString(appData)
+	return nil
 }
 
 func (g *gorillaConn) WriteMessage(t MessageType, p []byte) error {
@@ -52,18 +67,62 @@ func (g *gorillaConn) WriteMessage(t MessageType, p []byte) error {
 }
 
 func (g *gorillaConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
+	if ok, err := g.rs.enter(); !ok {
+		return 0, buf[:0], err
+	}
+	defer g.rs.exit()
 	// NextReader rather than ReadMessage: the latter allocates a fresh slice
-	// per message. Control frames are handled inside NextReader by gorilla's
-	// default handlers (pong for ping, echoed close for close).
+	// per message. Control frames are handled inside NextReader: gorilla's
+	// default handlers answer pings and echo a close frame, onPong routes
+	// pongs to Ping.
 	typ, r, err := g.c.NextReader()
 	if err != nil {
-		return 0, buf[:0], fmt.Errorf("gorilla: read: %w", err)
+		return 0, buf[:0], g.rs.fail(fmt.Errorf("gorilla: read: %w", gorillaCloseError(err)))
 	}
 	out, err := readInto(r, buf, 0)
 	if err != nil {
-		return 0, out[:0], fmt.Errorf("gorilla: read %s message: %w", MessageType(typ), err)
+		// A close frame between two frames of a message ends up here.
+		return 0, out[:0], g.rs.fail(fmt.Errorf("gorilla: read %s message: %w", MessageType(typ), gorillaCloseError(err)))
 	}
 	return MessageType(typ), out, nil
+}
+
+// gorillaCloseError turns gorilla's report of the peer's close frame into
+// the contract's *CloseError; other errors are returned as they are.
+func gorillaCloseError(err error) error {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return &CloseError{Code: ce.Code, Reason: ce.Text}
+	}
+	return err
+}
+
+func (g *gorillaConn) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// WriteControl may run concurrently with WriteMessage; it waits for the
+	// frame being written, at most until the deadline. Without a deadline
+	// in ctx, only the wait for the pong can be cut short.
+	deadline, hasDeadline := ctx.Deadline()
+	if err := g.c.WriteControl(websocket.PingMessage, g.ping.next(), deadline); err != nil {
+		g.ping.cancel()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		// gorilla's own timer for the write lock fired at ctx's deadline,
+		// before the context's did: nothing was written and the
+		// connection is intact, so report the deadline as ctx will. A
+		// timeout of the socket write itself is os.ErrDeadlineExceeded and
+		// leaves the connection broken: that is an error.
+		var ne net.Error
+		if hasDeadline && errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, os.ErrDeadlineExceeded) {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return fmt.Errorf("gorilla: ping: %w", err)
+	}
+	return g.ping.wait(ctx, &g.rs, "gorilla")
 }
 
 func (g *gorillaConn) Close(timeout time.Duration) (clean bool, err error) {
@@ -73,15 +132,42 @@ func (g *gorillaConn) Close(timeout time.Duration) (clean bool, err error) {
 		}
 	}()
 	deadline := time.Now().Add(timeout)
+	mode := g.rs.beginClose()
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	// ErrCloseSent means the close frame already went out: gorilla answered
-	// a close from the peer, or sent 1009 on a read limit. The read below
-	// then returns the error the reader already saw.
+	// a close from the peer, or sent 1009 on a read limit or 1002 on a
+	// protocol error; the read side has finished then.
 	if err := g.c.WriteControl(websocket.CloseMessage, msg, deadline); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
-		return false, fmt.Errorf("gorilla: send close: %w", err)
+		err = fmt.Errorf("gorilla: send close: %w", err)
+		g.rs.finish(err)
+		return false, err
 	}
+	switch mode {
+	case closeAfterDone:
+		return g.rs.result()
+	case closeWait:
+		// The running ReadMessage reads the answer; gorilla would panic
+		// on a second concurrent reader.
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		select {
+		case <-g.rs.done:
+		case <-timer.C:
+			// Closing the socket (deferred) unblocks the reader, which
+			// then returns this error.
+			g.rs.finish(fmt.Errorf("gorilla: close: no close frame from peer within %v: %w", timeout, os.ErrDeadlineExceeded))
+		}
+		return g.rs.result()
+	}
+	g.rs.finish(g.readUntilClose(deadline))
+	return g.rs.result()
+}
+
+// readUntilClose reads until the peer's close frame, skipping data messages
+// still in flight, and returns the error ReadMessage reports from now on.
+func (g *gorillaConn) readUntilClose(deadline time.Time) error {
 	if err := g.c.SetReadDeadline(deadline); err != nil {
-		return false, fmt.Errorf("gorilla: close: %w", err)
+		return fmt.Errorf("gorilla: close: %w", err)
 	}
 	for {
 		// NextReader skips whatever is left of data messages still in
@@ -92,13 +178,14 @@ func (g *gorillaConn) Close(timeout time.Duration) (clean bool, err error) {
 		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			return ce.Code == websocket.CloseNormalClosure, nil
+			return fmt.Errorf("gorilla: read: %w", &CloseError{Code: ce.Code, Reason: ce.Text})
 		}
-		return false, fmt.Errorf("gorilla: wait for close: %w", err)
+		return fmt.Errorf("gorilla: wait for close: %w", err)
 	}
 }
 
 func (g *gorillaConn) Abort() error {
+	g.rs.finish(fmt.Errorf("gorilla: connection aborted: %w", net.ErrClosed))
 	if err := g.c.NetConn().Close(); err != nil {
 		return fmt.Errorf("gorilla: abort: %w", err)
 	}
