@@ -2,6 +2,7 @@ package servers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -27,6 +28,12 @@ func (coderServer) Exceptions() []string {
 	}
 }
 
+// Handlers mounts /echo and /broadcast. Each connection's handler goroutine
+// is its reader; a /broadcast connection has one writer goroutine besides.
+// coder allows one reader and one writer at a time, and Close from anywhere.
+// coder has no prepared message: a publish is copied once out of the read
+// buffer and every subscriber's writer calls Write with that same slice,
+// so each still frames it (and copies what fits into its write buffer).
 func (coderServer) Handlers(s Settings, live *Live) Handlers {
 	opts := &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
@@ -39,27 +46,98 @@ func (coderServer) Handlers(s Settings, live *Live) Handlers {
 	if limit <= 0 {
 		limit = -1
 	}
-	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &hijackRecorder{ResponseWriter: w}
+	// accept upgrades and sets up one connection. The idle timer sees every
+	// byte coder reads: coder reads the socket through the net.Conn it
+	// hijacks, which hijackRecorder hands it wrapped. raw is that conn,
+	// for closing the socket under a stuck Close. The caller defers end,
+	// passing the channel its writer goroutine closes on return, if it has
+	// one: end closes the connection, which ends a blocked write, and
+	// waits for the writer before unregistering.
+	accept := func(w http.ResponseWriter, r *http.Request) (c *websocket.Conn, raw net.Conn, end func(wrote <-chan struct{})) {
+		it := newIdleTimer(s.IdleTimeout)
+		hw := &hijackRecorder{ResponseWriter: w, wrap: it.wrap}
 		c, err := websocket.Accept(hw, r, opts)
 		if err != nil {
-			return // Accept has answered with an HTTP error.
+			return nil, nil, nil // Accept has answered with an HTTP error.
 		}
 		c.SetReadLimit(limit)
-		raw := hw.conn
-		remove := live.Add(func() { coderGoingAway(c, raw) })
-		defer remove()
-		defer c.CloseNow()
-		coderEcho(c)
+		raw = hw.conn
+		remove := live.Add(func() { coderClose(c, raw, websocket.StatusGoingAway, "") })
+		it.start(func() {
+			live.Counters.IdleClosed.Add(1)
+			coderClose(c, raw, websocket.StatusGoingAway, idleCloseReason)
+		})
+		return c, raw, func(wrote <-chan struct{}) {
+			it.stop()
+			_ = c.CloseNow()
+			if wrote != nil {
+				<-wrote
+			}
+			remove()
+		}
+	}
+
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, end := accept(w, r)
+		if c == nil {
+			return
+		}
+		defer end(nil)
+		// context.Background has no Done channel, which spares coder a
+		// timer per call on this path.
+		ctx := context.Background()
+		coderRead(c, func(typ websocket.MessageType, msg []byte) error {
+			// Not Writer + io.Copy: that ends the message with an extra
+			// empty FIN frame.
+			return c.Write(ctx, typ, msg)
+		})
 	})
-	return Handlers{Echo: echo, Broadcast: NotImplemented}
+
+	hub := newHub[*coderMessage](s, &live.Counters)
+	broadcast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c *websocket.Conn
+		var raw net.Conn
+		upgraded := make(chan struct{}) // c and raw are set, or c is nil for good
+		sub := hub.subscribe(func() {
+			<-upgraded
+			if c != nil {
+				coderClose(c, raw, websocket.StatusPolicyViolation, slowCloseReason)
+			}
+		})
+		defer sub.unsubscribe()
+		c, raw, end := accept(w, r)
+		close(upgraded)
+		if c == nil {
+			return
+		}
+		done := make(chan struct{}) // closed when the reader has ended
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			coderWrite(c, sub, done)
+		}()
+		defer end(wrote)
+		defer close(done)
+		coderRead(c, func(typ websocket.MessageType, msg []byte) error {
+			// Copied once out of the read buffer; read-only from here on,
+			// shared by every subscriber's writer.
+			hub.publish(&coderMessage{typ: typ, p: bytes.Clone(msg)})
+			return nil
+		})
+	})
+	return Handlers{Echo: echo, Broadcast: broadcast}
 }
 
-// coderEcho answers each data message with the same bytes and type until the
-// connection fails or closes. The reader answers pings and close frames.
-// context.Background has no Done channel, which spares coder a timer per
-// call on this path.
-func coderEcho(c *websocket.Conn) {
+// coderMessage is one publish as the /broadcast queues hold it.
+type coderMessage struct {
+	typ websocket.MessageType
+	p   []byte // shared by every subscriber: never written to
+}
+
+// coderRead hands each data message to handle until the connection fails or
+// closes, or handle fails. msg is valid only until handle returns. The
+// reader answers pings and close frames.
+func coderRead(c *websocket.Conn, handle func(typ websocket.MessageType, msg []byte) error) {
 	ctx := context.Background()
 	var buf []byte
 	for {
@@ -71,23 +149,44 @@ func coderEcho(c *websocket.Conn) {
 		if buf, err = readMessage(r, buf); err != nil {
 			return // over the limit coder has already sent 1009
 		}
-		// Not Writer + io.Copy: that ends the message with an extra empty
-		// FIN frame.
-		if err := c.Write(ctx, typ, buf); err != nil {
+		if err := handle(typ, buf); err != nil {
 			return
 		}
 	}
 }
 
-// coderGoingAway runs coder's close handshake with 1001. Close waits up to
-// 5 s for the peer's reply, and once it has begun CloseNow no longer closes
-// anything, so after closeGrace the hijacked socket is closed directly,
-// which makes Close return.
-func coderGoingAway(c *websocket.Conn, raw net.Conn) {
+// coderWrite is a /broadcast connection's writer: it writes the messages
+// queued for the subscriber until the reader ends (done), the subscriber is
+// disconnected as slow, or a write fails, which unsubscribes it.
+func coderWrite(c *websocket.Conn, sub *subscriber[*coderMessage], done <-chan struct{}) {
+	ctx := context.Background()
+	for {
+		select {
+		case m := <-sub.queue:
+			if sub.isSlow() {
+				return // leave the socket to the 1008 close frame
+			}
+			if err := c.Write(ctx, m.typ, m.p); err != nil {
+				sub.unsubscribe()
+				return
+			}
+		case <-sub.slow:
+			return
+		case <-done:
+			return
+		}
+	}
+}
+
+// coderClose runs coder's close handshake with code and reason. Close waits
+// up to 5 s for the peer's reply, and once it has begun CloseNow no longer
+// closes anything, so after closeGrace the hijacked socket is closed
+// directly, which makes Close return.
+func coderClose(c *websocket.Conn, raw net.Conn, code websocket.StatusCode, reason string) {
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
-		_ = c.Close(websocket.StatusGoingAway, "")
+		_ = c.Close(code, reason)
 	}()
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
@@ -107,15 +206,23 @@ func coderGoingAway(c *websocket.Conn, raw net.Conn) {
 }
 
 // hijackRecorder keeps the net.Conn that coder/websocket hijacks, the only
-// way to close the socket under a Conn whose Close is stuck.
+// way to close the socket under a Conn whose Close is stuck, and hands coder
+// that conn wrapped by wrap, if wrap is not nil. coder reads the socket
+// through the conn it is handed (Accept resets the hijacked bufio.Reader onto
+// it) and writes through net/http's bufio.Writer on the real socket, so a
+// wrapper sees every byte read and costs the write path nothing.
 type hijackRecorder struct {
 	http.ResponseWriter
+	wrap func(net.Conn) net.Conn
 	conn net.Conn
 }
 
-// Hijack hijacks the underlying connection and remembers it.
+// Hijack hijacks the underlying connection and remembers it, wrapped.
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil && h.wrap != nil {
+		conn = h.wrap(conn)
+	}
 	h.conn = conn
 	return conn, rw, err
 }

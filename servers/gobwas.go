@@ -27,50 +27,126 @@ func (gobwasServer) Module() string { return "github.com/gobwas/ws" }
 // so every setting is applied here.
 func (gobwasServer) Exceptions() []string { return nil }
 
+// Handlers mounts /echo and /broadcast. Each connection's handler goroutine
+// is its reader; a /broadcast connection has one writer goroutine besides,
+// which writes the frames queued for it under the connection's write mutex,
+// shared with the reader's control replies and with close frames.
 func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 	// Timeout bounds writing the handshake response; reading the request is
 	// bounded by the http.Server's ReadHeaderTimeout. No Negotiate func, so
 	// no extension (compression) is ever accepted.
 	up := ws.HTTPUpgrader{Timeout: s.HandshakeTimeout}
-	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// upgrade upgrades and sets up one connection; the caller runs c.serve
+	// with the returned reader and defers end, passing the channel its
+	// writer goroutine closes on return, if it has one: end closes the
+	// socket, which ends a blocked write, and waits for the writer before
+	// unregistering.
+	upgrade := func(w http.ResponseWriter, r *http.Request) (c *gobwasConn, br *bufio.Reader, end func(wrote <-chan struct{})) {
 		conn, rw, _, err := up.Upgrade(r, w)
 		if err != nil {
 			if conn != nil {
 				_ = conn.Close() // hijacked; Upgrade wrote the HTTP error
 			}
-			return
+			return nil, nil, nil
+		}
+		// Every read from the socket touches the idle timer: any byte that
+		// arrives, of any frame, keeps the connection open.
+		it := newIdleTimer(s.IdleTimeout)
+		var src io.Reader = conn
+		if it != nil {
+			src = &touchReader{r: conn, it: it}
 		}
 		// The hijacked reader may already hold the client's first frames;
 		// keep them, but read through a buffer of our own size.
-		var src io.Reader = conn
 		if n := rw.Reader.Buffered(); n > 0 {
 			b, _ := rw.Reader.Peek(n)
-			src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+			src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), src)
 		}
-		c := &gobwasConn{
+		c = &gobwasConn{
 			conn: conn,
 			bw:   bufio.NewWriterSize(conn, s.WriteBufferSize),
 			done: make(chan struct{}),
 		}
 		c.answer = wsutil.ControlFrameHandler(c.bw, ws.StateServerSide)
-		remove := live.Add(c.goingAway)
-		defer remove()
-		defer conn.Close()
-		defer close(c.done)
-		c.echo(bufio.NewReaderSize(src, s.ReadBufferSize), s.ReadLimit)
+		remove := live.Add(func() { c.close(ws.StatusGoingAway, "") })
+		it.start(func() {
+			live.Counters.IdleClosed.Add(1)
+			c.close(ws.StatusGoingAway, idleCloseReason)
+		})
+		return c, bufio.NewReaderSize(src, s.ReadBufferSize), func(wrote <-chan struct{}) {
+			it.stop()
+			close(c.done)
+			_ = conn.Close()
+			if wrote != nil {
+				<-wrote
+			}
+			remove()
+		}
+	}
+
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, br, end := upgrade(w, r)
+		if c == nil {
+			return
+		}
+		defer end(nil)
+		c.serve(br, s.ReadLimit, c.write)
 	})
-	return Handlers{Echo: echo, Broadcast: NotImplemented}
+
+	hub := newHub[*[]byte](s, &live.Counters)
+	broadcast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c *gobwasConn
+		upgraded := make(chan struct{}) // c is set, or nil for good
+		sub := hub.subscribe(func() {
+			<-upgraded
+			if c != nil {
+				c.close(ws.StatusPolicyViolation, slowCloseReason)
+			}
+		})
+		defer sub.unsubscribe()
+		c, br, end := upgrade(w, r)
+		close(upgraded)
+		if c == nil {
+			return
+		}
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			c.writeQueue(sub)
+		}()
+		defer end(wrote)
+		c.serve(br, s.ReadLimit, func(op ws.OpCode, msg []byte) error {
+			// The whole frame, compiled once: every subscriber writes
+			// the same bytes.
+			frame := gobwasCompile(op, msg)
+			hub.publish(&frame)
+			return nil
+		})
+	})
+	return Handlers{Echo: echo, Broadcast: broadcast}
+}
+
+// gobwasCompile encodes msg as one unfragmented, unmasked (server) frame, in
+// a slice of its exact size: the payload is copied once, never grown.
+func gobwasCompile(op ws.OpCode, msg []byte) []byte {
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(msg))}
+	var hdr [ws.MaxHeaderSize]byte
+	b := bytes.NewBuffer(make([]byte, 0, ws.HeaderSize(h)+len(msg)))
+	_ = ws.WriteHeaderBuffer(b, h, hdr[:]) // writing to a Buffer cannot fail
+	b.Write(msg)
+	return b.Bytes()
 }
 
 // errCloseSent stops writes after this side has sent its close frame.
 var errCloseSent = errors.New("gobwas: close frame already sent")
 
-// gobwasConn is one server-side gobwas connection. Three parties write to it
-// (echo replies, control-frame answers, goingAway from another goroutine),
-// so every write goes through bw under wmu, one whole frame at a time.
+// gobwasConn is one server-side gobwas connection. Several parties write to
+// it (echo replies or the broadcast writer, control-frame answers, close
+// frames from other goroutines), so every write goes through bw under wmu,
+// one whole frame at a time.
 type gobwasConn struct {
 	conn net.Conn
-	done chan struct{} // closed when the echo loop has ended
+	done chan struct{} // closed when the read loop has ended
 
 	// answer writes the reply to a ping or close frame into bw.
 	answer wsutil.FrameHandlerFunc
@@ -81,10 +157,11 @@ type gobwasConn struct {
 	closeSent bool                   // guarded by wmu
 }
 
-// echo answers every data message with the same bytes and opcode until the
-// connection fails or closes. br is the buffered connection: without it,
-// reading a frame header alone costs several syscalls.
-func (c *gobwasConn) echo(br *bufio.Reader, limit int64) {
+// serve hands each data message to handle until the connection fails or
+// closes, or handle fails; msg is valid only until handle returns. br is the
+// buffered connection: without it, reading a frame header alone costs
+// several syscalls.
+func (c *gobwasConn) serve(br *bufio.Reader, limit int64, handle func(op ws.OpCode, msg []byte) error) {
 	rd := wsutil.Reader{
 		Source:    br,
 		State:     ws.StateServerSide,
@@ -116,7 +193,7 @@ func (c *gobwasConn) echo(br *bufio.Reader, limit int64) {
 			c.fail(err)
 			return
 		}
-		if err := c.write(h.OpCode, buf); err != nil {
+		if err := handle(h.OpCode, buf); err != nil {
 			return
 		}
 	}
@@ -124,7 +201,7 @@ func (c *gobwasConn) echo(br *bufio.Reader, limit int64) {
 
 // control answers a control frame: pong for ping, close for close. A close
 // that replies to our own close (going away) is not answered again. It
-// returns an error, ending the echo loop, once a close frame was received.
+// returns an error, ending the read loop, once a close frame was received.
 func (c *gobwasConn) control(h ws.Header, r io.Reader) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -159,15 +236,50 @@ func (c *gobwasConn) write(op ws.OpCode, p []byte) error {
 	return c.bw.Flush()
 }
 
-// writeClose sends a close frame with code, once.
-func (c *gobwasConn) writeClose(code ws.StatusCode) error {
+// writeFrame writes a compiled frame (gobwasCompile).
+func (c *gobwasConn) writeFrame(frame []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return errCloseSent
+	}
+	if _, err := c.bw.Write(frame); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// writeQueue is a /broadcast connection's writer: it writes the frames
+// queued for the subscriber until the read loop ends, the subscriber is
+// disconnected as slow, or a write fails, which unsubscribes it.
+func (c *gobwasConn) writeQueue(sub *subscriber[*[]byte]) {
+	for {
+		select {
+		case f := <-sub.queue:
+			if sub.isSlow() {
+				return // leave the socket to the 1008 close frame
+			}
+			if err := c.writeFrame(*f); err != nil {
+				sub.unsubscribe()
+				return
+			}
+		case <-sub.slow:
+			return
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// writeClose sends a close frame with code and reason, once.
+func (c *gobwasConn) writeClose(code ws.StatusCode, reason string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return errCloseSent
 	}
 	c.closeSent = true
-	if err := ws.WriteFrame(c.bw, ws.NewCloseFrame(ws.NewCloseFrameBody(code, ""))); err != nil {
+	if err := ws.WriteFrame(c.bw, ws.NewCloseFrame(ws.NewCloseFrameBody(code, reason))); err != nil {
 		return err
 	}
 	return c.bw.Flush()
@@ -179,18 +291,19 @@ func (c *gobwasConn) fail(err error) {
 	var pe ws.ProtocolError
 	switch {
 	case errors.Is(err, wsutil.ErrMessageTooLarge), errors.Is(err, wsutil.ErrFrameTooLarge):
-		_ = c.writeClose(ws.StatusMessageTooBig)
+		_ = c.writeClose(ws.StatusMessageTooBig, "")
 	case errors.As(err, &pe):
-		_ = c.writeClose(ws.StatusProtocolError)
+		_ = c.writeClose(ws.StatusProtocolError, "")
 	}
 }
 
-// goingAway sends 1001, waits (bounded) for the echo loop to read the
-// peer's close reply, and closes the socket. The write deadline frees wmu
-// if an echo write is stuck on a peer that does not read.
-func (c *gobwasConn) goingAway() {
+// close sends a close frame with code and reason, waits (bounded) for the
+// read loop to read the peer's close reply, and closes the socket. The write
+// deadline frees wmu if a write is stuck on a peer that does not read; a
+// frame cut short by it fails bw for good, so no close frame follows it.
+func (c *gobwasConn) close(code ws.StatusCode, reason string) {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
-	if err := c.writeClose(ws.StatusGoingAway); err == nil {
+	if err := c.writeClose(code, reason); err == nil {
 		t := time.NewTimer(closeGrace)
 		select {
 		case <-c.done:

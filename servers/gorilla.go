@@ -18,6 +18,11 @@ func (gorillaServer) Module() string { return "github.com/gorilla/websocket" }
 // Exceptions is empty: gorilla applies every setting.
 func (gorillaServer) Exceptions() []string { return nil }
 
+// Handlers mounts /echo and /broadcast. Each connection's handler goroutine
+// is its reader; a /broadcast connection has one writer goroutine besides,
+// which drains its queue of prepared messages. gorilla allows one reader and
+// one writer at a time, plus WriteControl from anywhere, which is what the
+// pong replies, close frames (idle, slow consumer, going away) use.
 func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 	up := &websocket.Upgrader{
 		HandshakeTimeout: s.HandshakeTimeout,
@@ -29,49 +34,152 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 		// A benchmark server: any origin may connect.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
-	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// upgrade upgrades and sets up one connection. Its idle timer runs from
+	// here; done is closed when the connection's reader has ended. The
+	// caller defers end, passing the channel its writer goroutine closes
+	// on return, if it has one: end closes the socket, which ends a
+	// blocked write, and waits for the writer before unregistering.
+	upgrade := func(w http.ResponseWriter, r *http.Request) (c *websocket.Conn, it *idleTimer, done chan struct{}, end func(wrote <-chan struct{})) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
-			return // Upgrade has answered with an HTTP error.
+			return nil, nil, nil, nil // Upgrade has answered with an HTTP error.
 		}
 		if s.ReadLimit > 0 {
 			c.SetReadLimit(s.ReadLimit) // gorilla has no default limit
 		}
-		done := make(chan struct{})
-		remove := live.Add(func() { gorillaGoingAway(c, done) })
-		defer remove()
-		defer c.Close()
-		defer close(done)
-		gorillaEcho(c)
+		done = make(chan struct{})
+		remove := live.Add(func() { gorillaClose(c, done, websocket.CloseGoingAway, "") })
+		it = newIdleTimer(s.IdleTimeout)
+		if it != nil {
+			// Control frames are read inside NextReader and the message
+			// reader; only their handlers see them. The default ping
+			// handler, which answers with a pong, is kept.
+			ping := c.PingHandler()
+			c.SetPingHandler(func(p string) error { it.touch(); return ping(p) })
+			c.SetPongHandler(func(string) error { it.touch(); return nil })
+			it.start(func() {
+				live.Counters.IdleClosed.Add(1)
+				gorillaClose(c, done, websocket.CloseGoingAway, idleCloseReason)
+			})
+		}
+		return c, it, done, func(wrote <-chan struct{}) {
+			it.stop()
+			close(done)
+			_ = c.Close()
+			if wrote != nil {
+				<-wrote
+			}
+			remove()
+		}
+	}
+
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, it, _, end := upgrade(w, r)
+		if c == nil {
+			return
+		}
+		defer end(nil)
+		gorillaRead(c, it, c.WriteMessage)
 	})
-	return Handlers{Echo: echo, Broadcast: NotImplemented}
+
+	hub := newHub[*websocket.PreparedMessage](s, &live.Counters)
+	broadcast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c *websocket.Conn
+		var done chan struct{}
+		upgraded := make(chan struct{}) // c and done are set, or nil for good
+		sub := hub.subscribe(func() {
+			<-upgraded
+			if c != nil {
+				gorillaClose(c, done, websocket.ClosePolicyViolation, slowCloseReason)
+			}
+		})
+		defer sub.unsubscribe()
+		c, it, done, end := upgrade(w, r)
+		close(upgraded)
+		if c == nil {
+			return
+		}
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			gorillaWrite(c, sub, done)
+		}()
+		defer end(wrote)
+		gorillaRead(c, it, func(typ int, msg []byte) error {
+			// Encodes the server frame once, copying msg out of the read
+			// buffer; every subscriber writes the same bytes.
+			pm, err := websocket.NewPreparedMessage(typ, msg)
+			if err != nil {
+				return err
+			}
+			hub.publish(pm)
+			return nil
+		})
+	})
+	return Handlers{Echo: echo, Broadcast: broadcast}
 }
 
-// gorillaEcho answers each data message with the same bytes and type until
-// the connection fails or closes. gorilla's default handlers answer pings
-// with pongs and echo a close frame, from inside NextReader.
-func gorillaEcho(c *websocket.Conn) {
+// gorillaRead hands each data message to handle until the connection fails
+// or closes, or handle fails. msg is valid only until handle returns.
+// gorilla's default handlers answer pings with pongs and echo a close frame,
+// from inside NextReader. Arrivals touch it (nil: no idle timeout): a
+// message's header, every chunk of its payload.
+func gorillaRead(c *websocket.Conn, it *idleTimer, handle func(typ int, msg []byte) error) {
 	var buf []byte
+	var tr *touchReader
+	if it != nil {
+		tr = &touchReader{it: it}
+	}
 	for {
 		typ, r, err := c.NextReader()
 		if err != nil {
 			return
 		}
+		if tr != nil {
+			it.touch()
+			tr.r = r
+			r = tr
+		}
 		// Not ReadMessage: it allocates a new slice per message.
 		if buf, err = readMessage(r, buf); err != nil {
 			return // on ErrReadLimit gorilla has already sent 1009
 		}
-		if err := c.WriteMessage(typ, buf); err != nil {
+		if err := handle(typ, buf); err != nil {
 			return
 		}
 	}
 }
 
-// gorillaGoingAway sends 1001 and closes the connection. WriteControl is the
-// one write gorilla allows concurrently with the echo loop's WriteMessage.
-// done closes when the echo loop has ended, i.e. has read the peer's reply.
-func gorillaGoingAway(c *websocket.Conn, done <-chan struct{}) {
-	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
+// gorillaWrite is a /broadcast connection's writer: it writes the prepared
+// messages queued for the subscriber until the reader ends (done), the
+// subscriber is disconnected as slow, or a write fails, which unsubscribes
+// it: a connection that cannot be written to gets nothing more queued.
+func gorillaWrite(c *websocket.Conn, sub *subscriber[*websocket.PreparedMessage], done <-chan struct{}) {
+	for {
+		select {
+		case pm := <-sub.queue:
+			if sub.isSlow() {
+				return // leave the socket to the 1008 close frame
+			}
+			if err := c.WritePreparedMessage(pm); err != nil {
+				sub.unsubscribe()
+				return
+			}
+		case <-sub.slow:
+			return
+		case <-done:
+			return
+		}
+	}
+}
+
+// gorillaClose sends a close frame with code and reason, waits (bounded) for
+// the reader to end (done), which it does on reading the peer's close
+// reply, and closes the connection. WriteControl is the one write gorilla
+// allows concurrently with the reader's and the writer's writes; it waits up
+// to closeGrace for a write in progress.
+func gorillaClose(c *websocket.Conn, done <-chan struct{}, code int, reason string) {
+	msg := websocket.FormatCloseMessage(code, reason)
 	if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err == nil {
 		t := time.NewTimer(closeGrace)
 		select {

@@ -47,6 +47,23 @@ type Stats struct {
 	// GCPauseTotalNs is runtime.MemStats.PauseTotalNs: total stop-the-world
 	// pause time since the process started, in nanoseconds.
 	GCPauseTotalNs uint64 `json:"gc_pause_total_ns"`
+	// BroadcastPublished is the number of publishes: data messages
+	// received on /broadcast connections (Counters.BroadcastPublished).
+	BroadcastPublished uint64 `json:"broadcast_published"`
+	// BroadcastEnqueued is the number of messages queued to subscribers,
+	// one per subscriber a publish reached; a publish to n subscribers
+	// adds n unless some were slow (Counters.BroadcastEnqueued).
+	BroadcastEnqueued uint64 `json:"broadcast_enqueued"`
+	// BroadcastDropped is the number of messages skipped for subscribers
+	// whose queue was full, under the drop policy (Counters.BroadcastDropped).
+	BroadcastDropped uint64 `json:"broadcast_dropped"`
+	// BroadcastDisconnected is the number of subscribers closed with 1008
+	// because their queue was full, under the disconnect policy
+	// (Counters.BroadcastDisconnected).
+	BroadcastDisconnected uint64 `json:"broadcast_disconnected"`
+	// IdleClosed is the number of connections closed because nothing, not
+	// even a ping, arrived on them for the idle timeout (Counters.IdleClosed).
+	IdleClosed uint64 `json:"idle_closed"`
 }
 
 // Serve runs srv on a TCP listener at listen (e.g. "127.0.0.1:0") until ctx
@@ -154,6 +171,12 @@ func statsHandler(name string, live *Live) http.Handler {
 			HeapSysBytes:   ms.HeapSys,
 			NumGC:          ms.NumGC,
 			GCPauseTotalNs: ms.PauseTotalNs,
+
+			BroadcastPublished:    live.Counters.BroadcastPublished.Load(),
+			BroadcastEnqueued:     live.Counters.BroadcastEnqueued.Load(),
+			BroadcastDropped:      live.Counters.BroadcastDropped.Load(),
+			BroadcastDisconnected: live.Counters.BroadcastDisconnected.Load(),
+			IdleClosed:            live.Counters.IdleClosed.Load(),
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,13 +83,39 @@ type Server interface {
 	Exceptions() []string
 }
 
-// Live tracks the open connections of a server process so that shutdown can
-// send each a 1001 (going away) close frame.
+// Live is the state one server process shares between its connections: the
+// open connections, so that shutdown can send each a 1001 (going away) close
+// frame, and the event counters /stats reports. Serve makes one per call; the
+// zero value is ready to use.
 type Live struct {
+	// Counters count this process's broadcast and idle-timeout events.
+	Counters Counters
+
 	mu    sync.Mutex
 	next  uint64
 	conns map[uint64]func()
 	gone  bool // GoingAway has been called
+}
+
+// Counters are a server process's event counters, safe for concurrent use.
+// Each server adds to them as the events happen; Stats reports them.
+type Counters struct {
+	// BroadcastPublished counts publishes: data messages received on
+	// /broadcast connections.
+	BroadcastPublished atomic.Uint64
+	// BroadcastEnqueued counts messages put on a subscriber's queue, one
+	// per subscriber a publish reached (queued for writing, not yet
+	// known to be written).
+	BroadcastEnqueued atomic.Uint64
+	// BroadcastDropped counts messages skipped for a subscriber whose
+	// queue was full, under the SlowDrop policy.
+	BroadcastDropped atomic.Uint64
+	// BroadcastDisconnected counts subscribers closed (1008) because their
+	// queue was full, under the SlowDisconnect policy.
+	BroadcastDisconnected atomic.Uint64
+	// IdleClosed counts connections the server closed because nothing
+	// arrived on them for Settings.IdleTimeout.
+	IdleClosed atomic.Uint64
 }
 
 // Add registers a connection; goingAway must send a close frame with status

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -86,10 +85,20 @@ func startServe(t *testing.T, name string, s Settings) *testServer {
 // dial opens a WebSocket to /echo that the test closes when it ends.
 func dial(t *testing.T, addr string) *websocket.Conn {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 2 * time.Second}
-	c, _, err := d.Dial("ws://"+addr+"/echo", nil)
+	return dialPath(t, addr, "/echo")
+}
+
+// dialPath opens a WebSocket to path that the test closes when it ends.
+func dialPath(t *testing.T, addr, path string) *websocket.Conn {
+	t.Helper()
+	return dialWith(t, &websocket.Dialer{HandshakeTimeout: 2 * time.Second}, addr, path)
+}
+
+func dialWith(t *testing.T, d *websocket.Dialer, addr, path string) *websocket.Conn {
+	t.Helper()
+	c, _, err := d.Dial("ws://"+addr+path, nil)
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		t.Fatalf("dial %s%s: %v", addr, path, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	// No test here waits on the network for long; a hang becomes an error.
@@ -255,15 +264,21 @@ func TestServers(t *testing.T) {
 				}
 			})
 
-			t.Run("broadcast not implemented", func(t *testing.T) {
+			t.Run("broadcast mounted", func(t *testing.T) {
+				// A plain GET is refused as not a WebSocket upgrade
+				// (400 or 426 by library), no longer answered 501.
 				resp, err := statsClient.Get("http://" + ts.addr + "/broadcast")
 				if err != nil {
 					t.Fatal(err)
 				}
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusNotImplemented {
-					t.Errorf("/broadcast: %s, want 501", resp.Status)
+				if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+					t.Errorf("/broadcast without upgrade: %s, want a 4xx refusal", resp.Status)
 				}
+				// A lone subscriber gets its own publishes, like an echo.
+				c := dialPath(t, ts.addr, "/broadcast")
+				echoOnce(t, c, websocket.BinaryMessage, []byte("to myself"))
+				echoOnce(t, c, websocket.TextMessage, []byte("héllo"))
 			})
 
 			t.Run("stats", func(t *testing.T) {
@@ -281,8 +296,9 @@ func TestServers(t *testing.T) {
 					t.Errorf("Content-Type %q", ct)
 				}
 				keys := slices.Sorted(maps.Keys(raw))
-				want := []string{"conns", "gc_pause_total_ns", "goroutines", "heap_alloc_bytes",
-					"heap_inuse_bytes", "heap_sys_bytes", "num_gc", "pid", "server"}
+				want := []string{"broadcast_disconnected", "broadcast_dropped", "broadcast_enqueued",
+					"broadcast_published", "conns", "gc_pause_total_ns", "goroutines", "heap_alloc_bytes",
+					"heap_inuse_bytes", "heap_sys_bytes", "idle_closed", "num_gc", "pid", "server"}
 				if !slices.Equal(keys, want) {
 					t.Errorf("stats keys %v, want %v", keys, want)
 				}
