@@ -304,7 +304,7 @@ func resourceColumns(scenario string) []column {
 			return fmtOptFloat(r.ServerGoroutinesPerConn, func(v float64) string { return trimFloat(v) })
 		}},
 		column{name: "client CPU %", cell: func(r Record) string { return fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100) }},
-		column{name: "client mem/conn", cell: func(r Record) string { return fmtBytes(r.ClientMemPerConnBytes) }},
+		column{name: "client heap/conn", cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
 	)
 	if scenario == "echo" {
 		cols = append(cols, column{name: "client CPU s / 1M msgs", cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
