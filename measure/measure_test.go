@@ -17,7 +17,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 		tmpl := c.Template(7)
 		msg := append([]byte(nil), tmpl...)
-		want := Header{Conn: 7, Seq: 1 << 40, SentNs: 123456789}
+		want := Header{Conn: 7, Seq: 1 << 40, SentNs: 123456789, LateNs: 4242}
 		c.Stamp(msg, want)
 		got, ok := c.Parse(msg, tmpl)
 		if !ok || got != want {

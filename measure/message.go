@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // Every benchmark message starts with a header carrying the connection id,
@@ -13,7 +14,7 @@ import (
 // rest of the message is a filler pattern fixed per connection, compared byte
 // for byte on receipt.
 const (
-	binaryHeaderSize = 24 // conn id 4, seq 8, send ns 8, crc32c 4
+	binaryHeaderSize = 28 // conn id 4, seq 8, send ns 8, late ns 4, crc32c 4
 	textHeaderSize   = 2 * binaryHeaderSize
 )
 
@@ -24,8 +25,12 @@ type Header struct {
 	Conn uint32
 	Seq  uint64
 	// SentNs is the send time in nanoseconds on the load generator's
-	// monotonic clock (see Clock).
+	// monotonic clock (see Clock): for an open-loop sender the time the
+	// message was due on its schedule.
 	SentNs int64
+	// LateNs is how far behind its schedule the message actually left
+	// (saturating at about 4.3 s); SentNs+LateNs is the actual send time.
+	LateNs uint32
 }
 
 // Codec encodes and checks benchmark messages of one fixed size. Text
@@ -78,7 +83,8 @@ func (c Codec) Stamp(msg []byte, h Header) {
 	binary.LittleEndian.PutUint32(raw[0:], h.Conn)
 	binary.LittleEndian.PutUint64(raw[4:], h.Seq)
 	binary.LittleEndian.PutUint64(raw[12:], uint64(h.SentNs))
-	binary.LittleEndian.PutUint32(raw[20:], crc32.Checksum(raw[:20], castagnoli))
+	binary.LittleEndian.PutUint32(raw[20:], h.LateNs)
+	binary.LittleEndian.PutUint32(raw[24:], crc32.Checksum(raw[:24], castagnoli))
 	if c.Text {
 		hex.Encode(msg[:textHeaderSize], raw[:])
 		return
@@ -111,12 +117,13 @@ func (c Codec) ParseHeader(msg []byte) (h Header, ok bool) {
 	} else {
 		copy(raw[:], msg)
 	}
-	if crc32.Checksum(raw[:20], castagnoli) != binary.LittleEndian.Uint32(raw[20:]) {
+	if crc32.Checksum(raw[:24], castagnoli) != binary.LittleEndian.Uint32(raw[24:]) {
 		return h, false
 	}
 	h.Conn = binary.LittleEndian.Uint32(raw[0:])
 	h.Seq = binary.LittleEndian.Uint64(raw[4:])
 	h.SentNs = int64(binary.LittleEndian.Uint64(raw[12:]))
+	h.LateNs = binary.LittleEndian.Uint32(raw[20:])
 	return h, true
 }
 
@@ -127,4 +134,15 @@ func (c Codec) FillerOK(msg, template []byte) bool {
 		return false
 	}
 	return string(msg[hs:]) == string(template[hs:]) // compiles to a memequal, no allocation
+}
+
+// Saturate32 clamps a nanosecond duration into a header's LateNs field.
+func Saturate32(ns int64) uint32 {
+	if ns <= 0 {
+		return 0
+	}
+	if ns > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(ns)
 }

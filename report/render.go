@@ -113,7 +113,11 @@ func groupTitle(r Record, kind string) string {
 		}
 		return fmt.Sprintf("connect · %d conns %s, then closed", r.Conns, pace)
 	}
-	return fmt.Sprintf("%s · %s · %d conns · %s · %s", r.Scenario, strings.ReplaceAll(r.Mode, "-", " "), r.Conns, msgs, window)
+	mode := strings.ReplaceAll(r.Mode, "-", " ")
+	if r.OpenLoop != nil {
+		mode += " at " + fmtCount(uint64(r.OpenLoop.TargetRate+0.5)) + " msgs/s (latency from the intended send time)"
+	}
+	return fmt.Sprintf("%s · %s · %d conns · %s · %s", r.Scenario, mode, r.Conns, msgs, window)
 }
 
 func renderTables(w io.Writer, res *Result, markdown bool) error {
@@ -134,7 +138,7 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 		multiRun := slices.ContainsFunc(g.records, func(r Record) bool { return r.Run > 1 })
 		first := g.records[0]
 		closedLoop = closedLoop || first.Mode == "closed-loop"
-		if err := writeColumns(w, markdown, multiRun, g.records, mainColumns(first.Scenario)); err != nil {
+		if err := writeColumns(w, markdown, multiRun, g.records, mainColumns(first)); err != nil {
 			return err
 		}
 		if markdown {
@@ -208,10 +212,10 @@ func optUs(count, v int64) string {
 	return fmtUs(v)
 }
 
-// mainColumns are what a client sees, per scenario.
-func mainColumns(scenario string) []column {
+// mainColumns are what a client sees, per scenario and mode.
+func mainColumns(first Record) []column {
 	lat := func(r Record) Latency { return r.Latency }
-	switch scenario {
+	switch first.Scenario {
 	case "broadcast":
 		bc := func(r Record) *Broadcast {
 			if r.Broadcast == nil {
@@ -275,6 +279,27 @@ func mainColumns(scenario string) []column {
 	cols := []column{
 		{name: "msgs/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
 		{name: "MB/s", cell: func(r Record) string { return trimFloat(r.ThroughputBytesPerS / 1e6) }},
+	}
+	if first.OpenLoop != nil {
+		ol := func(r Record) *OpenLoop {
+			if r.OpenLoop == nil {
+				return &OpenLoop{}
+			}
+			return r.OpenLoop
+		}
+		cols = append([]column{{name: "sent/s", cell: func(r Record) string {
+			return rate(ol(r).AchievedRate) + " of " + rate(ol(r).TargetRate)
+		}}}, cols...)
+		cols = append(cols, latencyColumns("", lat)...)
+		cols = append(cols,
+			column{name: "uncorrected p99", cell: func(r Record) string {
+				if r.ServiceTime == nil {
+					return "-"
+				}
+				return optUs(r.ServiceTime.Count, r.ServiceTime.P99)
+			}},
+			column{name: "behind schedule", cell: func(r Record) string { return fmtCount(ol(r).BehindSchedule) }})
+		return append(cols, colErrors, colIntegrity)
 	}
 	cols = append(cols, latencyColumns("", lat)...)
 	cols = append(cols, colHandshake...)

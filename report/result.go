@@ -101,8 +101,15 @@ type Record struct {
 	// Integrity counts lost, duplicated, reordered and corrupt messages.
 	Integrity measure.Integrity `json:"integrity"`
 
-	// Latency is the round-trip time of each message in the measured window.
+	// Latency is the round-trip time of each message in the measured
+	// window; in open loop measured from when the message was due on its
+	// schedule (coordinated-omission corrected, as wrk2 does).
 	Latency Latency `json:"latency_us"`
+	// ServiceTime is, in open loop, from when each message actually left
+	// to its reply: the uncorrected figure, kept for comparison.
+	ServiceTime *Latency `json:"service_time_us,omitempty"`
+	// OpenLoop holds the schedule figures of an open-loop echo.
+	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
 	// Handshake is TCP connect + (TLS) + HTTP upgrade time per connection.
 	Handshake Latency `json:"handshake_us"`
 	Connect   Connect `json:"connect"`
@@ -168,6 +175,19 @@ type Connect struct {
 	TargetRatePerS float64 `json:"target_rate_per_s"`
 	// CloseDurationS is how long closing every connection took.
 	CloseDurationS float64 `json:"close_duration_s"`
+}
+
+// OpenLoop holds how well an open-loop sender kept its schedule.
+type OpenLoop struct {
+	// TargetRate is --rate, messages per second across all connections.
+	TargetRate float64 `json:"target_rate_msgs_per_s"`
+	// AchievedRate is messages due in the measured window that were sent,
+	// per second.
+	AchievedRate float64 `json:"achieved_rate_msgs_per_s"`
+	// Sent is the messages sent over the whole cell; BehindSchedule those
+	// that left more than one per-connection interval after they were due.
+	Sent           uint64 `json:"sent"`
+	BehindSchedule uint64 `json:"behind_schedule"`
 }
 
 // Broadcast holds what a broadcast cell measured beyond the common fields.

@@ -13,16 +13,24 @@ import (
 
 func init() { Register(echo{}) }
 
-// echo is the closed-loop request/response scenario: each connection sends a
-// message, waits for its echo, verifies it and records the round trip.
+// echo is the request/response scenario. Closed loop (no rate): each
+// connection sends a message, waits for its echo, verifies it and records the
+// round trip. Open loop (Params.Rate > 0): each connection sends on a fixed
+// schedule whatever the replies do, and latency is measured from when each
+// message was due, so a stall shows in full instead of pausing the sender.
 type echo struct{}
 
 func (echo) Name() string { return "echo" }
 func (echo) Description() string {
-	return "closed loop: each connection sends, waits for its echo, verifies it, records the round trip"
+	return "request/response: closed loop, or open loop at --rate with coordinated-omission-corrected latency"
 }
-func (echo) Path() string       { return "/echo" }
-func (echo) Mode(Params) string { return "closed-loop" }
+func (echo) Path() string { return "/echo" }
+func (echo) Mode(p Params) string {
+	if p.Rate > 0 {
+		return "open-loop"
+	}
+	return "closed-loop"
+}
 func (echo) Validate(p Params) error {
 	if _, err := measure.NewCodec(p.Payload, p.Text); err != nil {
 		return fmt.Errorf("--payload: %w", err)
@@ -35,6 +43,9 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
 	if err != nil {
 		return nil, err
+	}
+	if env.Params.Rate > 0 {
+		return runOpenLoop(ctx, env, codec)
 	}
 	out := &Outcome{Latency: measure.NewRecorder(), Errors: map[string]uint64{}}
 	var mu sync.Mutex // guards out while workers report

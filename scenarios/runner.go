@@ -319,6 +319,12 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	}
 	lat, clamped := out.Latency.Snapshot()
 	rec.Latency, _ = report.NewLatency(lat, clamped)
+	if out.Service != nil {
+		h, c := out.Service.Snapshot()
+		svc, _ := report.NewLatency(h, c)
+		rec.ServiceTime = &svc
+	}
+	rec.OpenLoop = out.OpenLoop
 	if rec.DurationS > 0 {
 		rec.ThroughputMsgsPerS = float64(out.Messages) / rec.DurationS
 		rec.ThroughputBytesPerS = rec.ThroughputMsgsPerS * float64(p.Payload)

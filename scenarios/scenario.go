@@ -38,10 +38,12 @@ type Params struct {
 	// dials as fast as the parallel dialers go.
 	ConnectRate float64
 
-	// Broadcast: Publishers of the connections publish Rate messages per
-	// second in total, on a fixed schedule.
+	// Rate is messages per second across all connections on a fixed
+	// schedule: open-loop echo, or broadcast publishes. 0 means a closed
+	// loop for echo.
+	Rate float64
+	// Broadcast: Publishers of the connections publish at Rate.
 	Publishers int
-	Rate       float64
 
 	// Heartbeat: each connection pings every PingInterval and counts a
 	// pong missing after PongTimeout.
@@ -138,8 +140,12 @@ type Outcome struct {
 	Integrity measure.Integrity
 	// Errors counts failures by class ("read", "write", ...).
 	Errors map[string]uint64
-	// Broadcast and Heartbeat carry the figures particular to those
-	// scenarios; the runner fills in what only it knows (server counters).
+	// Service is the open-loop service time: from when a message actually
+	// left to its reply, without the wait behind a late schedule.
+	Service *measure.Recorder
+	// OpenLoop, Broadcast and Heartbeat carry the figures particular to
+	// those modes; the runner fills in what only it knows (server counters).
+	OpenLoop  *report.OpenLoop
 	Broadcast *report.Broadcast
 	Heartbeat *report.Heartbeat
 }

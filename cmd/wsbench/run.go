@@ -52,7 +52,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&o.runs, "runs", 1, "repeat every cell this many times, interleaved across servers")
 	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
 	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
-	fs.StringVar(&o.rate, "rate", defaultRate, "broadcast: messages published per second across all publishers")
+	fs.StringVar(&o.rate, "rate", "", "messages per second across all connections on a fixed schedule: open-loop echo, or broadcast publishes (broadcast default "+defaultRate+")")
 	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
 	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
@@ -199,7 +199,14 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	if p.ConnectRate, err = parseRate("connect-rate", o.connectRate); err != nil {
 		return plan, "", err
 	}
-	if p.Rate, err = parseRate("rate", o.rate); err != nil {
+	rateFlag := o.rate
+	if rateFlag == "" {
+		rateFlag = "0" // closed loop
+		if o.scenario == "broadcast" {
+			rateFlag = defaultRate
+		}
+	}
+	if p.Rate, err = parseRate("rate", rateFlag); err != nil {
 		return plan, "", err
 	}
 	p.Publishers = o.publishers
