@@ -147,6 +147,17 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 		if err := writeColumns(w, markdown, multiRun, g.records, resourceColumns(first.Scenario)); err != nil {
 			return err
 		}
+		if multiRun {
+			if markdown {
+				fmt.Fprintln(w, "\nAcross runs, median [min–max]:")
+				fmt.Fprintln(w)
+			} else {
+				fmt.Fprintln(w, "across runs: median [min–max]")
+			}
+			if err := writeSpread(w, markdown, g.records); err != nil {
+				return err
+			}
+		}
 		if notes := notes(g.records); len(notes) > 0 {
 			fmt.Fprintln(w)
 			for _, n := range notes {
@@ -526,4 +537,117 @@ func renderCSV(w io.Writer, res *Result) error {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	return nil
+}
+
+// metric is one number of a record that is summarised across runs.
+type metric struct {
+	name   string
+	val    func(Record) (float64, bool)
+	format func(float64) string
+}
+
+// spreadMetrics are the headline numbers of each scenario.
+func spreadMetrics(first Record) []metric {
+	us := func(v float64) string { return fmtUs(int64(v + 0.5)) }
+	lat := func(name string, get func(Record) Latency, f func(Latency) int64) metric {
+		return metric{name: name, format: us, val: func(r Record) (float64, bool) {
+			l := get(r)
+			return float64(f(l)), l.Count > 0
+		}}
+	}
+	latency := func(r Record) Latency { return r.Latency }
+	throughput := metric{name: "msgs/s", format: rate, val: func(r Record) (float64, bool) { return r.ThroughputMsgsPerS, r.Messages > 0 }}
+	switch first.Scenario {
+	case "broadcast":
+		throughput.name = "deliveries/s"
+	case "heartbeat":
+		throughput.name = "pongs/s"
+	case "connect":
+		throughput = metric{name: "conns/s", format: rate, val: func(r Record) (float64, bool) { return r.Connect.RatePerS, r.Connect.Established > 0 }}
+		latency = func(r Record) Latency { return r.Handshake }
+	}
+	ms := []metric{throughput,
+		lat("p50", latency, func(l Latency) int64 { return l.P50 }),
+		lat("p99", latency, func(l Latency) int64 { return l.P99 }),
+		lat("p99.9", latency, func(l Latency) int64 { return l.P999 }),
+	}
+	if first.Scenario == "echo" || first.Scenario == "broadcast" {
+		ms = append(ms, metric{name: "server CPU s / 1M", format: func(v float64) string { return trimFloat(v) + "s" },
+			val: func(r Record) (float64, bool) {
+				if r.ServerCPUPerMillion == nil {
+					return 0, false
+				}
+				return *r.ServerCPUPerMillion, true
+			}})
+	}
+	return append(ms, metric{name: "mem/conn (ΔRSS÷conns)", format: fmtBytes, val: func(r Record) (float64, bool) {
+		if r.ServerMemPerConnBytes == nil {
+			return 0, false
+		}
+		return *r.ServerMemPerConnBytes, true
+	}})
+}
+
+// writeSpread writes one row per server and driver: each headline metric's
+// median across the runs that measured it, with its range. Runs that failed
+// are left out and counted.
+func writeSpread(w io.Writer, markdown bool, rs []Record) error {
+	metrics := spreadMetrics(rs[0])
+	header := []string{"server", "driver", "runs"}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignRight}
+	for _, m := range metrics {
+		header = append(header, m.name)
+		align = append(align, tw.AlignRight)
+	}
+	var order []string
+	byCell := map[string][]Record{}
+	for _, r := range rs {
+		k := r.Server + "\x00" + r.Driver
+		if _, ok := byCell[k]; !ok {
+			order = append(order, k)
+		}
+		byCell[k] = append(byCell[k], r)
+	}
+	var rows [][]string
+	for _, k := range order {
+		runs := byCell[k]
+		ok := 0
+		for _, r := range runs {
+			if r.Status == StatusOK {
+				ok++
+			}
+		}
+		runsCell := strconv.Itoa(ok)
+		if ok != len(runs) {
+			runsCell = fmt.Sprintf("%d of %d", ok, len(runs))
+		}
+		row := []string{runs[0].Server, runs[0].Driver, runsCell}
+		for _, m := range metrics {
+			var vals []float64
+			for _, r := range runs {
+				if v, has := m.val(r); has && r.Status == StatusOK {
+					vals = append(vals, v)
+				}
+			}
+			row = append(row, spreadCell(vals, m.format))
+		}
+		rows = append(rows, row)
+	}
+	return writeTable(w, markdown, header, align, rows)
+}
+
+// spreadCell is "median [min–max]" of vals.
+func spreadCell(vals []float64, format func(float64) string) string {
+	if len(vals) == 0 {
+		return "-"
+	}
+	slices.Sort(vals)
+	med := vals[len(vals)/2]
+	if len(vals)%2 == 0 {
+		med = (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
+	}
+	if len(vals) == 1 {
+		return format(med)
+	}
+	return fmt.Sprintf("%s [%s–%s]", format(med), format(vals[0]), format(vals[len(vals)-1]))
 }

@@ -123,9 +123,10 @@ func TestRenderMarkdownAndCSV(t *testing.T) {
 			tableLines++
 		}
 	}
-	// two tables of header + separator + two runs
-	if tableLines != 8 {
-		t.Fatalf("markdown has %d table lines, want 8:\n%s", tableLines, md.String())
+	// two tables of header + separator + two runs, and the spread table
+	// of header + separator + one server
+	if tableLines != 11 {
+		t.Fatalf("markdown has %d table lines, want 11:\n%s", tableLines, md.String())
 	}
 	var c bytes.Buffer
 	if err := Render(&c, res, CSV); err != nil {
@@ -160,5 +161,33 @@ func TestFormatting(t *testing.T) {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+}
+
+func TestRenderSpreadAcrossRuns(t *testing.T) {
+	var recs []Record
+	for run, tput := range []float64{900, 1000, 1300} {
+		r := sampleRecord(t, "gorilla", run+1)
+		r.ThroughputMsgsPerS = tput
+		recs = append(recs, r)
+	}
+	failed := sampleRecord(t, "gorilla", 4)
+	failed.Status, failed.ThroughputMsgsPerS = StatusFailed, 99999
+	recs = append(recs, failed)
+	var buf bytes.Buffer
+	if err := Render(&buf, &Result{Schema: Schema, Records: recs}, Table); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"across runs: median [min–max]", "3 of 4", "1,000 [900–1,300]", "505µs"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("spread table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "99,999 [") {
+		t.Error("a failed run's numbers must not enter the spread")
+	}
+	if got := spreadCell([]float64{4, 1, 3, 2}, func(v float64) string { return trimFloat(v) }); got != "2.50 [1.00–4.00]" {
+		t.Errorf("spreadCell even count = %q", got)
 	}
 }
