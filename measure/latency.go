@@ -34,14 +34,18 @@ func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
 // histogram is not goroutine-safe and is too large (about 100 KiB) to keep
 // one per connection, so each goroutine records into a small Batch that is
 // flushed into the shared histogram under a lock every batchSize values.
+//
+// Every value also goes into an interval histogram that TakeInterval hands
+// out and replaces, for per-second time series; Snapshot is unaffected by it.
 type Recorder struct {
-	mu      sync.Mutex
-	h       *hdrhistogram.Histogram
-	clamped uint64
+	mu       sync.Mutex
+	h        *hdrhistogram.Histogram
+	interval *hdrhistogram.Histogram // values since the last TakeInterval
+	clamped  uint64
 }
 
 // NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder { return &Recorder{h: NewHistogram()} }
+func NewRecorder() *Recorder { return &Recorder{h: NewHistogram(), interval: NewHistogram()} }
 
 const batchSize = 256
 
@@ -97,6 +101,7 @@ func (r *Recorder) record(us int64) {
 		r.clamped++
 	}
 	_ = r.h.RecordValue(us) // cannot fail: us is within the bounds
+	_ = r.interval.RecordValue(us)
 }
 
 // Snapshot returns a copy of the histogram so far and the number of values
@@ -107,4 +112,21 @@ func (r *Recorder) Snapshot() (*hdrhistogram.Histogram, uint64) {
 	h := NewHistogram()
 	h.Merge(r.h)
 	return h, r.clamped
+}
+
+// TakeInterval returns the histogram of the values recorded since the
+// previous call (or since the recorder was made) and starts a new interval.
+// The caller owns the returned histogram. Values still buffered in a Batch
+// belong to the interval in which they are flushed, so an interval's edges
+// are as sharp as the batches are small: up to batchSize values per
+// goroutine may land one interval late. The replacement histogram is
+// allocated outside the lock, so recording goroutines wait only for a
+// pointer swap.
+func (r *Recorder) TakeInterval() *hdrhistogram.Histogram {
+	fresh := NewHistogram()
+	r.mu.Lock()
+	h := r.interval
+	r.interval = fresh
+	r.mu.Unlock()
+	return h
 }

@@ -169,6 +169,13 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 			}
 		}
 	}
+	slopes := res.MemorySlopes
+	if len(slopes) == 0 {
+		slopes = Slopes(res.Records)
+	}
+	if err := renderSlopes(w, markdown, slopes); err != nil {
+		return err
+	}
 	if closedLoop {
 		fmt.Fprintln(w)
 		line := "Closed loop: each connection waits for its echo before sending the next message, so latency and throughput are two views of one number (latency ≈ conns / throughput)."
@@ -650,4 +657,19 @@ func spreadCell(vals []float64, format func(float64) string) string {
 		return format(med)
 	}
 	return fmt.Sprintf("%s [%s–%s]", format(med), format(vals[0]), format(vals[len(vals)-1]))
+}
+
+// writer is where renderers write.
+type writer = io.Writer
+
+// alignFor left-aligns the first left columns and right-aligns the rest.
+func alignFor(header []string, left int) []tw.Align {
+	a := make([]tw.Align, len(header))
+	for i := range a {
+		a[i] = tw.AlignRight
+		if i < left {
+			a[i] = tw.AlignLeft
+		}
+	}
+	return a
 }

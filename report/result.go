@@ -41,6 +41,9 @@ type Result struct {
 	ServerExceptions map[string][]string `json:"server_exceptions,omitempty"`
 	// Records holds one record per (scenario, server, driver, conns, payload, run).
 	Records []Record `json:"records"`
+	// MemorySlopes fits server memory against the connection count for
+	// every server measured at several counts (see Slopes).
+	MemorySlopes []MemorySlope `json:"memory_slopes,omitempty"`
 }
 
 // Environment is recorded with every result so figures can be traced to the
@@ -144,10 +147,13 @@ type Record struct {
 	// connection (both after a forced GC), divided by the connections.
 	ServerHeapPerConnBytes  *float64 `json:"server_heap_per_conn_bytes"`
 	ServerGoroutinesPerConn *float64 `json:"server_goroutines_per_conn"`
-	ServerRSSSteadyBytes    *uint64  `json:"server_rss_steady_bytes"`
 	ClientMemPerConnBytes   float64  `json:"client_mem_per_conn_bytes"`
 	ClientHeapPerConnBytes  float64  `json:"client_heap_per_conn_bytes"`
 	ServerRSSPerConnSteady  *float64 `json:"server_rss_per_conn_steady_bytes"`
+	// ServerRSSSteadyBytes and ServerHeapSteadyBytes are the absolute
+	// figures of that snapshot: the points of the memory slope.
+	ServerRSSSteadyBytes  *uint64 `json:"server_rss_steady_bytes"`
+	ServerHeapSteadyBytes *uint64 `json:"server_heap_steady_bytes"`
 
 	// Broadcast holds the fan-out figures of a broadcast cell.
 	Broadcast *Broadcast `json:"broadcast,omitempty"`

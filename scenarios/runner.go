@@ -25,6 +25,9 @@ type Plan struct {
 	Target string
 	Driver drivers.Driver
 	Params Params
+	// ConnsList, when set, runs every cell at each of these connection
+	// counts (Params.Conns is then ignored), for memory-per-connection slopes.
+	ConnsList []int
 	// Runs repeats every cell, interleaved across servers (A B C A B C).
 	Runs     int
 	Settings servers.Settings
@@ -44,6 +47,7 @@ type Plan struct {
 type Cell struct {
 	Index, Total int // 1-based position in the run order
 	Server       string
+	Conns        int
 	Run          int
 }
 
@@ -55,10 +59,16 @@ func (p Plan) Cells() []Cell {
 	if p.Target != "" {
 		names = []string{"target"}
 	}
+	counts := p.ConnsList
+	if len(counts) == 0 {
+		counts = []int{p.Params.Conns}
+	}
 	var cells []Cell
 	for run := 1; run <= max(p.Runs, 1); run++ {
-		for _, s := range names {
-			cells = append(cells, Cell{Server: s, Run: run})
+		for _, n := range counts {
+			for _, s := range names {
+				cells = append(cells, Cell{Server: s, Conns: n, Run: run})
+			}
 		}
 	}
 	for i := range cells {
@@ -122,6 +132,7 @@ func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
 
 func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) report.Record {
 	p := plan.Params
+	p.Conns = cell.Conns
 	settings := plan.Scenario.ServerSettings(p, plan.Settings)
 	rec := report.Record{
 		Scenario:     plan.Scenario.Name(),
@@ -414,6 +425,10 @@ func takeSnapshot(ctx context.Context, srv *serverUnderTest) snapshot {
 func (s snapshot) perConn(rec *report.Record, idle snapshot, n float64) {
 	rec.ClientMemPerConnBytes = (float64(s.clientRSS) - float64(idle.clientRSS)) / n
 	rec.ClientHeapPerConnBytes = (float64(s.clientHeapBytes) - float64(idle.clientHeapBytes)) / n
+	if s.server != nil {
+		rss, heap := s.serverRSS, s.server.HeapAllocBytes
+		rec.ServerRSSSteadyBytes, rec.ServerHeapSteadyBytes = &rss, &heap
+	}
 	if s.server != nil && idle.server != nil {
 		heap := (float64(s.server.HeapAllocBytes) - float64(idle.server.HeapAllocBytes)) / n
 		gor := float64(s.server.Goroutines-idle.server.Goroutines) / n
@@ -496,5 +511,5 @@ func (c Cell) Describe(driver string) string {
 	if c.Run > 1 {
 		run = fmt.Sprintf(" run %d", c.Run)
 	}
-	return strings.TrimSpace(fmt.Sprintf("[%d/%d] %s ← %s%s", c.Index, c.Total, c.Server, driver, run))
+	return strings.TrimSpace(fmt.Sprintf("[%d/%d] %s ← %s, %d conns%s", c.Index, c.Total, c.Server, driver, c.Conns, run))
 }
