@@ -347,6 +347,18 @@ func resourceColumns(scenario string) []column {
 			return fmtOptFloat(r.ServerGoroutinesPerConn, func(v float64) string { return trimFloat(v) })
 		}},
 		column{name: "client CPU %", cell: func(r Record) string { return fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100) }},
+		column{name: "client sched p99", cell: func(r Record) string {
+			if r.Client == nil {
+				return "-"
+			}
+			return optUs(r.Client.SchedDelay.Count, r.Client.SchedDelay.P99)
+		}},
+		column{name: "client-bound", cell: func(r Record) string {
+			if r.Client != nil && r.Client.Bound {
+				return "yes"
+			}
+			return "no"
+		}},
 		column{name: "client heap/conn", cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
 	)
 	if scenario == "echo" {
@@ -455,6 +467,10 @@ func notes(rs []Record) []string {
 		if h := r.Heartbeat; h != nil && h.Missed+h.ClosedByServer > 0 {
 			what = append(what, fmt.Sprintf("%s of %s pings got no pong within %ss; %s connections closed by the server",
 				fmtCount(h.Missed), fmtCount(h.Pings), trimFloat(h.PongTimeoutS), fmtCount(h.ClosedByServer)))
+		}
+		if c := r.Client; c != nil && c.Bound {
+			what = append(what, "client-bound: "+strings.Join(c.Reasons, "; ")+
+				": the load generator, not only the server, limited this run")
 		}
 		if r.Scenario == "connect" && r.Close.Abrupt > 0 {
 			what = append(what, fmt.Sprintf("%s of %s closes were abrupt (no close handshake answered with 1000)",

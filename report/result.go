@@ -39,6 +39,9 @@ type Result struct {
 	ServerSettings map[string]any `json:"server_settings,omitempty"`
 	// ServerExceptions lists, per server, the settings its library could not apply.
 	ServerExceptions map[string][]string `json:"server_exceptions,omitempty"`
+	// Pinning says which CPUs the servers and the load generator were
+	// confined to, and their GOMAXPROCS (absent when not pinned).
+	Pinning *Pinning `json:"pinning,omitempty"`
 	// Records holds one record per (scenario, server, driver, conns, payload, run).
 	Records []Record `json:"records"`
 	// MemorySlopes fits server memory against the connection count for
@@ -155,6 +158,11 @@ type Record struct {
 	ServerRSSSteadyBytes  *uint64 `json:"server_rss_steady_bytes"`
 	ServerHeapSteadyBytes *uint64 `json:"server_heap_steady_bytes"`
 
+	// Client is the load generator's self-check over the measured window.
+	Client *ClientGuard `json:"client,omitempty"`
+	// Series is the measured window second by second.
+	Series []Second `json:"series,omitempty"`
+
 	// Broadcast holds the fan-out figures of a broadcast cell.
 	Broadcast *Broadcast `json:"broadcast,omitempty"`
 	// Heartbeat holds the ping/pong figures of a heartbeat cell.
@@ -167,6 +175,45 @@ type Record struct {
 	// ClientCPUPerMillion is load-generator CPU seconds per million
 	// messages: what the driver costs, comparable across drivers.
 	ClientCPUPerMillion float64 `json:"client_cpu_s_per_million_msgs"`
+}
+
+// Pinning records how the processes were placed on CPUs.
+type Pinning struct {
+	ServerCPUs       string `json:"server_cpus"`
+	ClientCPUs       string `json:"client_cpus"`
+	ServerGOMAXPROCS int    `json:"server_gomaxprocs"`
+	ClientGOMAXPROCS int    `json:"client_gomaxprocs"`
+}
+
+// Second is one second of the measured window.
+type Second struct {
+	// T is seconds since the measured window began, at the end of this second.
+	T float64 `json:"t"`
+	// Messages completed in this second, and their rate.
+	Messages   uint64  `json:"messages"`
+	MsgsPerS   float64 `json:"msgs_per_s"`
+	P99Us      int64   `json:"p99_us"`
+	BrokenConn int     `json:"broken_conns"`
+	// Server figures (null for a --target): RSS now, CPU used this second
+	// as a fraction of one core.
+	ServerRSSBytes *uint64  `json:"server_rss_bytes"`
+	ServerCPUUtil  *float64 `json:"server_cpu_util"`
+}
+
+// ClientGuard is the load generator watching itself, so a run in which it,
+// not the server, was the bottleneck is flagged rather than published.
+type ClientGuard struct {
+	// CPUs is how many CPUs the generator could run on; CPUUtil its CPU
+	// time over the window as a fraction of those.
+	CPUs    int     `json:"cpus"`
+	CPUUtil float64 `json:"cpu_util"`
+	// GCPauseS is the generator's stop-the-world GC pause total in the window.
+	GCPauseS float64 `json:"gc_pause_s"`
+	// SchedDelay is how late a 1 ms timer in the generator woke up.
+	SchedDelay Latency `json:"sched_delay_us"`
+	// Bound is set when the generator was saturated; Reasons say how.
+	Bound   bool     `json:"client_bound"`
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // Connect summarises the connect phase.
@@ -269,6 +316,9 @@ type ServerStats struct {
 // Marked reports whether the record has anything a reader must not miss:
 // failure, interruption, errors or integrity faults.
 func (r Record) Marked() bool {
+	if r.Client != nil && r.Client.Bound {
+		return true
+	}
 	if r.Status != StatusOK || r.ErrorCount() > 0 || r.Integrity.Faults() > 0 {
 		return true
 	}

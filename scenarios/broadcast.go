@@ -57,7 +57,7 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	for i := range templates {
 		templates[i] = codec.Template(uint32(i))
 	}
-	out := &Outcome{Latency: measure.NewRecorder(), Errors: map[string]uint64{}}
+	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
 	fan := newFanout(pubs, len(env.Clients), &env.Window)
 	var publishes, measuredPublishes, late atomic.Uint64
 	var mu sync.Mutex // guards out while goroutines report

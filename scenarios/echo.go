@@ -47,7 +47,7 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	if env.Params.Rate > 0 {
 		return runOpenLoop(ctx, env, codec)
 	}
-	out := &Outcome{Latency: measure.NewRecorder(), Errors: map[string]uint64{}}
+	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
 	var mu sync.Mutex // guards out while workers report
 	var wg sync.WaitGroup
 	finished := make([]chan struct{}, len(env.Clients))

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
-	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/servers"
 )
@@ -51,7 +50,7 @@ func (heartbeat) ServerSettings(p Params, s servers.Settings) servers.Settings {
 
 func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
-	out := &Outcome{Latency: measure.NewRecorder(), Errors: map[string]uint64{}}
+	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
 	hb := &report.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
 	var mu sync.Mutex // guards out and hb while goroutines report
 	count := func(f func()) { mu.Lock(); f(); mu.Unlock() }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/servers"
 )
 
@@ -64,4 +65,14 @@ func testServeCommand(env ...string) ServeCommand {
 // quickParams keep runner tests short.
 func quickParams() Params {
 	return Params{Conns: 8, Payload: 256, Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond}
+}
+
+// clean reports a record measured without failure, errors or integrity
+// faults. Unlike Record.Marked it ignores the client-bound flag: tests share
+// a small machine with other tests, so the load generator may well be
+// saturated, and that is not what these tests check.
+func clean(r report.Record) bool {
+	return r.Status == report.StatusOK && r.ErrorCount() == 0 && r.Integrity.Faults() == 0 &&
+		(r.Heartbeat == nil || r.Heartbeat.Missed+r.Heartbeat.ClosedByServer == 0) &&
+		(r.Broadcast == nil || r.Broadcast.IncompleteFanouts == 0)
 }

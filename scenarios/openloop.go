@@ -21,7 +21,7 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 	p := env.Params
 	n := len(env.Clients)
 	interval := time.Duration(float64(n) / p.Rate * float64(time.Second))
-	out := &Outcome{Latency: measure.NewRecorder(), Service: measure.NewRecorder(), Errors: map[string]uint64{}}
+	out := &Outcome{Latency: env.Latency, Service: measure.NewRecorder(), Errors: map[string]uint64{}}
 	ol := &report.OpenLoop{TargetRate: p.Rate}
 	var mu sync.Mutex // guards out and ol while goroutines report
 	var sentTotal, settledTotal atomic.Uint64

@@ -35,6 +35,9 @@ type Plan struct {
 	TLS *tls.Config
 	// Serve starts `wsbench serve`; nil means SelfServe.
 	Serve ServeCommand
+	// ServerCPUs, when set, pins every server process to these CPUs with
+	// GOMAXPROCS to match (the CLI pins the load generator itself).
+	ServerCPUs []int
 
 	// Zero values of the knobs below pick the defaults.
 	ConnectParallel int           // concurrent dials (default 64)
@@ -164,9 +167,22 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	var srv *serverUnderTest
 	if plan.Target == "" {
 		emit("starting")
-		proc, err := startServer(ctx, plan.Serve(ServeArgs(cell.Server, settings)), 10*time.Second)
+		cmd := plan.Serve(ServeArgs(cell.Server, settings))
+		if len(plan.ServerCPUs) > 0 {
+			if cmd.Env == nil {
+				cmd.Env = os.Environ()
+			}
+			cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", len(plan.ServerCPUs)))
+		}
+		proc, err := startServer(ctx, cmd, 10*time.Second)
 		if err != nil {
 			return fail("server %s did not start: %v", cell.Server, err)
+		}
+		if len(plan.ServerCPUs) > 0 {
+			if err := measure.PinProcess(proc.pid, plan.ServerCPUs); err != nil {
+				proc.stop(time.Second)
+				return fail("pin server %s: %v", cell.Server, err)
+			}
 		}
 		defer proc.stop(5 * time.Second)
 		srv = &serverUnderTest{proc: proc, sampler: measure.StartProcSampler(proc.pid, plan.SampleInterval)}
@@ -249,7 +265,10 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		Done:         make([]Counter, len(cr.clients)),
 		DrainTimeout: plan.DrainTimeout,
 		Drained:      make(chan struct{}),
+		Latency:      measure.NewRecorder(),
 	}
+	probe := measure.StartSchedProbe(time.Millisecond)
+	defer probe.Stop()
 	type ran struct {
 		out *Outcome
 		err error
@@ -265,16 +284,20 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	if srv != nil {
 		exited = srv.proc.exited
 	}
-	watch := phaseWatch{ctx: ctx, exited: exited, env: env, cell: cell, progress: progress}
+	watch := phaseWatch{ctx: ctx, exited: exited, env: env, cell: cell, progress: progress, srv: srv}
 	if watch.wait("warmup", p.Warmup) {
 		env.Window.start.Store(max(env.Clock.Now(), 1))
 		env.Phases.Set(Measure)
-		t0, cpu0 := time.Now(), measure.SelfCPU()
+		t0, cpu0, gc0 := time.Now(), measure.SelfCPU(), measure.GCPauseTotal()
+		probe.Reset()
+		env.Latency.TakeInterval()
 		var s0 measure.ProcSample
 		if srv != nil {
 			s0, _ = srv.sampler.Sample()
 		}
+		watch.series, watch.seriesStart, watch.prevServer = &rec.Series, t0, s0
 		watch.wait("measure", p.Duration)
+		watch.series = nil
 		var s1 measure.ProcSample
 		if srv != nil {
 			s1, _ = srv.sampler.Sample()
@@ -285,6 +308,10 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		rec.DurationS = t1.Sub(t0).Seconds()
 		rec.ClientCPUS = (cpu1 - cpu0).Seconds()
 		rec.ClientCPUUtil = rec.ClientCPUS / rec.DurationS / float64(numCPU())
+		sched, schedClamped := probe.Snapshot()
+		rec.Client = &report.ClientGuard{CPUs: allowedCPUs(), GCPauseS: (measure.GCPauseTotal() - gc0).Seconds()}
+		rec.Client.CPUUtil = rec.ClientCPUS / rec.DurationS / float64(rec.Client.CPUs)
+		rec.Client.SchedDelay, _ = report.NewLatency(sched, schedClamped)
 		if srv != nil && s0.CPU > 0 && s1.CPU > 0 {
 			w := srv.sampler.Window(t0, t1)
 			cpu := (s1.CPU - s0.CPU).Seconds()
@@ -330,6 +357,9 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	}
 	lat, clamped := out.Latency.Snapshot()
 	rec.Latency, _ = report.NewLatency(lat, clamped)
+	if rec.Client != nil {
+		rec.Client.Bound, rec.Client.Reasons = clientBound(rec.Client, rec.Latency)
+	}
 	if out.Service != nil {
 		h, c := out.Service.Snapshot()
 		svc, _ := report.NewLatency(h, c)
@@ -465,8 +495,15 @@ type phaseWatch struct {
 	env      *Env
 	cell     Cell
 	progress func(Event)
+	srv      *serverUnderTest
 	last     uint64
 	lastAt   time.Time
+
+	// While series is set (the measured window), each second is appended
+	// to it.
+	series      *[]report.Second
+	seriesStart time.Time
+	prevServer  measure.ProcSample
 }
 
 // wait returns true when the phase ran its full length.
@@ -501,8 +538,59 @@ func (w *phaseWatch) report(phase string, start time.Time, length time.Duration)
 	if !w.lastAt.IsZero() {
 		rate = float64(n-w.last) / now.Sub(w.lastAt).Seconds()
 	}
+	// The first report of a phase comes at its start: not a whole second.
+	if w.series != nil && !w.lastAt.IsZero() && now.Sub(w.seriesStart) > time.Second/2 {
+		w.second(n-w.last, now, rate)
+	}
 	w.last, w.lastAt = n, now
 	w.progress(Event{Cell: w.cell, Phase: phase, Messages: n, Rate: rate, Elapsed: now.Sub(start), Length: length})
+}
+
+// second appends one second of the measured window to the series.
+func (w *phaseWatch) second(msgs uint64, now time.Time, rate float64) {
+	sec := report.Second{T: now.Sub(w.seriesStart).Seconds(), Messages: msgs, MsgsPerS: rate}
+	if h := w.env.Latency.TakeInterval(); h.TotalCount() > 0 {
+		sec.P99Us = h.ValueAtQuantile(99)
+	}
+	for _, c := range w.env.Clients {
+		if c.Broken.Load() {
+			sec.BrokenConn++
+		}
+	}
+	if w.srv != nil {
+		if s, err := w.srv.sampler.Sample(); err == nil {
+			rss := s.RSS
+			sec.ServerRSSBytes = &rss
+			if !w.prevServer.At.IsZero() {
+				util := (s.CPU - w.prevServer.CPU).Seconds() / s.At.Sub(w.prevServer.At).Seconds()
+				sec.ServerCPUUtil = &util
+			}
+			w.prevServer = s
+		}
+	}
+	*w.series = append(*w.series, sec)
+}
+
+// clientBound judges whether the load generator was saturated: its CPU
+// near the CPUs it may use, or its goroutines waiting for a CPU long enough
+// to matter next to the latency being measured.
+func clientBound(g *report.ClientGuard, lat report.Latency) (bool, []string) {
+	var reasons []string
+	if g.CPUUtil >= 0.9 {
+		reasons = append(reasons, fmt.Sprintf("load generator CPU at %.0f%% of its %d CPUs", 100*g.CPUUtil, g.CPUs))
+	}
+	if d := g.SchedDelay; d.Count > 0 && lat.Count > 0 && d.P99 >= 200 && float64(d.P99) >= 0.5*float64(lat.P50) {
+		reasons = append(reasons, fmt.Sprintf("load generator scheduling delay p99 %dµs is at least half the latency p50 %dµs", d.P99, lat.P50))
+	}
+	return len(reasons) > 0, reasons
+}
+
+// allowedCPUs is how many CPUs this process may run on.
+func allowedCPUs() int {
+	if cpus, err := measure.AllowedCPUs(0); err == nil && len(cpus) > 0 {
+		return len(cpus)
+	}
+	return numCPU()
 }
 
 // Describe is a one-line summary of a cell for progress output.

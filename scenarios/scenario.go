@@ -102,6 +102,9 @@ type Env struct {
 	// Done has one counter per client: messages completed so far, all
 	// phases, read by the progress display.
 	Done []Counter
+	// Latency is where the scenario records its main latency; the runner
+	// reads per-second intervals from it for the time series.
+	Latency *measure.Recorder
 	// DrainTimeout bounds how long replies in flight are awaited after the
 	// measured window before the connections are aborted.
 	DrainTimeout time.Duration

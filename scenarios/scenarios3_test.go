@@ -96,7 +96,7 @@ func TestBroadcastAgainstReferenceServers(t *testing.T) {
 	plan := Plan{Scenario: broadcast{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
-		if r.Status != report.StatusOK || r.Marked() {
+		if !clean(r) {
 			t.Errorf("%s: status %s %q, errors %v, integrity %+v, broadcast %+v", r.Server, r.Status, r.Reason, r.Errors, r.Integrity, r.Broadcast)
 			continue
 		}
@@ -244,7 +244,7 @@ func TestConnectStormAgainstReferenceServers(t *testing.T) {
 	plan := Plan{Scenario: connectStorm{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
-		if r.Status != report.StatusOK || r.Marked() {
+		if !clean(r) {
 			t.Errorf("%s: status %s %q, errors %v, close %+v", r.Server, r.Status, r.Reason, r.Errors, r.Close)
 			continue
 		}

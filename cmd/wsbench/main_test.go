@@ -57,7 +57,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("%d records, want 3", len(res.Records))
 	}
 	for _, r := range res.Records {
-		if r.Status != report.StatusOK || r.Messages == 0 || r.Marked() {
+		if r.Status != report.StatusOK || r.Messages == 0 || r.ErrorCount() > 0 || r.Integrity.Faults() > 0 {
 			t.Errorf("%s: status %s, %d messages, errors %v, integrity %+v", r.Server, r.Status, r.Messages, r.Errors, r.Integrity)
 		}
 	}

@@ -86,6 +86,8 @@ func checkPresetValue(key, value string) error {
 		_, err = parseSize(key, value)
 	case "rate", "connect-rate":
 		_, err = parseRate(key, value)
+	case "conns":
+		_, err = parseConns(value)
 	}
 	if err != nil {
 		// The parse errors name the flag; here the line says where.

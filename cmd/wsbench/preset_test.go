@@ -55,8 +55,9 @@ func TestPresetFileErrorsNameFieldAndLine(t *testing.T) {
 	cases := map[string]string{
 		"scenario: echo\nconns: 10\nburst: 3\n":          `:3: unknown field "burst"`,
 		"scenario: echo\nduration: ten\n":                `:2: duration: "ten": want a duration`,
-		"scenario: echo\nconns: many\n":                  `:2: conns: "many" is not a valid value`,
+		"scenario: echo\nconns: many\n":                  `:2: conns: "many": want a number of connections`,
 		"scenario: echo\npayload: 1x\n":                  `:2: payload: "1x": want a size`,
+		"scenario: echo\nruns: lots\n":                   `:2: runs: "lots" is not a valid value`,
 		"- just\n- a list\n":                             `:1: a preset is a mapping`,
 		"scenario: broadcast\nconns: 5\npublishers: 9\n": `--publishers 9: must be between 1 and --conns (5)`,
 	}

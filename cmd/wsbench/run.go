@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,12 +12,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
@@ -44,7 +48,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.scenario, "scenario", "echo", "scenario to run: "+strings.Join(scenarios.Names(), ", "))
 	fs.StringVar(&o.servers, "servers", defaultServers, "reference servers to compare, comma-separated, or 'all'")
 	fs.StringVar(&o.driver, "driver", drivers.Default, "client library of the load generator: "+strings.Join(drivers.Names(), ", "))
-	fs.IntVar(&o.conns, "conns", defaultConns, "concurrent connections")
+	fs.StringVar(&o.conns, "conns", strconv.Itoa(defaultConns), "concurrent connections; a list (2000,5000,10000) runs each count and fits memory per connection")
 	fs.StringVar(&o.duration, "duration", defaultDuration.String(), "length of the measured window")
 	fs.StringVar(&o.warmup, "warmup", defaultWarmup.String(), "traffic before measuring, not recorded")
 	fs.StringVar(&o.payload, "payload", defaultPayload, "message size in bytes, header included (e.g. 1024, 4KiB)")
@@ -55,6 +59,9 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.rate, "rate", "", "messages per second across all connections on a fixed schedule: open-loop echo, or broadcast publishes (broadcast default "+defaultRate+")")
 	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
 	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
+	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin reference servers to these CPUs, e.g. 0 or 0-1 (implies --pin)")
+	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")
 	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
@@ -86,6 +93,20 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	serverCPUs, clientCPUs, err := o.pinning()
+	if err != nil {
+		return exitUsage, err
+	}
+	var pinning *report.Pinning
+	if len(serverCPUs) > 0 {
+		if err := measure.PinProcess(os.Getpid(), clientCPUs); err != nil {
+			return exitRunFailed, fmt.Errorf("pin the load generator: %w", err)
+		}
+		runtime.GOMAXPROCS(len(clientCPUs))
+		plan.ServerCPUs = serverCPUs
+		pinning = &report.Pinning{ServerCPUs: measure.FormatCPUList(serverCPUs), ClientCPUs: measure.FormatCPUList(clientCPUs),
+			ServerGOMAXPROCS: len(serverCPUs), ClientGOMAXPROCS: len(clientCPUs)}
+	}
 	outPath := *out
 	if outPath == "" {
 		outPath = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+plan.Scenario.Name()+".json")
@@ -109,6 +130,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		CreatedAt:   time.Now().UTC(),
 		Command:     append([]string{"wsbench", "run"}, args...),
 		Environment: scenarios.Environment(modules()),
+		Pinning:     pinning,
 	}
 	if plan.Target == "" {
 		res.ServerSettings = settingsMap(plan.Settings)
@@ -130,6 +152,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	})
 	prog.finish()
+	res.MemorySlopes = report.Slopes(res.Records)
+	if len(res.MemorySlopes) > 0 {
+		saveErr = errors.Join(saveErr, report.Save(outPath, res))
+	}
 	if saveErr != nil {
 		return exitRunFailed, saveErr
 	}
@@ -154,7 +180,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 // runOptions are the flags of `wsbench run` as given.
 type runOptions struct {
 	scenario, servers, driver  string
-	conns, runs, publishers    int
+	conns                      string
+	runs, publishers           int
+	pin                        bool
+	serverCPUs, clientCPUs     string
 	duration, warmup, payload  string
 	connectRate, rate          string
 	pingInterval, pongTimeout  string
@@ -176,17 +205,17 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	if plan.Driver, err = drivers.Lookup(o.driver); err != nil {
 		return plan, "", usagef("--driver: %v", err)
 	}
-	if o.conns < 1 {
-		return plan, "", usagef("--conns %d: must be at least 1", o.conns)
+	counts, err := parseConns(o.conns)
+	if err != nil {
+		return plan, "", err
 	}
-	if limit := openFileLimit(); limit > 0 && uint64(o.conns)+fdReserve > limit {
-		return plan, "", usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
-			"so at most %d connections per process, and each reference server is one process too", o.conns, limit, limit-fdReserve)
+	if len(counts) > 1 {
+		plan.ConnsList = counts
 	}
 	if o.runs < 1 {
 		return plan, "", usagef("--runs %d: must be at least 1", o.runs)
 	}
-	p := scenarios.Params{Conns: o.conns, Text: o.text}
+	p := scenarios.Params{Conns: slices.Min(counts), Text: o.text}
 	if p.Duration, err = parseDuration("duration", o.duration, false); err != nil {
 		return plan, "", err
 	}
@@ -307,4 +336,66 @@ func settingsMap(s servers.Settings) map[string]any {
 	data, _ := json.Marshal(s) // plain struct of numbers: cannot fail
 	_ = json.Unmarshal(data, &m)
 	return m
+}
+
+// parseConns reads --conns: one count or a comma-separated list, each within
+// what one process can hold.
+func parseConns(s string) ([]int, error) {
+	var out []int
+	for _, part := range splitList(s) {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return nil, usagef("--conns %q: want a number of connections, or a list such as 2000,5000,10000", s)
+		}
+		if n < 1 {
+			return nil, usagef("--conns %d: must be at least 1", n)
+		}
+		if limit := openFileLimit(); limit > 0 && uint64(n)+fdReserve > limit {
+			return nil, usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+				"so at most %d connections per process, and each reference server is one process too", n, limit, limit-fdReserve)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usagef("--conns: give a number of connections")
+	}
+	return out, nil
+}
+
+// pinning splits the CPUs this process may use between the servers and the
+// load generator, or takes the lists given.
+func (o runOptions) pinning() (server, client []int, err error) {
+	if !o.pin && o.serverCPUs == "" && o.clientCPUs == "" {
+		return nil, nil, nil
+	}
+	allowed, err := measure.AllowedCPUs(0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--pin: %w", err)
+	}
+	if len(allowed) < 2 && (o.serverCPUs == "" || o.clientCPUs == "") {
+		return nil, nil, usagef("--pin needs at least 2 CPUs to split; this process may use %d", len(allowed))
+	}
+	half := len(allowed) / 2
+	server, client = allowed[:half], allowed[half:]
+	for _, f := range []struct {
+		name, val string
+		dst       *[]int
+	}{{"server-cpus", o.serverCPUs, &server}, {"client-cpus", o.clientCPUs, &client}} {
+		if f.val == "" {
+			continue
+		}
+		cpus, err := measure.ParseCPUList(f.val)
+		if err != nil {
+			return nil, nil, usagef("--%s: %v", f.name, err)
+		}
+		for _, c := range cpus {
+			if !slices.Contains(allowed, c) {
+				return nil, nil, usagef("--%s %s: CPU %d is not one this process may use (%s)", f.name, f.val, c, measure.FormatCPUList(allowed))
+			}
+		}
+		*f.dst = cpus
+	}
+	return server, client, nil
 }
