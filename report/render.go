@@ -96,6 +96,9 @@ func groupTitle(r Record, kind string) string {
 	window := fmt.Sprintf("%ss measured after %ss warmup", trimFloat(r.DurationS), trimFloat(r.WarmupS))
 	msgs := fmt.Sprintf("%d B %s messages", r.PayloadBytes, kind)
 	switch {
+	case r.Scenario == "broadcast" && r.Broadcast != nil && r.SLO != nil:
+		return fmt.Sprintf("broadcast · open loop, capacity search for %s · %d conns, %d publishing · %s · %s",
+			r.SLO.Objective, r.Conns, r.Broadcast.Publishers, msgs, window)
 	case r.Scenario == "broadcast" && r.Broadcast != nil:
 		return fmt.Sprintf("broadcast · open loop · %d conns, %d publishing %s msgs/s in total · %s · %s",
 			r.Conns, r.Broadcast.Publishers, trimFloat(r.Broadcast.TargetRate), msgs, window)
@@ -114,7 +117,9 @@ func groupTitle(r Record, kind string) string {
 		return fmt.Sprintf("connect · %d conns %s, then closed", r.Conns, pace)
 	}
 	mode := strings.ReplaceAll(r.Mode, "-", " ")
-	if r.OpenLoop != nil {
+	if r.SLO != nil {
+		mode += ", capacity search for " + r.SLO.Objective
+	} else if r.OpenLoop != nil {
 		mode += " at " + fmtCount(uint64(r.OpenLoop.TargetRate+0.5)) + " msgs/s (latency from the intended send time)"
 	}
 	return fmt.Sprintf("%s · %s · %d conns · %s · %s", r.Scenario, mode, r.Conns, msgs, window)
@@ -168,6 +173,9 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 				}
 			}
 		}
+	}
+	if err := renderCapacity(w, markdown, res.Records); err != nil {
+		return err
 	}
 	slopes := res.MemorySlopes
 	if len(slopes) == 0 {
@@ -346,7 +354,12 @@ func resourceColumns(scenario string) []column {
 		column{name: "goroutines/conn", cell: func(r Record) string {
 			return fmtOptFloat(r.ServerGoroutinesPerConn, func(v float64) string { return trimFloat(v) })
 		}},
-		column{name: "client CPU %", cell: func(r Record) string { return fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100) }},
+		column{name: "client CPU %", cell: func(r Record) string {
+			if r.Client != nil && r.Client.CPUs > 0 {
+				return fmt.Sprintf("%.0f%% of %d", r.Client.CPUUtil*100, r.Client.CPUs)
+			}
+			return fmt.Sprintf("%.0f%%", r.ClientCPUUtil*100)
+		}},
 		column{name: "client sched p99", cell: func(r Record) string {
 			if r.Client == nil {
 				return "-"
@@ -368,6 +381,17 @@ func resourceColumns(scenario string) []column {
 }
 
 func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []column) error {
+	if rs[0].SLO != nil {
+		cols = append(slices.Clone(cols), column{name: "SLO", left: true, cell: func(r Record) string {
+			if r.SLO == nil {
+				return "-"
+			}
+			if r.SLO.Pass {
+				return "✓ " + fmtUs(r.SLO.ValueUs)
+			}
+			return "✗ " + r.SLO.Reason
+		}})
+	}
 	lead := []column{
 		{name: "server", left: true, cell: func(r Record) string {
 			if r.Marked() {
@@ -688,4 +712,62 @@ func alignFor(header []string, left int) []tw.Align {
 		}
 	}
 	return a
+}
+
+// renderCapacity summarises a capacity search: per server, the highest step
+// that met the SLO and the step that broke it.
+func renderCapacity(w io.Writer, markdown bool, rs []Record) error {
+	type summary struct {
+		server, driver, objective string
+		best                      *Record
+		broke                     *Record
+	}
+	var order []string
+	by := map[string]*summary{}
+	for i := range rs {
+		r := &rs[i]
+		if r.SLO == nil {
+			continue
+		}
+		k := r.Scenario + "\x00" + r.Server + "\x00" + r.Driver
+		s, ok := by[k]
+		if !ok {
+			s = &summary{server: r.Server, driver: r.Driver, objective: r.SLO.Objective}
+			by[k] = s
+			order = append(order, k)
+		}
+		if r.SLO.Pass && (s.best == nil || r.SLO.Rate > s.best.SLO.Rate) {
+			s.best = r
+		}
+		if !r.SLO.Pass && (s.broke == nil || r.SLO.Rate < s.broke.SLO.Rate) {
+			s.broke = r
+		}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	title := "capacity · highest rate meeting " + by[order[0]].objective
+	if markdown {
+		fmt.Fprintf(w, "\n### %s\n\n", title)
+	} else {
+		fmt.Fprintf(w, "\n%s\n", title)
+	}
+	header := []string{"server", "driver", "capacity (msgs/s)", "latency there", "broke at", "why"}
+	var rows [][]string
+	for _, k := range order {
+		s := by[k]
+		row := []string{s.server, s.driver, "none", "-", "-", "-"}
+		if s.best != nil {
+			row[2], row[3] = rate(s.best.SLO.Rate), fmtUs(s.best.SLO.ValueUs)
+		}
+		if s.broke != nil {
+			row[4], row[5] = rate(s.broke.SLO.Rate), s.broke.SLO.Reason
+		} else {
+			row[4] = "not reached"
+		}
+		rows = append(rows, row)
+	}
+	align := alignFor(header, 2)
+	align[5] = tw.AlignLeft
+	return writeTable(w, markdown, header, align, rows)
 }

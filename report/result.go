@@ -158,6 +158,8 @@ type Record struct {
 	ServerRSSSteadyBytes  *uint64 `json:"server_rss_steady_bytes"`
 	ServerHeapSteadyBytes *uint64 `json:"server_heap_steady_bytes"`
 
+	// SLO is set on the steps of a capacity search.
+	SLO *SLOCheck `json:"slo,omitempty"`
 	// Client is the load generator's self-check over the measured window.
 	Client *ClientGuard `json:"client,omitempty"`
 	// Series is the measured window second by second.
@@ -175,6 +177,40 @@ type Record struct {
 	// ClientCPUPerMillion is load-generator CPU seconds per million
 	// messages: what the driver costs, comparable across drivers.
 	ClientCPUPerMillion float64 `json:"client_cpu_s_per_million_msgs"`
+}
+
+// SLOCheck is one step of a capacity search judged against its objective.
+type SLOCheck struct {
+	Objective string  `json:"objective"`
+	Rate      float64 `json:"rate"`
+	LimitUs   int64   `json:"limit_us"`
+	ValueUs   int64   `json:"value_us"`
+	Pass      bool    `json:"pass"`
+	// Reason says why a step did not pass.
+	Reason string `json:"reason,omitempty"`
+}
+
+// TargetRate is the rate the record was asked to run at: open-loop sends or
+// broadcast publishes per second (0 for a closed loop).
+func (r Record) TargetRate() float64 {
+	switch {
+	case r.OpenLoop != nil:
+		return r.OpenLoop.TargetRate
+	case r.Broadcast != nil:
+		return r.Broadcast.TargetRate
+	}
+	return 0
+}
+
+// AchievedRate is the rate the record actually ran at.
+func (r Record) AchievedRate() float64 {
+	switch {
+	case r.OpenLoop != nil:
+		return r.OpenLoop.AchievedRate
+	case r.Broadcast != nil:
+		return r.Broadcast.AchievedRate
+	}
+	return r.ThroughputMsgsPerS
 }
 
 // Pinning records how the processes were placed on CPUs.
@@ -317,6 +353,9 @@ type ServerStats struct {
 // failure, interruption, errors or integrity faults.
 func (r Record) Marked() bool {
 	if r.Client != nil && r.Client.Bound {
+		return true
+	}
+	if r.SLO != nil && !r.SLO.Pass {
 		return true
 	}
 	if r.Status != StatusOK || r.ErrorCount() > 0 || r.Integrity.Faults() > 0 {

@@ -138,3 +138,29 @@ func TestOpenLoopAgainstReferenceServers(t *testing.T) {
 		}
 	}
 }
+
+func TestCapacitySearchStopsAtTheFirstBrokenStep(t *testing.T) {
+	url := slowEcho(t, func(time.Time) time.Duration { return 10 * time.Millisecond })
+	d, _ := drivers.Lookup(drivers.Default)
+	p := Params{Conns: 5, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond}
+	for _, c := range []struct {
+		limit     time.Duration
+		wantSteps int
+		wantPass  bool
+	}{{5 * time.Millisecond, 1, false}, {200 * time.Millisecond, 2, true}} {
+		plan := Plan{Scenario: echo{}, Target: url, Driver: d, Params: p, Runs: 1, Settings: servers.DefaultSettings(),
+			RateSteps: []float64{100, 200}, SLO: &SLO{Percentile: "p99", Limit: c.limit}}
+		recs := Run(context.Background(), plan, nil)
+		if len(recs) != c.wantSteps {
+			t.Fatalf("SLO %s: %d steps run, want %d", c.limit, len(recs), c.wantSteps)
+		}
+		for i, r := range recs {
+			if r.SLO == nil || r.SLO.Pass != c.wantPass || r.SLO.Rate != plan.RateSteps[i] || r.OpenLoop.TargetRate != plan.RateSteps[i] {
+				t.Fatalf("SLO %s step %d: %+v", c.limit, i, r.SLO)
+			}
+		}
+		if !c.wantPass && !strings.Contains(recs[0].SLO.Reason, "p99 was") {
+			t.Fatalf("reason %q, want the percentile that broke", recs[0].SLO.Reason)
+		}
+	}
+}

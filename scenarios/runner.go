@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ type Plan struct {
 	TLS *tls.Config
 	// Serve starts `wsbench serve`; nil means SelfServe.
 	Serve ServeCommand
+	// RateSteps, with SLO, makes the run a capacity search: every server
+	// is run at each rate in turn (Params.Rate is ignored) until a step
+	// breaks the SLO; Capacity then says where each one stopped.
+	RateSteps []float64
+	SLO       *SLO
 	// ServerCPUs, when set, pins every server process to these CPUs with
 	// GOMAXPROCS to match (the CLI pins the load generator itself).
 	ServerCPUs []int
@@ -52,7 +58,35 @@ type Cell struct {
 	Server       string
 	Conns        int
 	Run          int
+	// Rate overrides Params.Rate in a capacity search (0: no override).
+	Rate float64
 }
+
+// SLO is a latency objective: the Percentile of the main latency must not
+// exceed Limit.
+type SLO struct {
+	Percentile string // p50, p90, p99, p999 or max
+	Limit      time.Duration
+}
+
+// Value reads the SLO's percentile from a latency summary.
+func (s SLO) Value(l report.Latency) (int64, bool) {
+	switch s.Percentile {
+	case "p50":
+		return l.P50, true
+	case "p90":
+		return l.P90, true
+	case "p99":
+		return l.P99, true
+	case "p999":
+		return l.P999, true
+	case "max":
+		return l.Max, true
+	}
+	return 0, false
+}
+
+func (s SLO) String() string { return fmt.Sprintf("%s ≤ %s", s.Percentile, s.Limit) }
 
 // Cells lists the matrix in run order: runs outermost, so repeated runs of a
 // server are spread across the whole invocation and machine drift falls on
@@ -121,6 +155,9 @@ func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
 	if progress == nil {
 		progress = func(Event) {}
 	}
+	if len(plan.RateSteps) > 0 && plan.SLO != nil {
+		return searchCapacity(ctx, plan, progress)
+	}
 	var records []report.Record
 	for _, cell := range plan.Cells() {
 		if ctx.Err() != nil {
@@ -133,9 +170,78 @@ func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
 	return records
 }
 
+// searchCapacity steps the rate up, every server still meeting the SLO at
+// each step (interleaved, so drift falls on all alike), and stops a server
+// at its first step that breaks the SLO, fails, is incomplete, or at which
+// the load generator, not the server, was the limit.
+func searchCapacity(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
+	names := plan.Servers
+	if plan.Target != "" {
+		names = []string{"target"}
+	}
+	active := slices.Clone(names)
+	total := len(names) * len(plan.RateSteps)
+	var records []report.Record
+	i := 0
+	for _, step := range plan.RateSteps {
+		var still []string
+		for _, name := range active {
+			if ctx.Err() != nil {
+				return records
+			}
+			i++
+			cell := Cell{Index: i, Total: total, Server: name, Conns: plan.Params.Conns, Run: 1, Rate: step}
+			rec := runCell(ctx, &plan, cell, progress)
+			rec.SLO = judgeSLO(*plan.SLO, rec)
+			records = append(records, rec)
+			progress(Event{Cell: cell, Phase: "done", Record: &rec})
+			if rec.SLO.Pass {
+				still = append(still, name)
+			}
+		}
+		if active = still; len(active) == 0 {
+			break
+		}
+	}
+	return records
+}
+
+// judgeSLO says whether one step of a capacity search met the objective. A
+// saturated load generator can only make latency look worse or the rate
+// fall short, never better, so a step that passes stands; a step that fails
+// while the generator was saturated says so, since the server may not be at
+// fault.
+func judgeSLO(slo SLO, rec report.Record) *report.SLOCheck {
+	c := &report.SLOCheck{Objective: slo.String(), LimitUs: slo.Limit.Microseconds(), Rate: rec.TargetRate()}
+	v, _ := slo.Value(rec.Latency)
+	c.ValueUs = v
+	achieved := rec.AchievedRate()
+	switch {
+	case rec.Status != report.StatusOK:
+		c.Reason = rec.Status + ": " + rec.Reason
+	case rec.ErrorCount() > 0 || rec.Integrity.Faults() > 0:
+		c.Reason = "errors or lost messages"
+	case rec.Latency.Count == 0:
+		c.Reason = "nothing measured"
+	case achieved < 0.95*c.Rate:
+		c.Reason = fmt.Sprintf("achieved only %.0f of %.0f/s", achieved, c.Rate)
+	case v > c.LimitUs:
+		c.Reason = fmt.Sprintf("%s was %s", slo.Percentile, time.Duration(v)*time.Microsecond)
+	default:
+		c.Pass = true
+	}
+	if !c.Pass && rec.Client != nil && rec.Client.Bound {
+		c.Reason += " (client-bound: the load generator may be the limit)"
+	}
+	return c
+}
+
 func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) report.Record {
 	p := plan.Params
 	p.Conns = cell.Conns
+	if cell.Rate > 0 {
+		p.Rate = cell.Rate
+	}
 	settings := plan.Scenario.ServerSettings(p, plan.Settings)
 	rec := report.Record{
 		Scenario:     plan.Scenario.Name(),
@@ -572,15 +678,18 @@ func (w *phaseWatch) second(msgs uint64, now time.Time, rate float64) {
 }
 
 // clientBound judges whether the load generator was saturated: its CPU
-// near the CPUs it may use, or its goroutines waiting for a CPU long enough
-// to matter next to the latency being measured.
+// near the CPUs it may use, or its own goroutines waiting for a CPU so long
+// that the measured tail is largely the generator's. The delay is compared
+// with the latency p99, not p50: any busy machine has a scheduling tail
+// above a fast server's median, but only when it rivals the measured tail
+// does that tail stop describing the server.
 func clientBound(g *report.ClientGuard, lat report.Latency) (bool, []string) {
 	var reasons []string
 	if g.CPUUtil >= 0.9 {
 		reasons = append(reasons, fmt.Sprintf("load generator CPU at %.0f%% of its %d CPUs", 100*g.CPUUtil, g.CPUs))
 	}
-	if d := g.SchedDelay; d.Count > 0 && lat.Count > 0 && d.P99 >= 200 && float64(d.P99) >= 0.5*float64(lat.P50) {
-		reasons = append(reasons, fmt.Sprintf("load generator scheduling delay p99 %dµs is at least half the latency p50 %dµs", d.P99, lat.P50))
+	if d := g.SchedDelay; d.Count > 0 && lat.Count > 0 && d.P99 >= 200 && float64(d.P99) >= 0.5*float64(lat.P99) {
+		reasons = append(reasons, fmt.Sprintf("load generator scheduling delay p99 %dµs is at least half the latency p99 %dµs", d.P99, lat.P99))
 	}
 	return len(reasons) > 0, reasons
 }

@@ -153,3 +153,32 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRateStepsAndSLO(t *testing.T) {
+	steps, err := parseRateSteps("5000:20000:5000")
+	if err != nil || len(steps) != 4 || steps[0] != 5000 || steps[3] != 20000 {
+		t.Fatalf("steps %v, %v", steps, err)
+	}
+	for _, bad := range []string{"5000:1000:500", "1:2", "a:b:c", "1:1000000:1"} {
+		if _, err := parseRateSteps(bad); err == nil {
+			t.Errorf("parseRateSteps(%q): want an error", bad)
+		}
+	}
+	slo, err := parseSLO("p99=10ms")
+	if err != nil || slo.Percentile != "p99" || slo.Limit.Milliseconds() != 10 {
+		t.Fatalf("slo %+v, %v", slo, err)
+	}
+	for _, bad := range []string{"p98=10ms", "p99", "p99=fast", "p99=-1ms"} {
+		if _, err := parseSLO(bad); err == nil {
+			t.Errorf("parseSLO(%q): want an error", bad)
+		}
+	}
+	code, _, errOut := wsbench(t, "run", "--rate", "1000:3000:1000")
+	if code != exitUsage || !strings.Contains(errOut, "needs an objective: add --slo") {
+		t.Errorf("rate range without --slo: exit %d %q", code, errOut)
+	}
+	code, _, errOut = wsbench(t, "run", "--conns", "10,20,x")
+	if code != exitUsage || !strings.Contains(errOut, "--conns") {
+		t.Errorf("bad conns list: exit %d %q", code, errOut)
+	}
+}

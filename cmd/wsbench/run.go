@@ -57,6 +57,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
 	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
 	fs.StringVar(&o.rate, "rate", "", "messages per second across all connections on a fixed schedule: open-loop echo, or broadcast publishes (broadcast default "+defaultRate+")")
+	fs.StringVar(&o.slo, "slo", "", "capacity search objective with --rate START:END:STEP, e.g. p99=10ms (p50, p90, p99, p999, max)")
 	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
 	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
 	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
@@ -185,7 +186,7 @@ type runOptions struct {
 	pin                        bool
 	serverCPUs, clientCPUs     string
 	duration, warmup, payload  string
-	connectRate, rate          string
+	connectRate, rate, slo     string
 	pingInterval, pongTimeout  string
 	text, insecure, serversSet bool
 	target, format             string
@@ -235,8 +236,24 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 			rateFlag = defaultRate
 		}
 	}
-	if p.Rate, err = parseRate("rate", rateFlag); err != nil {
+	if strings.Contains(rateFlag, ":") {
+		if plan.RateSteps, err = parseRateSteps(rateFlag); err != nil {
+			return plan, "", err
+		}
+		if o.slo == "" {
+			return plan, "", usagef("--rate %s searches for capacity and needs an objective: add --slo p99=10ms (or p50, p90, p999, max)", rateFlag)
+		}
+		if plan.SLO, err = parseSLO(o.slo); err != nil {
+			return plan, "", err
+		}
+		if o.scenario != "echo" && o.scenario != "broadcast" {
+			return plan, "", usagef("--rate %s: a capacity search steps the rate of echo (open loop) or broadcast, not %s", rateFlag, o.scenario)
+		}
+		p.Rate = plan.RateSteps[0] // for validation; each step sets its own
+	} else if p.Rate, err = parseRate("rate", rateFlag); err != nil {
 		return plan, "", err
+	} else if o.slo != "" {
+		return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
 	}
 	p.Publishers = o.publishers
 	if p.PingInterval, err = parseDuration("ping-interval", o.pingInterval, false); err != nil {
@@ -398,4 +415,50 @@ func (o runOptions) pinning() (server, client []int, err error) {
 		*f.dst = cpus
 	}
 	return server, client, nil
+}
+
+// parseRateSteps reads START:END:STEP into the rates to try.
+func parseRateSteps(s string) ([]float64, error) {
+	parts := strings.Split(s, ":")
+	bad := usagef("--rate %q: want START:END:STEP, such as 5000:40000:5000", s)
+	if len(parts) != 3 {
+		return nil, bad
+	}
+	var v [3]float64
+	for i, part := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil || f <= 0 {
+			return nil, bad
+		}
+		v[i] = f
+	}
+	if v[1] < v[0] {
+		return nil, usagef("--rate %q: END must not be below START", s)
+	}
+	var steps []float64
+	for r := v[0]; r <= v[1]*(1+1e-9); r += v[2] {
+		steps = append(steps, r)
+		if len(steps) > 100 {
+			return nil, usagef("--rate %q: more than 100 steps; take a larger STEP", s)
+		}
+	}
+	return steps, nil
+}
+
+// parseSLO reads an objective such as p99=10ms.
+func parseSLO(s string) (*scenarios.SLO, error) {
+	name, limit, ok := strings.Cut(s, "=")
+	if !ok {
+		name, limit, ok = strings.Cut(s, "<")
+	}
+	slo := &scenarios.SLO{Percentile: strings.TrimSpace(name)}
+	if _, known := slo.Value(report.Latency{}); !ok || !known {
+		return nil, usagef("--slo %q: want PERCENTILE=LIMIT such as p99=10ms (percentiles: p50, p90, p99, p999, max)", s)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(limit))
+	if err != nil || d <= 0 {
+		return nil, usagef("--slo %q: the limit must be a duration such as 10ms", s)
+	}
+	slo.Limit = d
+	return slo, nil
 }
