@@ -23,10 +23,12 @@ const (
 	Markdown Format = "markdown"
 	CSV      Format = "csv"
 	JSON     Format = "json"
+	// Benchfmt is the Go benchmark format, for benchstat.
+	Benchfmt Format = "benchfmt"
 )
 
 // Formats lists every format Render accepts.
-var Formats = []Format{Table, Markdown, CSV, JSON}
+var Formats = []Format{Table, Markdown, CSV, JSON, Benchfmt}
 
 // ParseFormat checks a format name from the command line.
 func ParseFormat(s string) (Format, error) {
@@ -53,6 +55,8 @@ func Render(w io.Writer, res *Result, f Format) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
+	case Benchfmt:
+		return renderBenchfmt(w, res)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }

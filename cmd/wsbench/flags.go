@@ -86,3 +86,9 @@ func parseRate(flagName, s string) (float64, error) {
 	}
 	return v, nil
 }
+
+// listFlag collects a repeatable flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }

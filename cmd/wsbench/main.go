@@ -19,6 +19,8 @@ const (
 	exitOK          = 0
 	exitRunFailed   = 1   // a cell failed; its record says why
 	exitUsage       = 2   // bad command line or input file
+	exitRegression  = 98  // compare: a significant regression beyond its allowance
+	exitThresholds  = 99  // run: a --threshold failed (as k6 does)
 	exitInterrupted = 130 // Ctrl-C; partial results were written
 )
 
@@ -28,6 +30,7 @@ Usage:
   wsbench run     [flags]                  run a benchmark (default: echo, gorilla vs gobwas vs coder)
   wsbench serve   --server NAME [flags]    run one reference server (the runner starts these itself)
   wsbench report  FILE... [--format F]     re-render result files
+  wsbench compare BASE NEW [flags]         significant regressions between two result files
   wsbench list                             servers, drivers, scenarios and library versions
 
 Run 'wsbench COMMAND -h' for the flags of a command.
@@ -59,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(args[1:], stdout, stderr)
 	case "report":
 		err = reportCmd(args[1:], stdout, stderr)
+	case "compare":
+		code, err = compareCmd(args[1:], stdout, stderr)
 	case "list":
 		err = listCmd(stdout)
 	case "-h", "--help", "help":

@@ -182,3 +182,51 @@ func TestParseRateStepsAndSLO(t *testing.T) {
 		t.Errorf("bad conns list: exit %d %q", code, errOut)
 	}
 }
+
+func TestThresholdsCompareAndBenchfmt(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "r.json")
+	code, out, errOut := wsbench(t, "run", "--servers", "gorilla", "--conns", "5", "--duration", "500ms", "--warmup", "0s",
+		"--out", file, "--threshold", "errors==0", "--threshold", "echo/gorilla:p99<10s", "--threshold", "throughput>1")
+	if code != exitOK || !strings.Contains(errOut, "✓ errors==0") || !strings.Contains(errOut, "thresholds: 3 passed, 0 failed") {
+		t.Fatalf("passing thresholds: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = wsbench(t, "run", "--servers", "gorilla", "--conns", "5", "--duration", "500ms", "--warmup", "0s",
+		"--out", filepath.Join(dir, "r2.json"), "--threshold", "p50<1us", "--threshold", "errors==0")
+	if code != exitThresholds || !strings.Contains(errOut, "✗ p50<1us") {
+		t.Fatalf("failing threshold: exit %d, want %d\n%s", code, exitThresholds, errOut)
+	}
+	code, _, errOut = wsbench(t, "run", "--servers", "gorilla", "--conns", "5", "--duration", "500ms", "--warmup", "0s",
+		"--out", filepath.Join(dir, "r3.json"), "--threshold", "broadcast:lost==0")
+	if code != exitThresholds || !strings.Contains(errOut, "broadcast:lost==0") {
+		t.Fatalf("threshold matching no record: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = wsbench(t, "run", "--threshold", "p99<fast")
+	if code != exitUsage || !strings.Contains(errOut, "--threshold") {
+		t.Fatalf("bad threshold: exit %d %q", code, errOut)
+	}
+
+	code, bench, _ := wsbench(t, "report", file, "--format", "benchfmt")
+	if code != exitOK || !strings.Contains(bench, "BenchmarkEcho/server=gorilla/driver=gobwas/conns=5/payload=1024 ") ||
+		!strings.Contains(bench, "goos: ") || !strings.Contains(bench, "p99-ns") {
+		t.Fatalf("benchfmt: exit %d\n%s", code, bench)
+	}
+
+	// One run against one run cannot be judged: said plainly, and not a pass.
+	code, cmpOut, _ := wsbench(t, "compare", file, file)
+	if code != exitRegression || !strings.Contains(cmpOut, "insufficient") {
+		t.Fatalf("compare 1 vs 1: exit %d, want %d\n%s", code, exitRegression, cmpOut)
+	}
+	code, _, _ = wsbench(t, "compare", file, file, "--allow-insufficient")
+	if code != exitOK {
+		t.Fatalf("compare --allow-insufficient: exit %d", code)
+	}
+	code, _, errOut = wsbench(t, "compare", file)
+	if code != exitUsage || !strings.Contains(errOut, "want two result files") {
+		t.Fatalf("compare with one file: exit %d %q", code, errOut)
+	}
+	code, _, errOut = wsbench(t, "compare", file, file, "--max-regression", "p99=lots")
+	if code != exitUsage || !strings.Contains(errOut, "--max-regression") {
+		t.Fatalf("bad --max-regression: exit %d %q", code, errOut)
+	}
+}

@@ -65,6 +65,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")
+	var thresholdFlags listFlag
+	fs.Var(&thresholdFlags, "threshold", "fail (exit 99) unless every matching record meets this, e.g. 'p99<5ms', 'echo/gorilla:errors==0' (repeatable)")
 	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
 	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json")
 	fs.Usage = func() {
@@ -93,6 +95,14 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	plan, format, err := o.plan()
 	if err != nil {
 		return exitUsage, err
+	}
+	var thresholds []report.Threshold
+	for _, t := range thresholdFlags {
+		th, err := report.ParseThreshold(t)
+		if err != nil {
+			return exitUsage, usagef("--threshold: %v", err)
+		}
+		thresholds = append(thresholds, th)
 	}
 	serverCPUs, clientCPUs, err := o.pinning()
 	if err != nil {
@@ -168,12 +178,24 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitRunFailed, err
 	}
 	fmt.Fprintf(stderr, "\nresults: %s\n", outPath)
+	thresholdsFailed := false
+	if len(thresholds) > 0 {
+		results, err := report.CheckThresholds(thresholds, res.Records)
+		if err != nil {
+			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+			return exitThresholds, nil
+		}
+		fmt.Fprintln(stderr)
+		thresholdsFailed = report.RenderThresholds(stderr, results) > 0
+	}
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "wsbench run: interrupted; the results above cover what was measured")
 		return exitInterrupted, nil
 	case slices.ContainsFunc(records, func(r report.Record) bool { return r.Status != report.StatusOK }):
 		return exitRunFailed, nil
+	case thresholdsFailed:
+		return exitThresholds, nil
 	}
 	return exitOK, nil
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	maxReg := fs.String("max-regression", "", "allowed regression per metric, e.g. p99=10%,throughput=5% (default 5% for each)")
+	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test")
+	allowInsufficient := fs.Bool("allow-insufficient", false, "let cells with too few runs to judge pass")
+	metricsFlag := fs.String("metrics", "", "metrics to compare, comma-separated (default p50,p99,p999,throughput,server_cpu_per_million,mem_per_conn,errors)")
+	formatS := fs.String("format", "table", "output format: table or markdown")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: wsbench compare BASE.json NEW.json [flags]\n\n"+
+			"Pairs the cells of two result files and compares every metric's per-run\n"+
+			"samples with a Mann–Whitney U test. Exits %d when a change is significant\n"+
+			"and worse than allowed (or runs are too few to judge).\n\nMetrics: %s\n\nFlags:\n",
+			exitRegression, strings.Join(report.MetricNames(), ", "))
+		fs.PrintDefaults()
+	}
+	files, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return exitUsage, err
+	}
+	if len(files) != 2 {
+		return exitUsage, usagef("want two result files, BASE and NEW; got %d", len(files))
+	}
+	if *formatS != "table" && *formatS != "markdown" {
+		return exitUsage, usagef("--format %q: compare writes table or markdown", *formatS)
+	}
+	if *alpha <= 0 || *alpha >= 1 {
+		return exitUsage, usagef("--alpha %g: must be between 0 and 1", *alpha)
+	}
+	opt := report.CompareOptions{Alpha: *alpha, AllowInsufficient: *allowInsufficient}
+	if *maxReg != "" {
+		if opt.MaxRegression, err = report.ParseMaxRegression(*maxReg); err != nil {
+			return exitUsage, usagef("--max-regression: %v", err)
+		}
+	}
+	for _, m := range splitList(*metricsFlag) {
+		if _, ok := report.LookupMetric(m); !ok {
+			return exitUsage, usagef("--metrics: unknown metric %q (known: %s)", m, strings.Join(report.MetricNames(), ", "))
+		}
+		opt.Metrics = append(opt.Metrics, m)
+	}
+	base, err := report.Load(files[0])
+	if err != nil {
+		return exitUsage, usagef("%v", err)
+	}
+	next, err := report.Load(files[1])
+	if err != nil {
+		return exitUsage, usagef("%v", err)
+	}
+	c, err := report.Compare(base, next, opt)
+	if err != nil {
+		return exitUsage, usagef("%v", err)
+	}
+	if err := report.RenderComparison(stdout, c, *formatS == "markdown"); err != nil {
+		return exitRunFailed, err
+	}
+	if c.Failed() {
+		return exitRegression, nil
+	}
+	return exitOK, nil
+}

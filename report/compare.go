@@ -1,0 +1,502 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/olekukonko/tablewriter/tw"
+	"golang.org/x/perf/benchmath"
+)
+
+// CellKey identifies "the same cell" across result files: everything that
+// defines what was measured (scenario, mode, server or target, driver,
+// connections, payload, message kind and the rates asked for), and nothing
+// that varies from run to run (run number, times, measured figures).
+// It reads like "echo/server=gorilla/driver=gobwas/conns=1000/payload=1024";
+// the closed-loop mode, binary messages and unpaced connects are the
+// defaults and are left out.
+func (r Record) CellKey() string {
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	parts := []string{r.Scenario}
+	if r.Mode != "" && r.Mode != "closed-loop" {
+		parts = append(parts, r.Mode)
+	}
+	if r.Server != "" {
+		parts = append(parts, "server="+r.Server)
+	}
+	if r.Target != "" {
+		parts = append(parts, "target="+r.Target)
+	}
+	parts = append(parts, "driver="+r.Driver, "conns="+strconv.Itoa(r.Conns), "payload="+strconv.Itoa(r.PayloadBytes))
+	if r.Text {
+		parts = append(parts, "text")
+	}
+	if r.OpenLoop != nil {
+		parts = append(parts, "rate="+num(r.OpenLoop.TargetRate))
+	}
+	if b := r.Broadcast; b != nil {
+		parts = append(parts, "publishers="+strconv.Itoa(b.Publishers), "rate="+num(b.TargetRate))
+	}
+	if h := r.Heartbeat; h != nil {
+		parts = append(parts, "ping="+num(h.PingIntervalS)+"s")
+	}
+	if r.Connect.TargetRatePerS > 0 {
+		parts = append(parts, "connect_rate="+num(r.Connect.TargetRatePerS))
+	}
+	return strings.Join(parts, "/")
+}
+
+// DefaultCompareMetrics are the metrics Compare looks at when
+// CompareOptions.Metrics is empty.
+var DefaultCompareMetrics = []string{"p50", "p99", "p999", "throughput", "server_cpu_per_million", "mem_per_conn", "errors"}
+
+// Defaults of CompareOptions.
+const (
+	DefaultCompareAlpha  = 0.05
+	DefaultMaxRegression = 0.05
+)
+
+// CompareOptions configures Compare.
+type CompareOptions struct {
+	// Metrics are the metric names to compare (see MetricNames); empty
+	// means DefaultCompareMetrics. A metric named in MaxRegression but
+	// not here is compared too, so a limit is never silently ignored.
+	Metrics []string
+	// Alpha is the significance level of the Mann–Whitney U test;
+	// 0 means DefaultCompareAlpha.
+	Alpha float64
+	// MaxRegression is the regression allowed per metric as a fraction
+	// (p99: 0.10 allows p99 to grow by 10%); a metric not given is
+	// allowed DefaultMaxRegression.
+	MaxRegression map[string]float64
+	// AllowInsufficient lets rows whose run counts cannot reach
+	// significance at Alpha pass instead of failing.
+	AllowInsufficient bool
+}
+
+// Verdicts of a CompareRow.
+const (
+	VerdictSame         = "~"            // no significant change (p > alpha)
+	VerdictBetter       = "better"       // significant change in the good direction
+	VerdictWorse        = "worse"        // significant change in the bad direction
+	VerdictInsufficient = "insufficient" // too few runs to ever reach p ≤ alpha
+)
+
+// CompareRow is one metric of one cell, base against new.
+type CompareRow struct {
+	Cell, Metric string
+	// Old and New are the per-run values, in the files' record order.
+	Old, New []float64
+	// OldMedian and NewMedian are the medians of Old and New.
+	OldMedian, NewMedian float64
+	// DeltaPct is (NewMedian − OldMedian) / OldMedian in percent (+12.3
+	// means 12.3% higher); ±Inf when OldMedian is 0 and NewMedian is not.
+	DeltaPct float64
+	// P is the Mann–Whitney U test's p-value (two-sided).
+	P float64
+	// Verdict is one of VerdictSame, VerdictBetter, VerdictWorse and
+	// VerdictInsufficient.
+	Verdict string
+	// Fail is set when the row is worse by more than AllowedPct, or
+	// insufficient without CompareOptions.AllowInsufficient.
+	Fail bool
+	// AllowedPct is the regression allowed for this metric, in percent.
+	AllowedPct float64
+}
+
+// Comparison is the outcome of Compare.
+type Comparison struct {
+	Rows []CompareRow
+	// OnlyInBase and OnlyInNew are the cell keys present in one file only.
+	OnlyInBase, OnlyInNew []string
+	// Alpha is the significance level used.
+	Alpha float64
+}
+
+// CompareCounts tallies the verdicts of a Comparison.
+type CompareCounts struct {
+	Worse        int // significantly worse rows
+	Beyond       int // worse rows beyond their allowed regression (failing)
+	Better       int
+	Unchanged    int
+	Insufficient int
+	// InsufficientFailing are insufficient rows that fail (no AllowInsufficient).
+	InsufficientFailing int
+}
+
+// Counts tallies the rows by verdict.
+func (c *Comparison) Counts() CompareCounts {
+	var n CompareCounts
+	for _, r := range c.Rows {
+		switch r.Verdict {
+		case VerdictWorse:
+			n.Worse++
+			if r.Fail {
+				n.Beyond++
+			}
+		case VerdictBetter:
+			n.Better++
+		case VerdictSame:
+			n.Unchanged++
+		case VerdictInsufficient:
+			n.Insufficient++
+			if r.Fail {
+				n.InsufficientFailing++
+			}
+		}
+	}
+	return n
+}
+
+// Failed reports whether the comparison should fail a gate: a row failed,
+// or nothing at all could be compared (no cell with a metric in both files).
+func (c *Comparison) Failed() bool {
+	if len(c.Rows) == 0 {
+		return true
+	}
+	for _, r := range c.Rows {
+		if r.Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// Compare compares the StatusOK records of next against base, cell by cell
+// (see CellKey) and metric by metric, treating each run as one sample: the
+// medians give the delta and a Mann–Whitney U test (benchmath.AssumeNothing)
+// says whether the change is significant at opt.Alpha.
+func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
+	if base == nil || next == nil {
+		return nil, errors.New("compare: missing result")
+	}
+	alpha := opt.Alpha
+	if alpha == 0 {
+		alpha = DefaultCompareAlpha
+	}
+	if !(alpha > 0 && alpha < 1) {
+		return nil, fmt.Errorf("compare: alpha %v is not between 0 and 1", opt.Alpha)
+	}
+	names := opt.Metrics
+	if len(names) == 0 {
+		names = DefaultCompareMetrics
+	}
+	names = slices.Clone(names)
+	var extra []string
+	for name, v := range opt.MaxRegression {
+		if _, ok := LookupMetric(name); !ok {
+			return nil, unknownMetric(name)
+		}
+		if v < 0 || math.IsNaN(v) {
+			return nil, fmt.Errorf("compare: allowed regression of %s is negative (%v)", name, v)
+		}
+		if !slices.Contains(names, name) {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	names = append(names, extra...)
+	var ms []Metric
+	seen := map[string]bool{}
+	for _, name := range names {
+		m, ok := LookupMetric(name)
+		if !ok {
+			return nil, unknownMetric(name)
+		}
+		if !seen[name] {
+			seen[name] = true
+			ms = append(ms, m)
+		}
+	}
+
+	baseOrder, baseCells := cellsOf(base)
+	newOrder, newCells := cellsOf(next)
+	c := &Comparison{Alpha: alpha}
+	for _, k := range baseOrder {
+		if _, ok := newCells[k]; !ok {
+			c.OnlyInBase = append(c.OnlyInBase, k)
+		}
+	}
+	for _, k := range newOrder {
+		if _, ok := baseCells[k]; !ok {
+			c.OnlyInNew = append(c.OnlyInNew, k)
+		}
+	}
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	for _, k := range baseOrder {
+		nrs, ok := newCells[k]
+		if !ok {
+			continue
+		}
+		for _, m := range ms {
+			old, nw := values(m, baseCells[k]), values(m, nrs)
+			if len(old) == 0 || len(nw) == 0 {
+				continue // the metric is not measured on both sides
+			}
+			allowed, ok := opt.MaxRegression[m.Name]
+			if !ok {
+				allowed = DefaultMaxRegression
+			}
+			row := CompareRow{Cell: k, Metric: m.Name, Old: old, New: nw, AllowedPct: allowed * 100}
+			s1 := benchmath.NewSample(slices.Clone(old), th)
+			s2 := benchmath.NewSample(slices.Clone(nw), th)
+			row.OldMedian = benchmath.AssumeNothing.Summary(s1, 0.95).Center
+			row.NewMedian = benchmath.AssumeNothing.Summary(s2, 0.95).Center
+			row.P = benchmath.AssumeNothing.Compare(s1, s2).P
+			if math.IsNaN(row.P) {
+				row.P = 1 // a degenerate test (say, every value equal) shows no difference
+			}
+			delta := relDelta(row.OldMedian, row.NewMedian)
+			row.DeltaPct = delta * 100
+			switch {
+			case minP(len(old), len(nw), alpha) > alpha:
+				row.Verdict = VerdictInsufficient
+				row.Fail = !opt.AllowInsufficient
+			case row.P > alpha || delta == 0:
+				row.Verdict = VerdictSame
+			case (delta > 0) == m.HigherIsBetter:
+				row.Verdict = VerdictBetter
+			default:
+				row.Verdict = VerdictWorse
+				row.Fail = math.Abs(delta) > allowed
+			}
+			c.Rows = append(c.Rows, row)
+		}
+	}
+	return c, nil
+}
+
+func unknownMetric(name string) error {
+	return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(MetricNames(), ", "))
+}
+
+// cellsOf groups the StatusOK records of res by CellKey, keeping the order
+// in which cells first appear.
+func cellsOf(res *Result) ([]string, map[string][]Record) {
+	var order []string
+	cells := map[string][]Record{}
+	for _, r := range res.Records {
+		if r.Status != StatusOK {
+			continue
+		}
+		k := r.CellKey()
+		if _, ok := cells[k]; !ok {
+			order = append(order, k)
+		}
+		cells[k] = append(cells[k], r)
+	}
+	return order, cells
+}
+
+func values(m Metric, rs []Record) []float64 {
+	var vs []float64
+	for _, r := range rs {
+		if v, ok := m.Value(r); ok {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// relDelta is (new − old) / old, ±Inf when old is 0 and new is not.
+func relDelta(old, new float64) float64 {
+	switch {
+	case old == new:
+		return 0
+	case old == 0:
+		return math.Inf(int(math.Copysign(1, new)))
+	}
+	return (new - old) / math.Abs(old)
+}
+
+type minPKey struct {
+	n1, n2 int
+	alpha  float64
+}
+
+var minPCache sync.Map
+
+// minP is the smallest p-value a Mann–Whitney U test can give with n1
+// against n2 runs: that of two perfectly separated samples, asked of
+// benchmath itself so it always agrees with the test Compare runs.
+func minP(n1, n2 int, alpha float64) float64 {
+	key := minPKey{n1, n2, alpha}
+	if p, ok := minPCache.Load(key); ok {
+		return p.(float64)
+	}
+	a, b := make([]float64, n1), make([]float64, n2)
+	for i := range a {
+		a[i] = float64(i)
+	}
+	for i := range b {
+		b[i] = float64(n1 + i)
+	}
+	p := uTestP(a, b, alpha)
+	minPCache.Store(key, p)
+	return p
+}
+
+func uTestP(a, b []float64, alpha float64) float64 {
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	p := benchmath.AssumeNothing.Compare(benchmath.NewSample(a, th), benchmath.NewSample(b, th)).P
+	if math.IsNaN(p) {
+		return 1
+	}
+	return p
+}
+
+// RecommendedRuns is the smallest number of runs per side at which a
+// Mann–Whitney test can still reach p ≤ alpha when one pair of runs
+// overlaps (5 at alpha 0.05: 4 runs only reach it when every new run is
+// beyond every old one).
+func RecommendedRuns(alpha float64) int {
+	for n := 2; n < 50; n++ {
+		a, b := make([]float64, n), make([]float64, n)
+		for i := range n {
+			a[i], b[i] = float64(i), float64(n+i)
+		}
+		a[n-1], b[0] = b[0], a[n-1] // one overlapping pair
+		if uTestP(a, b, alpha) <= alpha {
+			return n
+		}
+	}
+	return 50
+}
+
+// RenderComparison writes c as a table (markdown or plain), then the cells
+// found in only one file, a note when runs were too few to judge, and a
+// summary line.
+func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
+	header := []string{"cell", "metric", "old", "new", "delta", "p", "verdict", "n"}
+	var rows [][]string
+	for _, r := range c.Rows {
+		m, _ := LookupMetric(r.Metric)
+		verdict := r.Verdict
+		if r.Verdict == VerdictWorse && r.Fail {
+			verdict = "worse ✗"
+		}
+		rows = append(rows, []string{r.Cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
+			fmtDeltaPct(r.DeltaPct), strconv.FormatFloat(r.P, 'f', 3, 64), verdict, fmt.Sprintf("%d vs %d", len(r.Old), len(r.New))})
+	}
+	if len(rows) > 0 {
+		align := alignFor(header, 2)
+		align[6] = tw.AlignLeft // verdict: words, not numbers
+		if err := writeTable(w, markdown, header, align, rows); err != nil {
+			return err
+		}
+	}
+	var lines []string
+	if len(c.Rows) == 0 {
+		lines = append(lines, "nothing to compare: no cell has a metric measured in both files")
+	}
+	for _, k := range c.OnlyInBase {
+		lines = append(lines, "only in base (not compared): "+k)
+	}
+	for _, k := range c.OnlyInNew {
+		lines = append(lines, "only in new (not compared): "+k)
+	}
+	type sizes struct{ n1, n2 int }
+	var told []sizes
+	for _, r := range c.Rows {
+		s := sizes{len(r.Old), len(r.New)}
+		if r.Verdict != VerdictInsufficient || slices.Contains(told, s) {
+			continue
+		}
+		told = append(told, s)
+		tail := "(--allow-insufficient to let this pass)"
+		if !r.Fail {
+			tail = "(allowed by --allow-insufficient)"
+		}
+		lines = append(lines, fmt.Sprintf("%d vs %d runs cannot reach p < %s with a Mann–Whitney test; use --runs %d or more %s",
+			s.n1, s.n2, strconv.FormatFloat(c.Alpha, 'f', -1, 64), RecommendedRuns(c.Alpha), tail))
+	}
+	n := c.Counts()
+	lines = append(lines, fmt.Sprintf("compare: %d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient",
+		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient))
+	sep := "\n"
+	if markdown {
+		sep = "\n\n" // separate paragraphs
+	}
+	_, err := io.WriteString(w, "\n"+strings.Join(lines, sep)+"\n")
+	return err
+}
+
+// formatMetric renders a value in its metric's unit.
+func formatMetric(u Unit, v float64) string {
+	switch u {
+	case Microseconds:
+		return fmtUs(int64(math.Round(v)))
+	case Bytes:
+		return fmtBytes(v)
+	case Seconds:
+		return trimFloat(v) + "s"
+	case Ratio:
+		return trimFloat(v*100) + "%"
+	default: // PerSecond, Count
+		if v < 0 {
+			return "-" + formatMetric(u, -v)
+		}
+		if v != math.Trunc(v) && v < 100 {
+			return trimFloat(v) // a median between two small counts, say 2.5
+		}
+		return fmtCount(uint64(math.Round(v)))
+	}
+}
+
+// fmtDeltaPct renders a percentage change with its sign: +12.3%, -4.0%.
+func fmtDeltaPct(p float64) string {
+	switch {
+	case math.IsInf(p, 1):
+		return "+∞"
+	case math.IsInf(p, -1):
+		return "-∞"
+	case p == 0:
+		return "0%"
+	}
+	return fmt.Sprintf("%+.1f%%", p)
+}
+
+// ParseMaxRegression parses allowed regressions per metric, as given to
+// --max-regression: "p99=10%,throughput=5%" gives {p99: 0.10,
+// throughput: 0.05}. Values must carry a % sign so 10 is never mistaken
+// for 1000%.
+func ParseMaxRegression(s string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+		if !ok || name == "" || val == "" {
+			return nil, fmt.Errorf("max regression %q: want metric=percent, e.g. p99=10%%", part)
+		}
+		if _, known := LookupMetric(name); !known {
+			return nil, fmt.Errorf("max regression %q: %w", part, unknownMetric(name))
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("max regression %q: %s is given twice", part, name)
+		}
+		num, isPct := strings.CutSuffix(val, "%")
+		if !isPct {
+			return nil, fmt.Errorf("max regression %q: give the allowed regression as a percentage, e.g. %s=10%%", part, name)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("max regression %q: %q is not a number", part, num)
+		}
+		if v < 0 {
+			return nil, fmt.Errorf("max regression %q: the allowed regression cannot be negative", part)
+		}
+		out[name] = v / 100
+	}
+	return out, nil
+}
