@@ -9,8 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"sort"
-	"strings"
+	"github.com/wsbench/wsbench/internal/registry"
 	"time"
 )
 
@@ -123,32 +122,13 @@ func (e *CloseError) Error() string {
 	return fmt.Sprintf("websocket closed by peer with status %d: %s", e.Code, e.Reason)
 }
 
-var registry = map[string]Driver{}
+var known = registry.New[Driver]("driver")
 
-// Register adds a driver to the registry; it panics on a duplicate name, which
-// is a programming error caught at init.
-func Register(d Driver) {
-	if _, dup := registry[d.Name()]; dup {
-		panic("drivers: duplicate driver " + d.Name())
-	}
-	registry[d.Name()] = d
-}
+// Register adds a driver; a duplicate name panics at init.
+func Register(x Driver) { known.Register(x) }
 
 // Names lists the registered drivers in alphabetical order.
-func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return known.Names() }
 
 // Lookup returns the named driver, or an error that lists the known ones.
-func Lookup(name string) (Driver, error) {
-	d, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown driver %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	return d, nil
-}
+func Lookup(name string) (Driver, error) { return known.Lookup(name) }

@@ -7,9 +7,7 @@ package scenarios
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
+	"github.com/wsbench/wsbench/internal/registry"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,31 +173,13 @@ type Scenario interface {
 	Run(ctx context.Context, env *Env) (*Outcome, error)
 }
 
-var registry = map[string]Scenario{}
+var known = registry.New[Scenario]("scenario")
 
-// Register adds a scenario to the registry; it panics on a duplicate name.
-func Register(s Scenario) {
-	if _, dup := registry[s.Name()]; dup {
-		panic("scenarios: duplicate scenario " + s.Name())
-	}
-	registry[s.Name()] = s
-}
+// Register adds a scenario; a duplicate name panics at init.
+func Register(x Scenario) { known.Register(x) }
 
 // Names lists the registered scenarios in alphabetical order.
-func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return known.Names() }
 
 // Lookup returns the named scenario, or an error that lists the known ones.
-func Lookup(name string) (Scenario, error) {
-	s, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	return s, nil
-}
+func Lookup(name string) (Scenario, error) { return known.Lookup(name) }

@@ -6,10 +6,8 @@
 package servers
 
 import (
-	"fmt"
+	"github.com/wsbench/wsbench/internal/registry"
 	"net/http"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,34 +165,16 @@ func (l *Live) GoingAway() {
 	wg.Wait()
 }
 
-var registry = map[string]Server{}
+var known = registry.New[Server]("server")
 
-// Register adds a server to the registry; it panics on a duplicate name.
-func Register(s Server) {
-	if _, dup := registry[s.Name()]; dup {
-		panic("servers: duplicate server " + s.Name())
-	}
-	registry[s.Name()] = s
-}
+// Register adds a server; a duplicate name panics at init.
+func Register(x Server) { known.Register(x) }
 
 // Names lists the registered servers in alphabetical order.
-func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return known.Names() }
 
 // Lookup returns the named server, or an error that lists the known ones.
-func Lookup(name string) (Server, error) {
-	s, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown server %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	return s, nil
-}
+func Lookup(name string) (Server, error) { return known.Lookup(name) }
 
 // NotImplemented answers 501, for endpoints a library's server lacks so far.
 var NotImplemented = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
