@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -325,18 +324,7 @@ func (g *gobwasConn) Close(timeout time.Duration) (clean bool, err error) {
 	case closeAfterDone:
 		return g.rs.result()
 	case closeWait:
-		// The running ReadMessage reads the answer; a second reader
-		// would corrupt the frame stream.
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-		select {
-		case <-g.rs.done:
-		case <-timer.C:
-			// Closing the socket (deferred) unblocks the reader, which
-			// then returns this error.
-			g.rs.finish(fmt.Errorf("gobwas: close: no close frame from peer within %v: %w", timeout, os.ErrDeadlineExceeded))
-		}
-		return g.rs.result()
+		return g.rs.awaitReader("gobwas", deadline, timeout)
 	}
 	g.rs.finish(g.readUntilClose())
 	return g.rs.result()

@@ -146,18 +146,7 @@ func (g *gorillaConn) Close(timeout time.Duration) (clean bool, err error) {
 	case closeAfterDone:
 		return g.rs.result()
 	case closeWait:
-		// The running ReadMessage reads the answer; gorilla would panic
-		// on a second concurrent reader.
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-		select {
-		case <-g.rs.done:
-		case <-timer.C:
-			// Closing the socket (deferred) unblocks the reader, which
-			// then returns this error.
-			g.rs.finish(fmt.Errorf("gorilla: close: no close frame from peer within %v: %w", timeout, os.ErrDeadlineExceeded))
-		}
-		return g.rs.result()
+		return g.rs.awaitReader("gorilla", deadline, timeout)
 	}
 	g.rs.finish(g.readUntilClose(deadline))
 	return g.rs.result()

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // readSide coordinates the goroutine calling ReadMessage with Close, Ping and
@@ -78,6 +80,22 @@ func (r *readSide) finish(err error) {
 // closing reports whether Close has started.
 func (r *readSide) closing() bool {
 	return r.state.Load()&(rsCloseWait|rsCloseSelf) != 0
+}
+
+// awaitReader waits, until deadline, for the ReadMessage running in another
+// goroutine to read the peer's close reply (a second reader would corrupt
+// the stream, or panic in gorilla), and returns the close result. On
+// timeout the caller's deferred socket close unblocks that reader, which
+// then returns the timeout error recorded here.
+func (r *readSide) awaitReader(driver string, deadline time.Time, timeout time.Duration) (clean bool, err error) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-r.done:
+	case <-timer.C:
+		r.finish(fmt.Errorf("%s: close: no close frame from peer within %v: %w", driver, timeout, os.ErrDeadlineExceeded))
+	}
+	return r.result()
 }
 
 type closeMode int
