@@ -74,3 +74,18 @@ func (t *SeqTracker) Observe(seq uint64) Arrival {
 func (t *SeqTracker) set(s uint64)        { t.seen[(s/64)%(seqWindow/64)] |= 1 << (s % 64) }
 func (t *SeqTracker) clear(s uint64)      { t.seen[(s/64)%(seqWindow/64)] &^= 1 << (s % 64) }
 func (t *SeqTracker) isSet(s uint64) bool { return t.seen[(s/64)%(seqWindow/64)]&(1<<(s%64)) != 0 }
+
+// Arrive classifies a valid message with sequence number seq through t and
+// counts it: duplicated (or too old to tell) messages are counted and
+// reported as not new; new ones, reordered or not, count as received.
+func (i *Integrity) Arrive(t *SeqTracker, seq uint64) (isNew bool) {
+	switch t.Observe(seq) {
+	case Duplicate, TooOld:
+		i.Duplicated++
+		return false
+	case Reordered:
+		i.Reordered++
+	}
+	i.Received++
+	return true
+}

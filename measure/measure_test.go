@@ -152,3 +152,14 @@ func TestReadProcSelf(t *testing.T) {
 		t.Fatal("want an error for a process that does not exist")
 	}
 }
+
+func TestIntegrityArrive(t *testing.T) {
+	var in Integrity
+	var tr SeqTracker
+	for _, seq := range []uint64{0, 2, 1, 1, 3} {
+		in.Arrive(&tr, seq)
+	}
+	if in.Received != 4 || in.Reordered != 1 || in.Duplicated != 1 {
+		t.Fatalf("integrity %+v, want 4 received (1 reordered) and 1 duplicated", in)
+	}
+}

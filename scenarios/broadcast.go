@@ -211,14 +211,9 @@ func (s *subscriber) run() {
 			s.integrity.Corrupt++
 			continue
 		}
-		switch s.seqs[h.Conn].Observe(h.Seq) {
-		case measure.Duplicate, measure.TooOld:
-			s.integrity.Duplicated++
+		if !s.integrity.Arrive(&s.seqs[h.Conn], h.Seq) {
 			continue
-		case measure.Reordered:
-			s.integrity.Reordered++
 		}
-		s.integrity.Received++
 		s.delivered.Add(1)
 		s.fan.deliver(int(h.Conn), h.Seq, now)
 		if s.env.Window.Contains(h.SentNs) {

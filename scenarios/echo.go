@@ -178,14 +178,9 @@ func (w *echoWorker) run() {
 				w.integrity.Corrupt++
 				break
 			}
-			switch w.seqs.Observe(h.Seq) {
-			case measure.Duplicate, measure.TooOld:
-				w.integrity.Duplicated++
+			if !w.integrity.Arrive(&w.seqs, h.Seq) {
 				continue
-			case measure.Reordered:
-				w.integrity.Reordered++
 			}
-			w.integrity.Received++
 			replied = h.Seq == seq
 		}
 		if phase == Measure {

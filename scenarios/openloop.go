@@ -160,14 +160,9 @@ func (r *openReader) run() {
 			r.settled.Add(1)
 			continue
 		}
-		switch r.seqs.Observe(h.Seq) {
-		case measure.Duplicate, measure.TooOld:
-			r.integrity.Duplicated++
+		if !r.integrity.Arrive(&r.seqs, h.Seq) {
 			continue
-		case measure.Reordered:
-			r.integrity.Reordered++
 		}
-		r.integrity.Received++
 		r.settled.Add(1)
 		if r.env.Window.Contains(h.SentNs) {
 			r.lat.Record(time.Duration(now - h.SentNs))
