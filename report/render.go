@@ -25,10 +25,14 @@ const (
 	JSON     Format = "json"
 	// Benchfmt is the Go benchmark format, for benchstat.
 	Benchfmt Format = "benchfmt"
+	// Hgrm is HdrHistogram's percentile-distribution text, for its plotters.
+	Hgrm Format = "hgrm"
+	// HTML is a self-contained page with charts.
+	HTML Format = "html"
 )
 
 // Formats lists every format Render accepts.
-var Formats = []Format{Table, Markdown, CSV, JSON, Benchfmt}
+var Formats = []Format{Table, Markdown, CSV, JSON, Benchfmt, Hgrm, HTML}
 
 // ParseFormat checks a format name from the command line.
 func ParseFormat(s string) (Format, error) {
@@ -57,6 +61,10 @@ func Render(w io.Writer, res *Result, f Format) error {
 		return enc.Encode(res)
 	case Benchfmt:
 		return renderBenchfmt(w, res)
+	case Hgrm:
+		return renderHgrm(w, res)
+	case HTML:
+		return RenderHTML(w, []*Result{res}, nil)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }

@@ -230,3 +230,29 @@ func TestThresholdsCompareAndBenchfmt(t *testing.T) {
 		t.Fatalf("bad --max-regression: exit %d %q", code, errOut)
 	}
 }
+
+func TestReportHTMLAndRunHTML(t *testing.T) {
+	dir := t.TempDir()
+	file, page := filepath.Join(dir, "r.json"), filepath.Join(dir, "run.html")
+	code, _, errOut := wsbench(t, "run", "--servers", "gorilla,coder", "--conns", "4", "--duration", "1500ms", "--warmup", "0s",
+		"--out", file, "--html", page)
+	if code != exitOK || !strings.Contains(errOut, "report: "+page) {
+		t.Fatalf("run --html: exit %d\n%s", code, errOut)
+	}
+	diff := filepath.Join(dir, "diff.html")
+	if code, _, errOut := wsbench(t, "report", file, file, "--format", "html", "-o", diff); code != exitOK {
+		t.Fatalf("report html: exit %d %s", code, errOut)
+	}
+	for _, p := range []string{page, diff} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(data), `<polyline class="series"`); n < 2 {
+			t.Errorf("%s: %d latency series, want one per server and file", p, n)
+		}
+	}
+	if code, _, errOut := wsbench(t, "run", "--format", "html"); code != exitUsage || !strings.Contains(errOut, "--html FILE") {
+		t.Errorf("run --format html: exit %d %q", code, errOut)
+	}
+}

@@ -4,16 +4,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/wsbench/wsbench/report"
 )
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	formatS := fs.String("format", "table", "output format: table, markdown, csv, json")
+	formatS := fs.String("format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm, html")
+	outFile := fs.String("o", "", "write to this file instead of stdout")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: wsbench report FILE... [--format table|markdown|csv|json]\n\n"+
-			"Re-renders result files without re-running; several files are shown together.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: wsbench report FILE... [--format F] [-o OUT]\n\n"+
+			"Re-renders result files without re-running; several files are shown together\n"+
+			"(with --format html: side by side, two files with compare verdicts).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	files, err := parseFlags(fs, args, stderr)
@@ -28,12 +32,43 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		return usagef("--format: %v", err)
 	}
 	var results []*report.Result
+	var names []string
 	for _, f := range files {
 		res, err := report.Load(f)
 		if err != nil {
 			return usagef("%v", err)
 		}
 		results = append(results, res)
+		names = append(names, filepath.Base(f))
 	}
-	return report.Render(stdout, report.Combine(results), format)
+	return writeOutput(*outFile, stdout, func(w io.Writer) error {
+		if format == report.HTML {
+			return report.RenderHTML(w, results, names)
+		}
+		return report.Render(w, report.Combine(results), format)
+	})
+}
+
+// writeOutput runs render into path (atomically: a temporary file renamed
+// into place) or, with no path, into stdout.
+func writeOutput(path string, stdout io.Writer, render func(io.Writer) error) error {
+	if path == "" {
+		return render(stdout)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := render(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

@@ -68,7 +68,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	var thresholdFlags listFlag
 	fs.Var(&thresholdFlags, "threshold", "fail (exit 99) unless every matching record meets this, e.g. 'p99<5ms', 'echo/gorilla:errors==0' (repeatable)")
 	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
-	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json")
+	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm")
+	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench run [PRESET|FILE.yaml] [flags]\n\n"+
 			"A preset (built in: %s) or preset file sets flag values; flags given\n"+
@@ -178,6 +179,14 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitRunFailed, err
 	}
 	fmt.Fprintf(stderr, "\nresults: %s\n", outPath)
+	if *htmlOut != "" {
+		if err := writeOutput(*htmlOut, stdout, func(w io.Writer) error {
+			return report.RenderHTML(w, []*report.Result{res}, []string{filepath.Base(outPath)})
+		}); err != nil {
+			return exitRunFailed, err
+		}
+		fmt.Fprintf(stderr, "report: %s\n", *htmlOut)
+	}
 	thresholdsFailed := false
 	if len(thresholds) > 0 {
 		results, err := report.CheckThresholds(thresholds, res.Records)
@@ -221,6 +230,9 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return plan, "", usagef("--format: %v", err)
+	}
+	if format == report.HTML {
+		return plan, "", usagef("--format html: use --html FILE to write the HTML report beside the table")
 	}
 	if plan.Scenario, err = scenarios.Lookup(o.scenario); err != nil {
 		return plan, "", usagef("--scenario: %v", err)

@@ -1,0 +1,1018 @@
+package report
+
+// The HTML report is one self-contained page: no scripts, no external
+// stylesheets, fonts or images, nothing fetched over the network. Charts are
+// inline SVG written by hand. A charting library would need JavaScript (or
+// a large dependency) to draw what is here a handful of polylines, circles
+// and rectangles; minimal SVG is simpler, prints, works offline and can be
+// checked by a test that counts elements. Everything user-supplied (command
+// lines, server names, file names, settings) goes through html/template.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// RenderHTML writes a self-contained HTML page with charts for results.
+// names label the results (usually their file names), one per result; a
+// missing or empty name becomes "file N". With two or more results the
+// charts show every (file, server) as its own series, side by side; with
+// exactly two the page also carries the comparison of the second against
+// the first (Compare with AllowInsufficient).
+func RenderHTML(w io.Writer, results []*Result, names []string) error {
+	if len(results) == 0 {
+		return errors.New("html report: no results")
+	}
+	for i, r := range results {
+		if r == nil {
+			return fmt.Errorf("html report: result %d is missing", i+1)
+		}
+	}
+	labels := make([]string, len(results))
+	for i := range results {
+		if i < len(names) && names[i] != "" {
+			labels[i] = names[i]
+		} else {
+			labels[i] = fmt.Sprintf("file %d", i+1)
+		}
+	}
+	page, err := buildPage(results, labels)
+	if err != nil {
+		return err
+	}
+	if err := htmlTemplate.Execute(w, page); err != nil {
+		return fmt.Errorf("html report: %w", err)
+	}
+	return nil
+}
+
+// palette is eight colours that stay apart on white and for the common
+// colour-vision deficiencies (the Tableau/matplotlib "tab10" set without
+// its grey and olive). The second and later files are drawn dashed too.
+var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"}
+
+// --- view model -------------------------------------------------------
+
+type htmlPage struct {
+	Title   string
+	Multi   bool
+	Files   []fileView
+	Compare *compareView
+	Groups  []groupView
+	Slopes  []slopeView
+}
+
+type fileView struct {
+	Name, Created, Command string
+	Env                    [][2]string
+	Libraries              [][2]string
+	Settings               [][2]string
+	Exceptions             [][2]string
+}
+
+type compareView struct {
+	Base, New  string
+	Err        string
+	Rows       []compareRowView
+	OnlyInBase []string
+	OnlyInNew  []string
+	Summary    string
+}
+
+type compareRowView struct {
+	Cell, Metric, Old, New, Delta, P, Verdict, Class, N string
+}
+
+type slopeView struct {
+	File, Scenario, Server, Driver, Conns         string
+	RSS, RSSFixed, RSSR2, Heap, HeapFixed, HeapR2 string
+}
+
+type groupView struct {
+	Title    string
+	Notes    []string
+	Spectrum chartView
+	Bars     []chartView
+	Series   []chartView
+	NoSeries bool
+}
+
+type chartView struct {
+	Kind, Title, XLabel, YLabel string
+	W, H                        int
+	TitleX                      float64
+	Plot                        rectView
+	XLabelX, XLabelY            float64
+	YLabelX, YLabelY            float64
+	XTicks, YTicks              []tickView
+	Lines                       []lineView
+	Bars                        []barView
+	Legend                      []legendView
+	Empty                       string
+	Notes                       []string
+}
+
+type rectView struct{ X, Y, W, H float64 }
+
+type tickView struct {
+	X1, Y1, X2, Y2 float64 // grid line
+	TX, TY         float64 // label position
+	Anchor, Label  string
+}
+
+type lineView struct {
+	Class, Server, File, Label, Color, Dash, Points string
+	Dots                                            []dotView
+}
+
+type dotView struct {
+	X, Y float64
+	Tip  string
+}
+
+type barView struct {
+	X, Y, W, H       float64
+	CX, WY1, WY2     float64
+	CapX1, CapX2     float64
+	Whisker, NA      bool
+	ValueY           float64
+	Color, Tip       string
+	Value            string
+	Label1, Label2   string
+	LabelY1, LabelY2 float64
+}
+
+type legendView struct {
+	X, Y, X2, LY, TX float64
+	Color, Dash      string
+	Label, Server    string
+}
+
+// --- building the page ------------------------------------------------
+
+// cell is one series of a group's charts: one (file, server, driver) with
+// its runs in run order.
+type cell struct {
+	file           int
+	fileName       string
+	server, driver string
+	label          string
+	color, dash    string
+	// showDriver and showFile say whether the label names the driver
+	// (several in the group) and the file (several files).
+	showDriver, showFile bool
+	runs                 []Record
+}
+
+type seriesKey struct {
+	file           int
+	server, driver string
+}
+
+func buildPage(results []*Result, labels []string) (*htmlPage, error) {
+	multi := len(results) > 1
+	p := &htmlPage{Title: "wsbench report · " + strings.Join(labels, " vs "), Multi: multi}
+	for i, res := range results {
+		p.Files = append(p.Files, fileSection(res, labels[i]))
+	}
+	if len(results) == 2 {
+		p.Compare = comparison(results[0], results[1], labels[0], labels[1])
+	}
+
+	// Group like groups() does, file by file, and put the groups of later
+	// files with the same title next to the first file's.
+	type pgroup struct {
+		title   string
+		records []Record
+		cells   []*cell
+		byKey   map[seriesKey]*cell
+	}
+	var order []*pgroup
+	byTitle := map[string]*pgroup{}
+	colours := map[seriesKey]int{}
+	for fi, res := range results {
+		for _, g := range groups(res) {
+			pg := byTitle[g.title]
+			if pg == nil {
+				pg = &pgroup{title: g.title, byKey: map[seriesKey]*cell{}}
+				byTitle[g.title] = pg
+				order = append(order, pg)
+			}
+			pg.records = append(pg.records, g.records...)
+			for _, r := range g.records {
+				server := r.Server
+				if server == "" {
+					server = r.Target
+				}
+				k := seriesKey{fi, server, r.Driver}
+				c := pg.byKey[k]
+				if c == nil {
+					c = &cell{file: fi, fileName: labels[fi], server: server, driver: r.Driver}
+					pg.byKey[k] = c
+					pg.cells = append(pg.cells, c)
+				}
+				c.runs = append(c.runs, r)
+			}
+		}
+	}
+	for _, pg := range order {
+		// Side by side: the same server from each file next to each other.
+		slices.SortStableFunc(pg.cells, func(a, b *cell) int {
+			if c := strings.Compare(a.server+"\x00"+a.driver, b.server+"\x00"+b.driver); c != 0 {
+				return c
+			}
+			return a.file - b.file
+		})
+		drivers := map[string]bool{}
+		for _, c := range pg.cells {
+			drivers[c.driver] = true
+		}
+		for _, c := range pg.cells {
+			c.label = c.server
+			c.showDriver, c.showFile = len(drivers) > 1, multi
+			if c.showDriver {
+				c.label += " / " + c.driver
+			}
+			if c.showFile {
+				c.label += " · " + c.fileName
+			}
+			k := seriesKey{c.file, c.server, c.driver}
+			if _, ok := colours[k]; !ok {
+				colours[k] = len(colours)
+			}
+			c.color = palette[colours[k]%len(palette)]
+			if c.file > 0 {
+				c.dash = "6 3"
+			}
+		}
+		p.Groups = append(p.Groups, buildGroup(pg.title, pg.records, pg.cells))
+	}
+
+	for i, res := range results {
+		slopes := res.MemorySlopes
+		if len(slopes) == 0 {
+			slopes = Slopes(res.Records)
+		}
+		for _, s := range slopes {
+			var counts []string
+			for _, c := range s.Conns {
+				counts = append(counts, fmtCount(uint64(c)))
+			}
+			p.Slopes = append(p.Slopes, slopeView{File: labels[i], Scenario: s.Scenario, Server: s.Server, Driver: s.Driver,
+				Conns: strings.Join(counts, ", "),
+				RSS:   fmtBytes(s.RSS.Slope), RSSFixed: fmtBytes(s.RSS.Intercept), RSSR2: fmt.Sprintf("%.3f", s.RSS.R2),
+				Heap: fmtBytes(s.Heap.Slope), HeapFixed: fmtBytes(s.Heap.Intercept), HeapR2: fmt.Sprintf("%.3f", s.Heap.R2)})
+		}
+	}
+	return p, nil
+}
+
+func fileSection(res *Result, name string) fileView {
+	f := fileView{Name: name, Command: shellJoin(res.Command)}
+	if !res.CreatedAt.IsZero() {
+		f.Created = res.CreatedAt.UTC().Format(time.RFC3339)
+	} else {
+		f.Created = "unknown"
+	}
+	e := res.Environment
+	add := func(k, v string) {
+		if v != "" {
+			f.Env = append(f.Env, [2]string{k, v})
+		}
+	}
+	add("Go version", e.GoVersion)
+	if e.GOOS != "" || e.GOARCH != "" {
+		add("OS / arch", e.GOOS+"/"+e.GOARCH)
+	}
+	add("CPU", e.CPUModel)
+	if e.Cores > 0 {
+		add("cores", strconv.Itoa(e.Cores))
+	}
+	if e.GOMAXPROCS > 0 {
+		add("GOMAXPROCS (load generator)", strconv.Itoa(e.GOMAXPROCS))
+	}
+	add("kernel", e.Kernel)
+	if e.OpenFileLimit > 0 {
+		add("open file limit", fmtCount(e.OpenFileLimit))
+	}
+	add("wsbench version", e.WsbenchVersion)
+	add("wsbench commit", e.WsbenchCommit)
+	if pin := res.Pinning; pin != nil {
+		add("server CPUs", fmt.Sprintf("%s (GOMAXPROCS %d)", pin.ServerCPUs, pin.ServerGOMAXPROCS))
+		add("client CPUs", fmt.Sprintf("%s (GOMAXPROCS %d)", pin.ClientCPUs, pin.ClientGOMAXPROCS))
+	}
+	for _, k := range sortedKeys(e.Libraries) {
+		f.Libraries = append(f.Libraries, [2]string{k, e.Libraries[k]})
+	}
+	for _, k := range sortedKeys(res.ServerSettings) {
+		f.Settings = append(f.Settings, [2]string{k, settingText(res.ServerSettings[k])})
+	}
+	for _, k := range sortedKeys(res.ServerExceptions) {
+		f.Exceptions = append(f.Exceptions, [2]string{k, strings.Join(res.ServerExceptions[k], "; ")})
+	}
+	return f
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func settingText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return "null"
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:=,@%+^-]+$`)
+
+// shellJoin writes args as a command a POSIX shell would run unchanged.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if shellSafe.MatchString(a) {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func comparison(base, next *Result, baseName, newName string) *compareView {
+	v := &compareView{Base: baseName, New: newName}
+	c, err := Compare(base, next, CompareOptions{AllowInsufficient: true})
+	if err != nil {
+		v.Err = err.Error()
+		return v
+	}
+	for _, r := range c.Rows {
+		m, _ := LookupMetric(r.Metric)
+		verdict, class := r.Verdict, "same"
+		switch r.Verdict {
+		case VerdictBetter:
+			class = "better"
+		case VerdictWorse:
+			class = "worse"
+			if r.Fail {
+				verdict = "worse ✗"
+			}
+		case VerdictInsufficient:
+			class = "insufficient"
+		}
+		v.Rows = append(v.Rows, compareRowView{Cell: r.Cell, Metric: r.Metric,
+			Old: formatMetric(m.Unit, r.OldMedian), New: formatMetric(m.Unit, r.NewMedian),
+			Delta: fmtDeltaPct(r.DeltaPct), P: strconv.FormatFloat(r.P, 'f', 3, 64),
+			Verdict: verdict, Class: class, N: fmt.Sprintf("%d vs %d", len(r.Old), len(r.New))})
+	}
+	v.OnlyInBase, v.OnlyInNew = c.OnlyInBase, c.OnlyInNew
+	n := c.Counts()
+	v.Summary = fmt.Sprintf("%d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient (too few runs to reach p < %s; %d or more runs per cell can)",
+		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient, strconv.FormatFloat(c.Alpha, 'f', -1, 64), RecommendedRuns(c.Alpha))
+	return v
+}
+
+func buildGroup(title string, records []Record, cells []*cell) groupView {
+	g := groupView{Title: title, Notes: notes(records)}
+	first := records[0]
+	g.Spectrum = spectrumChart(first, cells)
+
+	unit := "msgs/s"
+	switch first.Scenario {
+	case "broadcast":
+		unit = "deliveries/s"
+	case "heartbeat":
+		unit = "pongs/s"
+	case "connect":
+		unit = "conns/s"
+	}
+	g.Bars = append(g.Bars, barChart("throughput · median across runs, whisker min–max", unit, kindRate, cells,
+		func(r Record) (float64, bool) {
+			if r.Scenario == "connect" {
+				return r.Connect.RatePerS, r.Connect.Established > 0
+			}
+			return r.ThroughputMsgsPerS, r.Messages > 0
+		}, func(v float64) string { return rate(v) + " " + unit }))
+	if first.Scenario != "connect" && first.Scenario != "heartbeat" {
+		per := "msgs"
+		if first.Scenario == "broadcast" {
+			per = "deliveries"
+		}
+		g.Bars = append(g.Bars, barChart("server CPU per million "+per, "CPU seconds / 1M "+per, kindSeconds, cells,
+			func(r Record) (float64, bool) { return optFloat(r.ServerCPUPerMillion) },
+			func(v float64) string { return trimFloat(v) + " s" }))
+	}
+	g.Bars = append(g.Bars, barChart("server memory per connection (ΔRSS ÷ conns)", "bytes per connection", kindBytes, cells,
+		func(r Record) (float64, bool) { return optFloat(r.ServerMemPerConnBytes) }, fmtBytes))
+
+	has := false
+	for _, c := range cells {
+		if firstWithSeries(c) != nil {
+			has = true
+		}
+	}
+	if !has {
+		g.NoSeries = true
+		return g
+	}
+	g.Series = append(g.Series,
+		timeChart("throughput per second", unit, kindRate, cells, func(s Second) (float64, bool) { return s.MsgsPerS, true },
+			func(v float64) string { return rate(v) + " " + unit }),
+		timeChart("p99 latency per second", "latency", kindUs, cells, func(s Second) (float64, bool) { return float64(s.P99Us), s.Messages > 0 },
+			func(v float64) string { return fmtUs(int64(v)) }),
+		timeChart("server RSS", "resident memory", kindBytes, cells, func(s Second) (float64, bool) {
+			if s.ServerRSSBytes == nil {
+				return 0, false
+			}
+			return float64(*s.ServerRSSBytes), true
+		}, fmtBytes))
+	return g
+}
+
+// usable reports whether a run's figures count: it finished, or was
+// interrupted and its numbers cover what ran.
+func usable(r Record) bool { return r.Status == StatusOK || r.Status == StatusInterrupted }
+
+func firstWithSeries(c *cell) *Record {
+	for i := range c.runs {
+		if len(c.runs[i].Series) > 0 {
+			return &c.runs[i]
+		}
+	}
+	return nil
+}
+
+// --- chart geometry ---------------------------------------------------
+
+type frame struct {
+	w, left, right, top, plotH float64
+	legendCols                 int
+}
+
+var (
+	bigFrame   = frame{w: 760, left: 78, right: 36, top: 30, plotH: 240, legendCols: 3}
+	smallFrame = frame{w: 372, left: 66, right: 16, top: 30, plotH: 140, legendCols: 2}
+)
+
+func (f frame) plotW() float64 { return f.w - f.left - f.right }
+
+// base lays out an empty chart with its title, axis labels and legend.
+func (f frame) base(kind, title, xlabel, ylabel string, cells []*cell, extraBelow float64) chartView {
+	c := chartView{Kind: kind, Title: title, XLabel: xlabel, YLabel: ylabel}
+	c.Plot = rectView{X: f.left, Y: f.top, W: f.plotW(), H: f.plotH}
+	c.TitleX = f.w / 2
+	bottom := f.top + f.plotH + extraBelow
+	c.XLabelX, c.XLabelY = f.left+f.plotW()/2, bottom+34
+	c.YLabelX, c.YLabelY = 14, f.top+f.plotH/2
+	legendTop := bottom + 54
+	colW := f.plotW() / float64(f.legendCols)
+	for i, cl := range cells {
+		row, col := i/f.legendCols, i%f.legendCols
+		x, y := f.left+float64(col)*colW, legendTop+float64(row)*18
+		c.Legend = append(c.Legend, legendView{X: x, Y: y, X2: x + 22, LY: y - 4, TX: x + 28,
+			Color: cl.color, Dash: cl.dash, Label: cl.label, Server: cl.server})
+	}
+	rows := (len(cells) + f.legendCols - 1) / f.legendCols
+	c.W = int(f.w)
+	c.H = int(legendTop + float64(rows)*18 + 4)
+	return c
+}
+
+func (f frame) xAt(frac float64) float64 { return f.left + frac*f.plotW() }
+func (f frame) yAt(frac float64) float64 { return f.top + (1-frac)*f.plotH }
+
+func (f frame) xTicks(c *chartView, fracs []float64, labels []string) {
+	for i, fr := range fracs {
+		x := f.xAt(fr)
+		c.XTicks = append(c.XTicks, tickView{X1: x, Y1: f.top, X2: x, Y2: f.top + f.plotH,
+			TX: x, TY: f.top + f.plotH + 16, Anchor: "middle", Label: labels[i]})
+	}
+}
+
+func (f frame) yTicks(c *chartView, fracs []float64, labels []string) {
+	for i, fr := range fracs {
+		y := f.yAt(fr)
+		c.YTicks = append(c.YTicks, tickView{X1: f.left, Y1: y, X2: f.left + f.plotW(), Y2: y,
+			TX: f.left - 6, TY: y + 4, Anchor: "end", Label: labels[i]})
+	}
+}
+
+type axisKind int
+
+const (
+	kindRate axisKind = iota
+	kindBytes
+	kindSeconds
+	kindUs
+)
+
+// linearAxis picks round ticks from 0 to at least max, in units a reader
+// knows (binary multiples for bytes), and how to label them.
+func linearAxis(kind axisKind, max float64) (top float64, ticks []float64, label func(float64) string) {
+	scale, suffix := 1.0, ""
+	switch kind {
+	case kindBytes:
+		suffix = " B"
+		for _, u := range []string{" KiB", " MiB", " GiB"} {
+			if max/scale < 1024 {
+				break
+			}
+			scale *= 1024
+			suffix = u
+		}
+		label = func(v float64) string { return shortNum(v/scale) + suffix }
+	case kindRate:
+		label = func(v float64) string {
+			switch {
+			case v >= 1e6:
+				return shortNum(v/1e6) + "M"
+			case v >= 1e3:
+				return shortNum(v/1e3) + "k"
+			}
+			return shortNum(v)
+		}
+	case kindSeconds:
+		label = func(v float64) string { return shortNum(v) + "s" }
+	case kindUs:
+		label = axisUs
+	}
+	m := max / scale
+	if !(m > 0) {
+		m = 1
+	}
+	step := niceStep(m / 5)
+	n := math.Ceil(m/step - 1e-9)
+	for i := 0.0; i <= n; i++ {
+		ticks = append(ticks, i*step*scale)
+	}
+	return n * step * scale, ticks, label
+}
+
+func niceStep(raw float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*p >= raw*(1-1e-9) {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// shortNum gives at most three significant digits and no trailing zeros.
+func shortNum(v float64) string {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
+func axisUs(us float64) string {
+	switch {
+	case us < 1000:
+		return shortNum(us) + "µs"
+	case us < 1e6:
+		return shortNum(us/1e3) + "ms"
+	}
+	return shortNum(us/1e6) + "s"
+}
+
+func pts(xs, ys []float64) string {
+	var b strings.Builder
+	for i := range xs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.1f,%.1f", xs[i], ys[i])
+	}
+	return b.String()
+}
+
+// --- the charts -------------------------------------------------------
+
+// spectrumQuantiles are the x positions of the spectrum: 60 points evenly
+// spaced in log10(1/(1−q)) from q = 0 to q = 99.999%.
+var spectrumQuantiles = func() []float64 {
+	const n, decades = 60, 5.0
+	qs := make([]float64, n)
+	for i := range qs {
+		qs[i] = 100 * (1 - math.Pow(10, -decades*float64(i)/(n-1)))
+	}
+	qs[n-1] = 99.999
+	return qs
+}()
+
+var spectrumTicks = []struct {
+	q     float64
+	label string
+}{{0, "0%"}, {90, "90%"}, {99, "99%"}, {99.9, "99.9%"}, {99.99, "99.99%"}, {99.999, "99.999%"}}
+
+// spectrumX places percentile q (0–100) on [0, 1]: log10(1/(1−q)) over 5 decades.
+func spectrumX(q float64) float64 {
+	return math.Log10(1/(1-math.Min(q, 99.999)/100)) / 5
+}
+
+// mergedHistogram merges the latency histograms of every usable run of c:
+// percentiles of repeated runs are combined through their histograms,
+// never averaged.
+func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []string) {
+	for _, r := range c.runs {
+		l := r.Latency
+		if r.Scenario == "connect" {
+			l = r.Handshake
+		}
+		if !usable(r) || l.Count == 0 || l.Hist == "" {
+			continue
+		}
+		d, err := l.Histogram()
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s run %d: %v", c.label, r.Run, err))
+			continue
+		}
+		runs++
+		if h == nil {
+			h = d
+			continue
+		}
+		if dropped := h.Merge(d); dropped > 0 {
+			problems = append(problems, fmt.Sprintf("%s run %d: %d values out of range when merging", c.label, r.Run, dropped))
+		}
+	}
+	return h, runs, problems
+}
+
+func spectrumChart(first Record, cells []*cell) chartView {
+	what := "round-trip latency"
+	switch first.Scenario {
+	case "broadcast":
+		what = "publish→receipt latency"
+	case "heartbeat":
+		what = "ping→pong latency"
+	case "connect":
+		what = "handshake time"
+	}
+	f := bigFrame
+	c := f.base("spectrum", "latency percentile spectrum · "+what+" (runs of a cell merged)",
+		"percentile (log scale of 1/(1−q))", what+" (log scale; µs, ms, s)", cells, 0)
+	type data struct {
+		cell *cell
+		h    *hdrhistogram.Histogram
+		runs int
+		vals []float64
+	}
+	var ds []data
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, cl := range cells {
+		h, runs, problems := mergedHistogram(cl)
+		c.Notes = append(c.Notes, problems...)
+		if h == nil || h.TotalCount() == 0 {
+			c.Notes = append(c.Notes, cl.label+": no latency recorded")
+			continue
+		}
+		d := data{cell: cl, h: h, runs: runs}
+		for _, q := range spectrumQuantiles {
+			v := math.Max(float64(h.ValueAtQuantile(q)), 1)
+			d.vals = append(d.vals, v)
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		ds = append(ds, d)
+	}
+	var tx []float64
+	var tl []string
+	for _, t := range spectrumTicks {
+		tx = append(tx, spectrumX(t.q))
+		tl = append(tl, t.label)
+	}
+	f.xTicks(&c, tx, tl)
+	if len(ds) == 0 {
+		c.Empty = "no latency recorded"
+		return c
+	}
+	// Log y axis from the decade below the fastest to the decade above the slowest.
+	dLo := math.Floor(math.Log10(lo))
+	dHi := math.Ceil(math.Log10(hi))
+	if dHi <= dLo {
+		dHi = dLo + 1
+	}
+	yFrac := func(v float64) float64 { return (math.Log10(v) - dLo) / (dHi - dLo) }
+	var yf []float64
+	var yl []string
+	for d := dLo; d <= dHi; d++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, d)
+			if (m != 1 && dHi-dLo > 2) || v > math.Pow(10, dHi) {
+				continue
+			}
+			yf = append(yf, yFrac(v))
+			yl = append(yl, axisUs(v))
+		}
+	}
+	f.yTicks(&c, yf, yl)
+	for _, d := range ds {
+		xs := make([]float64, len(d.vals))
+		ys := make([]float64, len(d.vals))
+		for i, v := range d.vals {
+			xs[i] = f.xAt(spectrumX(spectrumQuantiles[i]))
+			ys[i] = f.yAt(yFrac(v))
+		}
+		l := lineView{Class: "series", Server: d.cell.server, File: d.cell.fileName, Label: d.cell.label,
+			Color: d.cell.color, Dash: d.cell.dash, Points: pts(xs, ys)}
+		for _, t := range spectrumTicks {
+			v := math.Max(float64(d.h.ValueAtQuantile(t.q)), 1)
+			l.Dots = append(l.Dots, dotView{X: f.xAt(spectrumX(t.q)), Y: f.yAt(yFrac(v)),
+				Tip: fmt.Sprintf("%s · p%s = %s (%s samples from %d run(s))", d.cell.label, strings.TrimSuffix(t.label, "%"),
+					fmtUs(int64(v)), fmtCount(uint64(d.h.TotalCount())), d.runs)})
+		}
+		c.Lines = append(c.Lines, l)
+	}
+	return c
+}
+
+func median(vals []float64) float64 {
+	slices.Sort(vals)
+	n := len(vals)
+	if n%2 == 1 {
+		return vals[n/2]
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+// barChart draws one bar per cell: the median of val across its usable
+// runs, with a whisker from the smallest to the largest run. A cell with
+// no value (a --target's server-side figures) gets "n/a" instead of a bar.
+func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(Record) (float64, bool), format func(float64) string) chartView {
+	f := bigFrame
+	c := f.base("bar", title, "server", ylabel, cells, 14)
+	type stat struct {
+		med, lo, hi float64
+		n           int
+		ok          bool
+	}
+	stats := make([]stat, len(cells))
+	max := 0.0
+	for i, cl := range cells {
+		var vals []float64
+		for _, r := range cl.runs {
+			if v, ok := val(r); ok && usable(r) && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		slices.Sort(vals)
+		s := stat{med: median(vals), lo: vals[0], hi: vals[len(vals)-1], n: len(vals), ok: true}
+		stats[i] = s
+		max = math.Max(max, s.hi)
+	}
+	top, ticks, label := linearAxis(kind, max)
+	var yf []float64
+	var yl []string
+	for _, t := range ticks {
+		yf = append(yf, t/top)
+		yl = append(yl, label(t))
+	}
+	f.yTicks(&c, yf, yl)
+	slot := f.plotW() / float64(max1(len(cells)))
+	bw := math.Min(slot*0.6, 90)
+	anyValue := false
+	for i, cl := range cells {
+		cx := f.left + slot*(float64(i)+0.5)
+		b := barView{CX: cx, X: cx - bw/2, W: bw, Color: cl.color, Label1: cl.server,
+			LabelY1: f.top + f.plotH + 16, LabelY2: f.top + f.plotH + 29}
+		if cl.showDriver {
+			b.Label1 += " / " + cl.driver
+		}
+		if cl.showFile {
+			b.Label2 = cl.fileName
+		}
+		s := stats[i]
+		if !s.ok {
+			b.NA = true
+			b.Value = na
+			b.ValueY = f.top + f.plotH - 6
+			b.Tip = cl.label + ": n/a (not measured, e.g. an external --target)"
+			c.Bars = append(c.Bars, b)
+			continue
+		}
+		anyValue = true
+		y := f.yAt(s.med / top)
+		b.Y, b.H = y, f.top+f.plotH-y
+		b.Value = format(s.med)
+		b.ValueY = y - 4
+		b.Tip = fmt.Sprintf("%s: median %s over %d run(s)", cl.label, format(s.med), s.n)
+		if s.n > 1 {
+			b.Whisker = true
+			b.WY1, b.WY2 = f.yAt(s.lo/top), f.yAt(s.hi/top)
+			b.CapX1, b.CapX2 = cx-6, cx+6
+			b.ValueY = math.Min(b.ValueY, b.WY2-4)
+			b.Tip += fmt.Sprintf(" (min %s, max %s)", format(s.lo), format(s.hi))
+		}
+		c.Bars = append(c.Bars, b)
+	}
+	if !anyValue {
+		c.Notes = append(c.Notes, "no value measured for any server")
+	}
+	return c
+}
+
+func max1(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// timeChart draws one line per cell over the measured window, from the
+// first run of the cell that recorded a per-second series.
+func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(Second) (float64, bool), format func(float64) string) chartView {
+	f := smallFrame
+	c := f.base("timeseries", title, "time in measured window (s)", ylabel, cells, 0)
+	type line struct {
+		cl   *cell
+		run  int
+		t, v []float64
+	}
+	var lines []line
+	maxT, maxV := 0.0, 0.0
+	for _, cl := range cells {
+		r := firstWithSeries(cl)
+		if r == nil {
+			continue
+		}
+		l := line{cl: cl, run: r.Run}
+		for _, s := range r.Series {
+			if v, ok := val(s); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				l.t = append(l.t, s.T)
+				l.v = append(l.v, v)
+				maxT, maxV = math.Max(maxT, s.T), math.Max(maxV, v)
+			}
+		}
+		if len(l.t) > 0 {
+			lines = append(lines, l)
+		}
+	}
+	if maxT <= 0 {
+		maxT = 1
+	}
+	xTop, xt, _ := linearAxis(kindSeconds, maxT)
+	var xf []float64
+	var xl []string
+	for _, t := range xt {
+		xf = append(xf, t/xTop)
+		xl = append(xl, shortNum(t))
+	}
+	f.xTicks(&c, xf, xl)
+	if len(lines) == 0 {
+		c.Empty = "n/a (not measured, e.g. an external --target)"
+		return c
+	}
+	top, ticks, label := linearAxis(kind, maxV)
+	var yf []float64
+	var yl []string
+	for _, t := range ticks {
+		yf = append(yf, t/top)
+		yl = append(yl, label(t))
+	}
+	f.yTicks(&c, yf, yl)
+	for _, l := range lines {
+		xs := make([]float64, len(l.t))
+		ys := make([]float64, len(l.t))
+		for i := range l.t {
+			xs[i], ys[i] = f.xAt(l.t[i]/xTop), f.yAt(l.v[i]/top)
+		}
+		lv := lineView{Class: "timeseries", Server: l.cl.server, File: l.cl.fileName, Label: l.cl.label,
+			Color: l.cl.color, Dash: l.cl.dash, Points: pts(xs, ys)}
+		// A point with a tooltip per second, thinned to about 120 per line.
+		step := (len(xs) + 119) / 120
+		for i := 0; i < len(xs); i += step {
+			lv.Dots = append(lv.Dots, dotView{X: xs[i], Y: ys[i],
+				Tip: fmt.Sprintf("%s (run %d) · t = %ss: %s", l.cl.label, l.run, shortNum(l.t[i]), format(l.v[i]))})
+		}
+		c.Lines = append(c.Lines, lv)
+	}
+	return c
+}
+
+// --- the template -----------------------------------------------------
+
+var htmlTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"f": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 1.5em auto; max-width: 1560px; padding: 0 1em; }
+h1 { font-size: 1.5em; margin: 0 0 .4em; }
+h2 { font-size: 1.15em; margin: 1.8em 0 .6em; padding-top: .6em; border-top: 2px solid #ddd; }
+h3 { font-size: 1em; margin: 1em 0 .4em; }
+pre.cmd { background: #f4f4f4; border: 1px solid #ddd; padding: .5em .7em; white-space: pre-wrap; word-break: break-all; margin: .2em 0 .8em; }
+table { border-collapse: collapse; margin: .4em 0 1em; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; vertical-align: top; }
+th { background: #f4f4f4; }
+td.l, th.l { text-align: left; }
+tr.better td.v { color: #1a7f37; font-weight: 600; }
+tr.worse td.v { color: #c62828; font-weight: 600; }
+tr.insufficient td.v { color: #9a6700; }
+tr.same td.v { color: #666; }
+ul.notes { color: #b00020; }
+.row { display: flex; flex-wrap: wrap; gap: 8px; }
+figure.chart { margin: 0 0 10px; }
+figure.chart figcaption { color: #b00020; font-size: 12px; }
+svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; fill: #333; }
+svg text.ctitle { font-size: 13px; font-weight: 600; }
+svg text.axis { font-size: 12px; fill: #444; }
+svg text.value { font-size: 10px; }
+svg text.empty { font-size: 13px; fill: #888; }
+svg rect.plot { fill: #fff; stroke: #999; }
+svg line.grid { stroke: #e4e4e4; }
+svg polyline { fill: none; stroke-width: 2; stroke-linejoin: round; }
+svg line.whisker { stroke: #222; stroke-width: 1.5; }
+.muted { color: #666; }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+{{range .Files}}<div class="file">{{if $.Multi}}<h3>{{.Name}}</h3>{{end}}<p>Created {{.Created}} by:</p>
+<pre class="cmd"><code>{{.Command}}</code></pre></div>
+{{end}}
+{{with .Compare}}<h2>Comparison · {{.New}} against {{.Base}}</h2>
+{{if .Err}}<p class="muted">Not compared: {{.Err}}</p>{{else}}
+<p class="muted">Each run is one sample; medians give the delta, a Mann–Whitney U test the p-value. Verdicts: ~ no significant change, better, worse, insufficient (too few runs to judge).</p>
+{{if .Rows}}<table class="compare">
+<thead><tr><th class="l">cell</th><th class="l">metric</th><th>{{.Base}}</th><th>{{.New}}</th><th>delta</th><th>p</th><th class="l">verdict</th><th>runs</th></tr></thead>
+<tbody>
+{{range .Rows}}<tr class="{{.Class}}"><td class="l">{{.Cell}}</td><td class="l">{{.Metric}}</td><td>{{.Old}}</td><td>{{.New}}</td><td>{{.Delta}}</td><td>{{.P}}</td><td class="l v">{{.Verdict}}</td><td>{{.N}}</td></tr>
+{{end}}</tbody></table>{{else}}<p>Nothing to compare: no cell has a metric measured in both files.</p>{{end}}
+{{range .OnlyInBase}}<p class="muted">only in {{$.Compare.Base}} (not compared): {{.}}</p>{{end}}
+{{range .OnlyInNew}}<p class="muted">only in {{$.Compare.New}} (not compared): {{.}}</p>{{end}}
+<p>{{.Summary}}</p>{{end}}
+{{end}}
+{{if not .Groups}}<p>No records.</p>{{end}}
+{{range .Groups}}<section class="group">
+<h2>{{.Title}}</h2>
+{{if .Notes}}<ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{template "chart" .Spectrum}}
+<div class="row">{{range .Bars}}{{template "chart" .}}{{end}}</div>
+{{if .NoSeries}}<p class="muted">No per-second series recorded.</p>{{else}}<div class="row">{{range .Series}}{{template "chart" .}}{{end}}</div>{{end}}
+</section>
+{{end}}
+{{if .Slopes}}<h2>Memory per connection · least-squares fit over connection counts</h2>
+<p class="muted">slope = bytes per extra connection, intercept = fixed cost of the process.</p>
+<table><thead><tr>{{if .Multi}}<th class="l">file</th>{{end}}<th class="l">scenario</th><th class="l">server</th><th class="l">driver</th><th>conns</th><th>RSS/conn</th><th>RSS fixed</th><th>RSS R²</th><th>heap/conn</th><th>heap fixed</th><th>heap R²</th></tr></thead>
+<tbody>{{range .Slopes}}<tr>{{if $.Multi}}<td class="l">{{.File}}</td>{{end}}<td class="l">{{.Scenario}}</td><td class="l">{{.Server}}</td><td class="l">{{.Driver}}</td><td>{{.Conns}}</td><td>{{.RSS}}</td><td>{{.RSSFixed}}</td><td>{{.RSSR2}}</td><td>{{.Heap}}</td><td>{{.HeapFixed}}</td><td>{{.HeapR2}}</td></tr>
+{{end}}</tbody></table>{{end}}
+<h2>Environment</h2>
+{{range .Files}}{{if $.Multi}}<h3>{{.Name}}</h3>{{end}}
+<table class="env"><tbody>{{range .Env}}<tr><th class="l">{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>
+{{if .Libraries}}<table class="libs"><thead><tr><th class="l">library</th><th class="l">version</th></tr></thead><tbody>{{range .Libraries}}<tr><td class="l">{{index . 0}}</td><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>{{end}}
+{{end}}
+<h2>Fairness manifest</h2>
+{{range .Files}}{{if $.Multi}}<h3>{{.Name}}</h3>{{end}}
+{{if .Settings}}<p>Settings every reference server was given:</p>
+<table class="settings"><tbody>{{range .Settings}}<tr><th class="l">{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>{{else}}<p class="muted">No server settings recorded (an external --target).</p>{{end}}
+{{if .Exceptions}}<p>Settings a server's library could not apply:</p>
+<table class="exceptions"><tbody>{{range .Exceptions}}<tr><th class="l">{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>{{else}}<p class="muted">No exceptions: every server applied every setting.</p>{{end}}
+{{end}}
+</body>
+</html>
+{{define "chart"}}<figure class="chart">
+<svg class="{{.Kind}}" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Title}}">
+<title>{{.Title}}</title>
+<text class="ctitle" x="{{f .TitleX}}" y="18" text-anchor="middle">{{.Title}}</text>
+<rect class="plot" x="{{f .Plot.X}}" y="{{f .Plot.Y}}" width="{{f .Plot.W}}" height="{{f .Plot.H}}"/>
+{{range .YTicks}}<line class="grid" x1="{{f .X1}}" y1="{{f .Y1}}" x2="{{f .X2}}" y2="{{f .Y2}}"/><text x="{{f .TX}}" y="{{f .TY}}" text-anchor="{{.Anchor}}">{{.Label}}</text>
+{{end}}{{range .XTicks}}<line class="grid" x1="{{f .X1}}" y1="{{f .Y1}}" x2="{{f .X2}}" y2="{{f .Y2}}"/><text x="{{f .TX}}" y="{{f .TY}}" text-anchor="{{.Anchor}}">{{.Label}}</text>
+{{end}}<text class="axis" x="{{f .XLabelX}}" y="{{f .XLabelY}}" text-anchor="middle">{{.XLabel}}</text>
+<text class="axis" x="{{f .YLabelX}}" y="{{f .YLabelY}}" text-anchor="middle" transform="rotate(-90 {{f .YLabelX}} {{f .YLabelY}})">{{.YLabel}}</text>
+{{if .Empty}}<text class="empty" x="{{f .XLabelX}}" y="{{f .YLabelY}}" text-anchor="middle">{{.Empty}}</text>
+{{end}}{{range .Lines}}<polyline class="{{.Class}}" data-server="{{.Server}}" data-file="{{.File}}" stroke="{{.Color}}"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}} points="{{.Points}}"><title>{{.Label}}</title></polyline>
+{{$c := .Color}}{{range .Dots}}<circle cx="{{f .X}}" cy="{{f .Y}}" r="3" fill="{{$c}}"><title>{{.Tip}}</title></circle>{{end}}
+{{end}}{{range .Bars}}{{if .NA}}<text class="value" x="{{f .CX}}" y="{{f .ValueY}}" text-anchor="middle"><title>{{.Tip}}</title>{{.Value}}</text>{{else}}<rect class="bar" x="{{f .X}}" y="{{f .Y}}" width="{{f .W}}" height="{{f .H}}" fill="{{.Color}}"><title>{{.Tip}}</title></rect>{{if .Whisker}}<line class="whisker" x1="{{f .CX}}" y1="{{f .WY1}}" x2="{{f .CX}}" y2="{{f .WY2}}"/><line class="whisker" x1="{{f .CapX1}}" y1="{{f .WY1}}" x2="{{f .CapX2}}" y2="{{f .WY1}}"/><line class="whisker" x1="{{f .CapX1}}" y1="{{f .WY2}}" x2="{{f .CapX2}}" y2="{{f .WY2}}"/>{{end}}<text class="value" x="{{f .CX}}" y="{{f .ValueY}}" text-anchor="middle">{{.Value}}</text>{{end}}
+<text x="{{f .CX}}" y="{{f .LabelY1}}" text-anchor="middle">{{.Label1}}</text>{{if .Label2}}<text x="{{f .CX}}" y="{{f .LabelY2}}" text-anchor="middle">{{.Label2}}</text>{{end}}
+{{end}}{{range .Legend}}<g class="legend" data-server="{{.Server}}"><line x1="{{f .X}}" y1="{{f .LY}}" x2="{{f .X2}}" y2="{{f .LY}}" stroke="{{.Color}}" stroke-width="3"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}}/><text x="{{f .TX}}" y="{{f .Y}}">{{.Label}}</text></g>
+{{end}}</svg>
+{{range .Notes}}<figcaption>{{.}}</figcaption>{{end}}
+</figure>{{end}}`))
