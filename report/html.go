@@ -785,12 +785,7 @@ func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(Recor
 		max = math.Max(max, s.hi)
 	}
 	top, ticks, label := linearAxis(kind, max)
-	var yf []float64
-	var yl []string
-	for _, t := range ticks {
-		yf = append(yf, t/top)
-		yl = append(yl, label(t))
-	}
+	yf, yl := tickFractions(ticks, top, label)
 	f.yTicks(&c, yf, yl)
 	slot := f.plotW() / float64(max1(len(cells)))
 	bw := math.Min(slot*0.6, 90)
@@ -875,24 +870,14 @@ func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(Seco
 		maxT = 1
 	}
 	xTop, xt, _ := linearAxis(kindSeconds, maxT)
-	var xf []float64
-	var xl []string
-	for _, t := range xt {
-		xf = append(xf, t/xTop)
-		xl = append(xl, shortNum(t))
-	}
+	xf, xl := tickFractions(xt, xTop, shortNum)
 	f.xTicks(&c, xf, xl)
 	if len(lines) == 0 {
 		c.Empty = "n/a (not measured, e.g. an external --target)"
 		return c
 	}
 	top, ticks, label := linearAxis(kind, maxV)
-	var yf []float64
-	var yl []string
-	for _, t := range ticks {
-		yf = append(yf, t/top)
-		yl = append(yl, label(t))
-	}
+	yf, yl := tickFractions(ticks, top, label)
 	f.yTicks(&c, yf, yl)
 	for _, l := range lines {
 		xs := make([]float64, len(l.t))
@@ -1016,3 +1001,14 @@ svg line.whisker { stroke: #222; stroke-width: 1.5; }
 {{end}}</svg>
 {{range .Notes}}<figcaption>{{.}}</figcaption>{{end}}
 </figure>{{end}}`))
+
+// tickFractions places axis ticks as fractions of the axis top and labels them.
+func tickFractions(ticks []float64, top float64, label func(float64) string) ([]float64, []string) {
+	fracs := make([]float64, 0, len(ticks))
+	labels := make([]string, 0, len(ticks))
+	for _, t := range ticks {
+		fracs = append(fracs, t/top)
+		labels = append(labels, label(t))
+	}
+	return fracs, labels
+}

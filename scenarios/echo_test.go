@@ -49,7 +49,7 @@ func faultyServer(t *testing.T) string {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/echo"
+	return wsURL(srv, "/echo")
 }
 
 func TestEchoCountsIntegrityFaults(t *testing.T) {

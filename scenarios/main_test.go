@@ -4,9 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -75,4 +77,9 @@ func clean(r report.Record) bool {
 	return r.Status == report.StatusOK && r.ErrorCount() == 0 && r.Integrity.Faults() == 0 &&
 		(r.Heartbeat == nil || r.Heartbeat.Missed+r.Heartbeat.ClosedByServer == 0) &&
 		(r.Broadcast == nil || r.Broadcast.IncompleteFanouts == 0)
+}
+
+// wsURL is the WebSocket URL of path on an httptest server.
+func wsURL(srv *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
 }

@@ -56,7 +56,7 @@ func slowEcho(t *testing.T, delay func(now time.Time) time.Duration) string {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/echo"
+	return wsURL(srv, "/echo")
 }
 
 func TestOpenLoopMeasuresAFixedDelay(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func lossyHub(t *testing.T) string {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/broadcast"
+	return wsURL(srv, "/broadcast")
 }
 
 func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
@@ -135,7 +134,7 @@ func deafServer(t *testing.T) string {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/echo"
+	return wsURL(srv, "/echo")
 }
 
 func TestHeartbeatCountsMissedPongs(t *testing.T) {
@@ -220,9 +219,9 @@ func TestConnectFailureClasses(t *testing.T) {
 		}
 	}()
 	cases := map[string]string{
-		"ws://" + closedPort + "/echo":                      "dial_refused",
-		"ws" + strings.TrimPrefix(plain.URL, "http") + "/x": "dial_handshake_status",
-		"ws://" + silent.Addr().String() + "/echo":          "dial_timeout",
+		"ws://" + closedPort + "/echo":             "dial_refused",
+		wsURL(plain, "/x"):                         "dial_handshake_status",
+		"ws://" + silent.Addr().String() + "/echo": "dial_timeout",
 	}
 	for url, class := range cases {
 		for _, dname := range drivers.Names() {

@@ -496,17 +496,7 @@ func TestShutdownWithStuckSubscriber(t *testing.T) {
 					break // a writer is stuck and its queue full
 				}
 			}
-			start := time.Now()
-			ts.cancel()
-			select {
-			case <-ts.done:
-				if ts.err != nil {
-					t.Errorf("Serve: %v", ts.err)
-				}
-			case <-time.After(3 * time.Second):
-				t.Fatal("Serve did not return within 3s of cancel")
-			}
-			t.Logf("shutdown took %s", time.Since(start).Round(time.Millisecond))
+			t.Logf("shutdown took %s", ts.stop(t, 3*time.Second).Round(time.Millisecond))
 		})
 	}
 }

@@ -38,6 +38,23 @@ type testServer struct {
 	err    error         // Serve's result, once done is closed
 }
 
+// stop cancels Serve and requires it to return cleanly within limit; it
+// reports how long the shutdown took.
+func (ts *testServer) stop(t *testing.T, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ts.cancel()
+	select {
+	case <-ts.done:
+		if ts.err != nil {
+			t.Errorf("Serve: %v", ts.err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("Serve did not return within %s of cancel", limit)
+	}
+	return time.Since(start)
+}
+
 func startServe(t *testing.T, name string, s Settings) *testServer {
 	t.Helper()
 	srv, err := Lookup(name)
@@ -368,17 +385,7 @@ func TestShutdownWithStuckClient(t *testing.T) {
 					break
 				}
 			}
-			start := time.Now()
-			ts.cancel()
-			select {
-			case <-ts.done:
-				if ts.err != nil {
-					t.Errorf("Serve: %v", ts.err)
-				}
-			case <-time.After(3 * time.Second):
-				t.Fatal("Serve did not return within 3s of cancel")
-			}
-			t.Logf("shutdown took %s", time.Since(start).Round(time.Millisecond))
+			t.Logf("shutdown took %s", ts.stop(t, 3*time.Second).Round(time.Millisecond))
 		})
 	}
 }
