@@ -48,9 +48,17 @@ func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn
 	// conn is taken out of it; a refused handshake may leave its conn idle
 	// in the pool, where nothing would ever close it.
 	defer tr.CloseIdleConnections()
+	mode := websocket.CompressionDisabled
+	if opts.Compression {
+		mode = websocket.CompressionNoContextTakeover
+	}
 	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      &http.Client{Transport: tr},
-		CompressionMode: websocket.CompressionDisabled,
+		CompressionMode: mode,
+		// Every message compressed, whatever its size, as every driver
+		// does (coder's default skips messages under 512 bytes). coder
+		// compresses at flate's default level and has no option for it.
+		CompressionThreshold: 1,
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -63,7 +71,7 @@ func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn
 	} else {
 		c.SetReadLimit(-1) // coder's "no limit"; 0 would refuse every non-empty message
 	}
-	cc := &coderConn{c: c, raw: raw.get()}
+	cc := &coderConn{c: c, raw: raw.get(), compressed: DeflateAccepted(resp.Header.Values("Sec-WebSocket-Extensions"))}
 	cc.rs.init()
 	return cc, nil
 }
@@ -96,7 +104,11 @@ type coderConn struct {
 	// ReadMessage racing with Close reports the close handshake's outcome
 	// rather than coder's net.ErrClosed.
 	rs readSide
+
+	compressed bool
 }
+
+func (cc *coderConn) Compressed() bool { return cc.compressed }
 
 func (cc *coderConn) WriteMessage(t MessageType, p []byte) error {
 	// Write, not Writer plus io.Copy: the latter ends every message with an

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"github.com/wsbench/wsbench/internal/registry"
 	"time"
 )
@@ -45,6 +46,13 @@ type DialOptions struct {
 	// ReadBufferSize and WriteBufferSize size the library's I/O buffers where
 	// the library lets you choose them.
 	ReadBufferSize, WriteBufferSize int
+	// Compression offers permessage-deflate (RFC 7692) with no context
+	// takeover in either direction; the server decides. Whether it was
+	// negotiated is Conn.Compressed. Off, the extension is not offered.
+	Compression bool
+	// CompressionLevel is the flate level (1 fastest … 9 smallest) the
+	// driver compresses with, where its library lets it choose.
+	CompressionLevel int
 }
 
 // Conn is one client WebSocket connection. ReadMessage and WriteMessage may
@@ -77,6 +85,10 @@ type Conn interface {
 	// reading itself. Data messages still in flight when Close starts may
 	// be dropped: call it once nothing more is expected.
 	Close(timeout time.Duration) (clean bool, err error)
+	// Compressed reports whether permessage-deflate was negotiated, as read
+	// from the server's handshake response (its Sec-WebSocket-Extensions
+	// header), not as offered.
+	Compressed() bool
 	// Abort closes the TCP connection at once, without a close handshake. It
 	// is safe to call concurrently with a blocked ReadMessage or
 	// WriteMessage, which then return an error.
@@ -120,6 +132,21 @@ func (e *CloseError) Error() string {
 		return fmt.Sprintf("websocket closed by peer with status %d", e.Code)
 	}
 	return fmt.Sprintf("websocket closed by peer with status %d: %s", e.Code, e.Reason)
+}
+
+// DeflateAccepted reports whether a handshake response's
+// Sec-WebSocket-Extensions header values accept permessage-deflate. Drivers
+// whose library does not say so itself read the response header with it.
+func DeflateAccepted(values []string) bool {
+	for _, v := range values {
+		for _, ext := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var known = registry.New[Driver]("driver")

@@ -98,7 +98,11 @@ type gobwasConn struct {
 	hdrTmp    [ws.MaxHeaderSize]byte // a field, not a local: it would escape per write
 	closeSent bool
 	werr      error // sticky: a failed write may have left half a frame on the wire
+
+	compressed bool
 }
+
+func (g *gobwasConn) Compressed() bool { return g.compressed }
 
 // headerWriter collects the frame header ws.WriteHeaderBuffer produces into
 // the front of the write buffer, so header and payload leave in one write.

@@ -27,7 +27,8 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 		HandshakeTimeout:  opts.HandshakeTimeout,
 		ReadBufferSize:    opts.ReadBufferSize,
 		WriteBufferSize:   opts.WriteBufferSize,
-		EnableCompression: false,
+		// gorilla offers permessage-deflate with no context takeover only.
+		EnableCompression: opts.Compression,
 	}
 	c, resp, err := d.DialContext(ctx, url, nil)
 	if err != nil {
@@ -39,7 +40,13 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 	// gorilla treats 0 as "no limit", which is also what ReadLimit <= 0
 	// means for every driver.
 	c.SetReadLimit(max(opts.ReadLimit, 0))
-	g := &gorillaConn{c: c}
+	g := &gorillaConn{c: c, compressed: DeflateAccepted(resp.Header.Values("Sec-WebSocket-Extensions"))}
+	if g.compressed && opts.CompressionLevel != 0 {
+		if err := c.SetCompressionLevel(opts.CompressionLevel); err != nil {
+			_ = c.NetConn().Close()
+			return nil, fmt.Errorf("gorilla: dial %s: %w", url, err)
+		}
+	}
 	g.rs.init()
 	g.ping.init()
 	// gorilla calls the pong handler inside NextReader, in whichever
@@ -49,10 +56,13 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 }
 
 type gorillaConn struct {
-	c    *websocket.Conn
-	rs   readSide
-	ping pinger
+	c          *websocket.Conn
+	rs         readSide
+	ping       pinger
+	compressed bool
 }
+
+func (g *gorillaConn) Compressed() bool { return g.compressed }
 
 func (g *gorillaConn) onPong(appData string) error {
 	g.ping.gotPongString(appData)

@@ -2,7 +2,6 @@ package servers
 
 import (
 	"flag"
-	"fmt"
 	"strconv"
 )
 
@@ -26,28 +25,19 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Settings.ReadBufferSize, "read-buffer", d.ReadBufferSize, "per-connection read buffer in bytes, where the library allows")
 	fs.IntVar(&c.Settings.WriteBufferSize, "write-buffer", d.WriteBufferSize, "per-connection write buffer in bytes, where the library allows")
 	fs.DurationVar(&c.Settings.HandshakeTimeout, "handshake-timeout", d.HandshakeTimeout, "time allowed to read the upgrade request")
+	fs.DurationVar(&c.Settings.WriteTimeout, "write-timeout", d.WriteTimeout, "drop a client that takes no bytes of a message for this long (0: never)")
 	fs.DurationVar(&c.Settings.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a connection that sends nothing, not even a ping, for this long (0: never)")
+	fs.BoolVar(&c.Settings.Compression, "compression", d.Compression, "accept permessage-deflate (no context takeover) when a client offers it")
+	fs.IntVar(&c.Settings.CompressionLevel, "compression-level", d.CompressionLevel, "flate level 1 (fastest) to 9 (smallest), where the library allows")
 	fs.IntVar(&c.Settings.BroadcastQueue, "broadcast-queue", d.BroadcastQueue, "messages a /broadcast subscriber may have queued before it is a slow consumer")
 	fs.StringVar(&c.Settings.SlowConsumer, "slow-consumer", d.SlowConsumer, "what to do with a slow /broadcast subscriber: drop (skip messages) or disconnect (1008)")
+	fs.IntVar(&c.Settings.GOMAXPROCS, "gomaxprocs", d.GOMAXPROCS, "runtime.GOMAXPROCS of the server process (0: Go's default)")
+	fs.IntVar(&c.Settings.GOGC, "gogc", d.GOGC, "GC target percentage of the server process (negative: GC off)")
+	fs.Int64Var(&c.Settings.GOMEMLIMIT, "gomemlimit", d.GOMEMLIMIT, "soft memory limit of the server process in bytes (0: none)")
 }
 
 // Check validates the parsed values, naming the flag at fault.
-func (c *ServeConfig) Check() error {
-	s := c.Settings
-	switch {
-	case s.ReadBufferSize < 1:
-		return fmt.Errorf("--read-buffer %d: must be at least 1", s.ReadBufferSize)
-	case s.WriteBufferSize < 1:
-		return fmt.Errorf("--write-buffer %d: must be at least 1", s.WriteBufferSize)
-	case s.HandshakeTimeout <= 0:
-		return fmt.Errorf("--handshake-timeout %s: must be more than zero", s.HandshakeTimeout)
-	case s.BroadcastQueue < 1:
-		return fmt.Errorf("--broadcast-queue %d: must be at least 1", s.BroadcastQueue)
-	case s.SlowConsumer != SlowDrop && s.SlowConsumer != SlowDisconnect:
-		return fmt.Errorf("--slow-consumer %q: want %s or %s", s.SlowConsumer, SlowDrop, SlowDisconnect)
-	}
-	return nil
-}
+func (c *ServeConfig) Check() error { return c.Settings.check() }
 
 // Args is the command line that RegisterFlags reads back as c.
 func (c ServeConfig) Args() []string {
@@ -59,8 +49,14 @@ func (c ServeConfig) Args() []string {
 		"--read-buffer", strconv.Itoa(s.ReadBufferSize),
 		"--write-buffer", strconv.Itoa(s.WriteBufferSize),
 		"--handshake-timeout", s.HandshakeTimeout.String(),
+		"--write-timeout", s.WriteTimeout.String(),
 		"--idle-timeout", s.IdleTimeout.String(),
+		"--compression=" + strconv.FormatBool(s.Compression),
+		"--compression-level", strconv.Itoa(s.CompressionLevel),
 		"--broadcast-queue", strconv.Itoa(s.BroadcastQueue),
 		"--slow-consumer", s.SlowConsumer,
+		"--gomaxprocs", strconv.Itoa(s.GOMAXPROCS),
+		"--gogc", strconv.Itoa(s.GOGC),
+		"--gomemlimit", strconv.FormatInt(s.GOMEMLIMIT, 10),
 	}
 }

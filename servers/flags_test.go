@@ -11,7 +11,8 @@ import (
 func TestServeConfigArgsRoundTrip(t *testing.T) {
 	want := ServeConfig{Name: "gobwas", Listen: "127.0.0.1:0", Settings: Settings{
 		ReadLimit: 12345, ReadBufferSize: 111, WriteBufferSize: 222, HandshakeTimeout: 3 * time.Second,
-		IdleTimeout: 250 * time.Millisecond, BroadcastQueue: 7, SlowConsumer: SlowDisconnect}}
+		IdleTimeout: 250 * time.Millisecond, BroadcastQueue: 7, SlowConsumer: SlowDisconnect,
+		WriteTimeout: 4 * time.Second, Compression: true, CompressionLevel: 6, GOMAXPROCS: 3, GOGC: 50, GOMEMLIMIT: 1 << 30}}
 	var got ServeConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	got.RegisterFlags(fs)

@@ -64,6 +64,11 @@ type Stats struct {
 	// IdleClosed is the number of connections closed because nothing, not
 	// even a ping, arrived on them for the idle timeout (Counters.IdleClosed).
 	IdleClosed uint64 `json:"idle_closed"`
+	// CompressedConns is the number of connections accepted with
+	// permessage-deflate negotiated (Counters.CompressedConns).
+	CompressedConns uint64 `json:"compressed_conns"`
+	// Runtime is what the Go runtime of the server process runs with.
+	Runtime RuntimeSettings `json:"runtime"`
 }
 
 // Serve runs srv on a TCP listener at listen (e.g. "127.0.0.1:0") until ctx
@@ -81,37 +86,91 @@ func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.
 	if err != nil {
 		return fmt.Errorf("serve %s: listen on %s: %w", name, listen, err)
 	}
+	rt := applyRuntime(s)
 	live := &Live{}
-	h := srv.Handlers(s, live)
 	mux := http.NewServeMux()
-	mux.Handle("/echo", orNotImplemented(h.Echo))
-	mux.Handle("/broadcast", orNotImplemented(h.Broadcast))
-	mux.Handle("GET /stats", statsHandler(name, live))
-	hs := &http.Server{
-		Handler: mux,
-		// Bounds reading the upgrade request; there is deliberately no
-		// ReadTimeout or WriteTimeout, whose deadlines would outlive the
-		// hijack and cut long-lived WebSocket connections.
-		ReadHeaderTimeout: s.HandshakeTimeout,
+	mux.Handle("GET /stats", statsHandler(name, live, rt))
+
+	var served chan error
+	var stop func() error
+	if eng, ok := srv.(Engine); ok {
+		runCtx, cancel := context.WithCancel(context.Background())
+		served = make(chan error, 1)
+		go func() { served <- eng.Run(runCtx, ln, s, live, mux) }()
+		stop = func() error { return shutdownEngine(cancel, served, live, name) }
+	} else {
+		h := srv.Handlers(s, live)
+		mux.Handle("/echo", orNotImplemented(h.Echo))
+		mux.Handle("/broadcast", orNotImplemented(h.Broadcast))
+		hs := &http.Server{
+			Handler: mux,
+			// Bounds reading the upgrade request; there is deliberately no
+			// ReadTimeout or WriteTimeout, whose deadlines would outlive the
+			// hijack and cut long-lived WebSocket connections.
+			ReadHeaderTimeout: s.HandshakeTimeout,
+		}
+		served = make(chan error, 1)
+		go func() { served <- hs.Serve(ln) }()
+		stop = func() error { return shutdown(hs, live, name) }
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 
 	// One Write call, so a reader of a pipe gets the whole line at once.
 	_, err = fmt.Fprintf(ready, "%sserver=%s addr=%s pid=%d\n", readyPrefix, name, ln.Addr(), os.Getpid())
 	if err != nil {
 		err = fmt.Errorf("serve %s: write ready line: %w", name, err)
-		return errors.Join(err, shutdown(hs, live, name))
+		return errors.Join(err, stop())
 	}
 
 	select {
 	case <-ctx.Done():
-		return shutdown(hs, live, name)
+		return stop()
 	case err := <-served:
-		// Serve only returns early on a listener failure.
+		// Serving only returns early on a listener or engine failure.
+		if err == nil {
+			err = errors.New("stopped serving on its own")
+		}
+		served <- err // for stop, which waits for it again
 		err = fmt.Errorf("serve %s: %w", name, err)
-		return errors.Join(err, shutdown(hs, live, name))
+		return errors.Join(err, stop())
 	}
+}
+
+// shutdownEngine tells every WebSocket to go away, waits (bounded) for them
+// to close, then stops the engine and waits for its Run to return.
+func shutdownEngine(cancel context.CancelFunc, served chan error, live *Live, name string) error {
+	defer cancel()
+	ctx, done := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer done()
+	live.GoingAway()
+	var errs []error
+	if err := waitClosed(ctx, live); err != nil {
+		errs = append(errs, fmt.Errorf("serve %s: shutdown: %w", name, err))
+	}
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			errs = append(errs, fmt.Errorf("serve %s: %w", name, err))
+		}
+	case <-time.After(shutdownTimeout):
+		errs = append(errs, fmt.Errorf("serve %s: shutdown: engine still running after %s", name, shutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// waitClosed waits until every connection has unregistered from live, or
+// ctx ends.
+func waitClosed(ctx context.Context, live *Live) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for live.Count() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%d connections still open after %s", live.Count(), shutdownTimeout)
+		}
+	}
+	return nil
 }
 
 // shutdown stops accepting, tells every WebSocket to go away and waits,
@@ -132,14 +191,8 @@ func shutdown(hs *http.Server, live *Live, name string) error {
 	}
 	// Handlers unregister as they return; waiting for that means no
 	// connection goroutine outlives Serve in the normal case.
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for live.Count() > 0 {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return fmt.Errorf("serve %s: shutdown: %d connections still open after %s", name, live.Count(), shutdownTimeout)
-		}
+	if err := waitClosed(ctx, live); err != nil {
+		return fmt.Errorf("serve %s: shutdown: %w", name, err)
 	}
 	return nil
 }
@@ -151,9 +204,10 @@ func orNotImplemented(h http.Handler) http.Handler {
 	return h
 }
 
-// statsHandler answers GET /stats with Stats as JSON; ?gc=1 forces a garbage
+// statsHandler answers GET /stats with Stats as JSON, rt being the runtime
+// settings the process started with; ?gc=1 forces a garbage
 // collection first, so heap figures count only live memory.
-func statsHandler(name string, live *Live) http.Handler {
+func statsHandler(name string, live *Live, rt RuntimeSettings) http.Handler {
 	pid := os.Getpid()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if gc, _ := strconv.ParseBool(r.URL.Query().Get("gc")); gc {
@@ -177,6 +231,8 @@ func statsHandler(name string, live *Live) http.Handler {
 			BroadcastDropped:      live.Counters.BroadcastDropped.Load(),
 			BroadcastDisconnected: live.Counters.BroadcastDisconnected.Load(),
 			IdleClosed:            live.Counters.IdleClosed.Load(),
+			CompressedConns:       live.Counters.CompressedConns.Load(),
+			Runtime:               rt,
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

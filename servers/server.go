@@ -6,55 +6,13 @@
 package servers
 
 import (
+	"context"
 	"github.com/wsbench/wsbench/internal/registry"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 )
-
-// Settings are applied alike by every reference server, as far as its library
-// allows; what a library cannot apply it lists in Server.Exceptions. They are
-// recorded in every result so a reader can see the comparison was fair.
-type Settings struct {
-	// ReadLimit is the largest message a server accepts, in bytes; zero or
-	// less means no limit.
-	ReadLimit int64 `json:"read_limit_bytes"`
-	// ReadBufferSize and WriteBufferSize size per-connection I/O buffers.
-	ReadBufferSize  int `json:"read_buffer_bytes"`
-	WriteBufferSize int `json:"write_buffer_bytes"`
-	// HandshakeTimeout bounds reading the upgrade request.
-	HandshakeTimeout time.Duration `json:"handshake_timeout_ns"`
-	// IdleTimeout closes a connection from which nothing (no data, no ping)
-	// has arrived for this long; zero or less disables it.
-	IdleTimeout time.Duration `json:"idle_timeout_ns"`
-	// BroadcastQueue is the number of messages a /broadcast subscriber may
-	// have queued for writing before it counts as a slow consumer.
-	BroadcastQueue int `json:"broadcast_queue"`
-	// SlowConsumer is what a server does when a subscriber's queue is full:
-	// SlowDrop skips the message for that subscriber, SlowDisconnect closes
-	// the subscriber with 1008. Either way the hub never blocks.
-	SlowConsumer string `json:"slow_consumer"`
-}
-
-// The slow-consumer policies of Settings.SlowConsumer.
-const (
-	SlowDrop       = "drop"
-	SlowDisconnect = "disconnect"
-)
-
-// DefaultSettings are the settings every comparison uses unless told otherwise.
-func DefaultSettings() Settings {
-	return Settings{
-		ReadLimit:        1 << 20,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		HandshakeTimeout: 5 * time.Second,
-		IdleTimeout:      60 * time.Second,
-		BroadcastQueue:   1024,
-		SlowConsumer:     SlowDrop,
-	}
-}
 
 // Handlers are the WebSocket endpoints a reference server mounts.
 type Handlers struct {
@@ -79,6 +37,22 @@ type Server interface {
 	// Exceptions names the settings this library cannot apply, each with the
 	// reason, e.g. "read_buffer_bytes: coder/websocket sizes its own buffers".
 	Exceptions() []string
+}
+
+// Engine is implemented by a server whose library brings its own HTTP server
+// (an event loop such as nbio's, or fasthttp) instead of plugging handlers
+// into net/http. Serve then hands it the listener rather than mounting
+// Handlers on an http.Server.
+type Engine interface {
+	Server
+	// Run serves on ln until ctx ends: the WebSocket endpoints /echo and
+	// /broadcast through the library, every other request through other
+	// (an http.Handler holding /stats). Every accepted WebSocket registers
+	// with live, as with Handlers. When ctx ends Serve has already told
+	// live's connections to go away; Run then stops accepting, closes what
+	// is left, and returns within shutdownTimeout. An error means the
+	// engine could not start or failed while serving.
+	Run(ctx context.Context, ln net.Listener, s Settings, live *Live, other http.Handler) error
 }
 
 // Live is the state one server process shares between its connections: the
@@ -114,6 +88,9 @@ type Counters struct {
 	// IdleClosed counts connections the server closed because nothing
 	// arrived on them for Settings.IdleTimeout.
 	IdleClosed atomic.Uint64
+	// CompressedConns counts connections accepted with permessage-deflate
+	// negotiated.
+	CompressedConns atomic.Uint64
 }
 
 // Add registers a connection; goingAway must send a close frame with status

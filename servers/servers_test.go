@@ -314,8 +314,8 @@ func TestServers(t *testing.T) {
 				}
 				keys := slices.Sorted(maps.Keys(raw))
 				want := []string{"broadcast_disconnected", "broadcast_dropped", "broadcast_enqueued",
-					"broadcast_published", "conns", "gc_pause_total_ns", "goroutines", "heap_alloc_bytes",
-					"heap_inuse_bytes", "heap_sys_bytes", "idle_closed", "num_gc", "pid", "server"}
+					"broadcast_published", "compressed_conns", "conns", "gc_pause_total_ns", "goroutines", "heap_alloc_bytes",
+					"heap_inuse_bytes", "heap_sys_bytes", "idle_closed", "num_gc", "pid", "runtime", "server"}
 				if !slices.Equal(keys, want) {
 					t.Errorf("stats keys %v, want %v", keys, want)
 				}
@@ -324,6 +324,9 @@ func TestServers(t *testing.T) {
 				st := waitConns(t, ts.addr, 3)
 				if st.Server != name || st.PID != os.Getpid() {
 					t.Errorf("stats server=%q pid=%d, want %q %d", st.Server, st.PID, name, os.Getpid())
+				}
+				if st.Runtime.GOGC != DefaultSettings().GOGC || st.Runtime.GOMAXPROCS < 1 {
+					t.Errorf("stats runtime %+v, want GOGC %d as the settings say", st.Runtime, DefaultSettings().GOGC)
 				}
 				if st.Goroutines < 3 || st.HeapAllocBytes == 0 || st.HeapInuseBytes == 0 || st.HeapSysBytes < st.HeapInuseBytes {
 					t.Errorf("implausible stats %+v", st)
