@@ -9,8 +9,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"strings"
 	"github.com/wsbench/wsbench/internal/registry"
+	"strings"
 	"time"
 )
 

@@ -23,10 +23,10 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 	d := websocket.Dialer{
 		// Proxy stays nil: a benchmark must measure the server it names, not
 		// whatever HTTP_PROXY the environment happens to set.
-		TLSClientConfig:   opts.TLSConfig,
-		HandshakeTimeout:  opts.HandshakeTimeout,
-		ReadBufferSize:    opts.ReadBufferSize,
-		WriteBufferSize:   opts.WriteBufferSize,
+		TLSClientConfig:  opts.TLSConfig,
+		HandshakeTimeout: opts.HandshakeTimeout,
+		ReadBufferSize:   opts.ReadBufferSize,
+		WriteBufferSize:  opts.WriteBufferSize,
 		// gorilla offers permessage-deflate with no context takeover only.
 		EnableCompression: opts.Compression,
 	}
