@@ -11,8 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/wsbench/wsbench/internal/deflate"
 )
 
 func init() { Register(gobwasDriver{}) }
@@ -41,7 +44,13 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 		ReadBufferSize:  opts.ReadBufferSize,
 		WriteBufferSize: opts.WriteBufferSize,
 	}
-	nc, br, _, err := d.Dial(ctx, url)
+	if opts.Compression {
+		d.Extensions = []httphead.Option{wsflate.Parameters{
+			ServerNoContextTakeover: true,
+			ClientNoContextTakeover: true,
+		}.Option()}
+	}
+	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		var se ws.StatusError
 		if errors.As(err, &se) {
@@ -60,8 +69,15 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 	// it must fit any control frame in a single write.
 	wsize := max(cmp.Or(opts.WriteBufferSize, gobwasDefaultBuffer), ws.MaxHeaderSize+ws.MaxControlFramePayloadSize)
 	g := &gobwasConn{
-		nc:   nc,
-		wbuf: make([]byte, wsize),
+		nc:    nc,
+		wbuf:  make([]byte, wsize),
+		level: opts.CompressionLevel,
+	}
+	// Dial has checked that the server accepted only what was offered.
+	for _, ext := range hs.Extensions {
+		if string(ext.Name) == wsflate.ExtensionName {
+			g.compressed = true
+		}
 	}
 	g.rs.init()
 	g.ping.init()
@@ -73,6 +89,12 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 		MaxFrameSize:   limit,
 		MaxMessageSize: limit,
 		OnIntermediate: g.handleControl,
+	}
+	if g.compressed {
+		// The reader accepts RSV1 and g.msg says whether the message it
+		// starts is compressed.
+		g.rd.Extensions = []wsutil.RecvExtension{&g.msg}
+		g.rd.State |= ws.StateExtended
 	}
 	return g, nil
 }
@@ -99,7 +121,14 @@ type gobwasConn struct {
 	closeSent bool
 	werr      error // sticky: a failed write may have left half a frame on the wire
 
+	// With permessage-deflate negotiated (compressed), data messages are
+	// deflated at level into zout before writing, and those arriving with
+	// RSV1 (msg) are read into zin and inflated.
 	compressed bool
+	level      int
+	zout       []byte // guarded by wmu
+	zin        []byte // read side
+	msg        wsflate.MessageState
 }
 
 func (g *gobwasConn) Compressed() bool { return g.compressed }
@@ -123,21 +152,30 @@ func (g *gobwasConn) WriteMessage(t MessageType, p []byte) error {
 	if g.closeSent {
 		return fmt.Errorf("gobwas: write %s message: %w", t, errGobwasCloseSent)
 	}
-	if err := g.writeFrameLocked(ws.OpCode(t), p); err != nil {
+	var rsv byte
+	if g.compressed {
+		z, err := deflate.Compress(g.zout[:0], p, g.level)
+		if err != nil {
+			return fmt.Errorf("gobwas: write %s message: %w", t, err)
+		}
+		g.zout, p, rsv = z, z, ws.Rsv(true, false, false)
+	}
+	if err := g.writeFrameLocked(ws.OpCode(t), rsv, p); err != nil {
 		return fmt.Errorf("gobwas: write %s message: %w", t, err)
 	}
 	return nil
 }
 
-// writeFrameLocked writes p as one final, masked frame. The payload is
-// masked into wbuf chunk by chunk, which leaves p untouched and costs no
-// allocation whatever the message size. g.wmu must be held.
-func (g *gobwasConn) writeFrameLocked(op ws.OpCode, p []byte) error {
+// writeFrameLocked writes p as one final, masked frame with RSV bits rsv.
+// The payload is masked into wbuf chunk by chunk, which leaves p untouched
+// and costs no allocation whatever the message size. g.wmu must be held.
+func (g *gobwasConn) writeFrameLocked(op ws.OpCode, rsv byte, p []byte) error {
 	if g.werr != nil {
 		return g.werr
 	}
 	h := ws.Header{
 		Fin:    true,
+		Rsv:    rsv,
 		OpCode: op,
 		Length: int64(len(p)),
 		Masked: true,
@@ -174,7 +212,7 @@ func (g *gobwasConn) writeControl(op ws.OpCode, p []byte) error {
 	if op == ws.OpClose {
 		g.closeSent = true
 	}
-	return g.writeFrameLocked(op, p)
+	return g.writeFrameLocked(op, 0, p)
 }
 
 // handleControl answers one control frame whose payload is body. It is the
@@ -253,6 +291,9 @@ func (g *gobwasConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
 		// buf grows as bytes actually arrive.
 		hint = int(min(h.Length, gobwasMaxHint))
 	}
+	if g.msg.IsCompressed() {
+		return g.readDeflated(typ, buf, hint)
+	}
 	// wsutil.Reader.Read follows continuation frames and hands interleaved
 	// control frames to handleControl; it reports the end with io.EOF.
 	out, err := readInto(&g.rd, buf, hint)
@@ -262,10 +303,24 @@ func (g *gobwasConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
 	return typ, out, nil
 }
 
+// readDeflated reads a compressed message into zin and inflates it into buf,
+// holding the inflated size to the read limit.
+func (g *gobwasConn) readDeflated(typ MessageType, buf []byte, hint int) (MessageType, []byte, error) {
+	var err error
+	if g.zin, err = readInto(&g.rd, g.zin, hint); err != nil {
+		return 0, buf[:0], g.failRead(fmt.Errorf("gobwas: read %s message: %w", typ, err))
+	}
+	out, err := deflate.Decompress(buf[:0], g.zin, g.rd.MaxMessageSize)
+	if err != nil {
+		return 0, out[:0], g.failRead(fmt.Errorf("gobwas: read %s message: %w", typ, err))
+	}
+	return typ, out, nil
+}
+
 // failRead ends the read side with err and returns its final error. A message over ReadLimit
 // is also reported to the peer with close 1009, as gorilla and coder do.
 func (g *gobwasConn) failRead(err error) error {
-	if errors.Is(err, wsutil.ErrFrameTooLarge) || errors.Is(err, wsutil.ErrMessageTooLarge) {
+	if errors.Is(err, wsutil.ErrFrameTooLarge) || errors.Is(err, wsutil.ErrMessageTooLarge) || errors.Is(err, deflate.ErrTooLarge) {
 		var body [2]byte
 		ws.PutCloseFrameBody(body[:], ws.StatusMessageTooBig, "")
 		g.writeControl(ws.OpClose, body[:]) // best effort: the read error is what matters
@@ -284,7 +339,7 @@ func (g *gobwasConn) Ping(ctx context.Context) error {
 	g.wmu.Lock()
 	err := errGobwasCloseSent
 	if !g.closeSent {
-		err = g.writeFrameLocked(ws.OpPing, p)
+		err = g.writeFrameLocked(ws.OpPing, 0, p)
 	}
 	g.wmu.Unlock()
 	if err != nil {

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // bgReader runs ReadMessage in a loop in its own goroutine, as a scenario's
@@ -69,18 +71,18 @@ func (r *bgReader) end(t *testing.T, d time.Duration) error {
 	return nil
 }
 
-// readSideOf returns the conn's read side bookkeeping, nil for a driver this
-// test file does not know.
+// readSideOf returns the conn's read side bookkeeping: the readSide field
+// named rs of a driver's conn struct, nil for a driver without one.
 func readSideOf(c Conn) *readSide {
-	switch c := c.(type) {
-	case *gorillaConn:
-		return &c.rs
-	case *gobwasConn:
-		return &c.rs
-	case *coderConn:
-		return &c.rs
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil
 	}
-	return nil
+	f := v.Elem().FieldByName("rs")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[readSide]() {
+		return nil
+	}
+	return (*readSide)(unsafe.Pointer(f.UnsafeAddr()))
 }
 
 // waitReading waits until a ReadMessage is running on c, so that a Close

@@ -25,6 +25,7 @@ func (coderServer) Exceptions() []string {
 		"read_buffer_bytes: coder/websocket reads through the 4 KiB bufio.Reader net/http hands over at hijack and has no option to size it",
 		"write_buffer_bytes: coder/websocket writes through the 4 KiB bufio.Writer net/http hands over at hijack and has no option to size it",
 		"handshake_timeout_ns: coder/websocket has no handshake timeout; only reading the upgrade request is bounded (http.Server.ReadHeaderTimeout), not writing the response",
+		"compression_level: coder/websocket always compresses at level 1 (flate.BestSpeed) and has no option for it",
 	}
 }
 
@@ -35,8 +36,15 @@ func (coderServer) Exceptions() []string {
 // buffer and every subscriber's writer calls Write with that same slice,
 // so each still frames it (and copies what fits into its write buffer).
 func (coderServer) Handlers(s Settings, live *Live) Handlers {
+	mode := websocket.CompressionDisabled
+	if s.Compression {
+		mode = websocket.CompressionNoContextTakeover
+	}
 	opts := &websocket.AcceptOptions{
-		CompressionMode: websocket.CompressionDisabled,
+		CompressionMode: mode,
+		// Every message compressed, whatever its size, as every server
+		// does (coder's default skips messages under 512 bytes).
+		CompressionThreshold: 1,
 		// A benchmark server: any origin may connect.
 		InsecureSkipVerify: true,
 	}
@@ -62,6 +70,11 @@ func (coderServer) Handlers(s Settings, live *Live) Handlers {
 		}
 		c.SetReadLimit(limit)
 		raw = hw.conn
+		// coder answers with the extension it accepted in the response
+		// header it has written.
+		if s.Compression && len(w.Header().Values("Sec-WebSocket-Extensions")) > 0 {
+			live.Counters.CompressedConns.Add(1)
+		}
 		remove := live.Add(func() { coderClose(c, raw, websocket.StatusGoingAway, "") })
 		it.start(func() {
 			live.Counters.IdleClosed.Add(1)
@@ -78,7 +91,7 @@ func (coderServer) Handlers(s Settings, live *Live) Handlers {
 	}
 
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _, end := accept(w, r)
+		c, raw, end := accept(w, r)
 		if c == nil {
 			return
 		}
@@ -87,6 +100,10 @@ func (coderServer) Handlers(s Settings, live *Live) Handlers {
 		// timer per call on this path.
 		ctx := context.Background()
 		coderRead(c, func(typ websocket.MessageType, msg []byte) error {
+			// coder bounds writes by a context, which costs a timer per
+			// call; a deadline on the socket it writes to bounds them as
+			// the other servers do.
+			_ = raw.SetWriteDeadline(writeDeadline(s.WriteTimeout))
 			// Not Writer + io.Copy: that ends the message with an extra
 			// empty FIN frame.
 			return c.Write(ctx, typ, msg)
@@ -114,7 +131,7 @@ func (coderServer) Handlers(s Settings, live *Live) Handlers {
 		wrote := make(chan struct{})
 		go func() {
 			defer close(wrote)
-			coderWrite(c, sub, done)
+			coderWrite(c, raw, sub, done, s.WriteTimeout)
 		}()
 		defer end(wrote)
 		defer close(done)
@@ -158,7 +175,7 @@ func coderRead(c *websocket.Conn, handle func(typ websocket.MessageType, msg []b
 // coderWrite is a /broadcast connection's writer: it writes the messages
 // queued for the subscriber until the reader ends (done), the subscriber is
 // disconnected as slow, or a write fails, which unsubscribes it.
-func coderWrite(c *websocket.Conn, sub *subscriber[*coderMessage], done <-chan struct{}) {
+func coderWrite(c *websocket.Conn, raw net.Conn, sub *subscriber[*coderMessage], done <-chan struct{}, timeout time.Duration) {
 	ctx := context.Background()
 	for {
 		select {
@@ -166,6 +183,7 @@ func coderWrite(c *websocket.Conn, sub *subscriber[*coderMessage], done <-chan s
 			if sub.isSlow() {
 				return // leave the socket to the 1008 close frame
 			}
+			_ = raw.SetWriteDeadline(writeDeadline(timeout))
 			if err := c.Write(ctx, m.typ, m.p); err != nil {
 				sub.unsubscribe()
 				return

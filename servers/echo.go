@@ -2,7 +2,9 @@ package servers
 
 import (
 	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,4 +39,28 @@ func readMessage(r io.Reader, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// writeDeadline is the deadline for a write starting now under the write
+// timeout d; the zero time (no deadline) when d is zero or less.
+func writeDeadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// deflateOffered reports whether the upgrade request offers
+// permessage-deflate, for libraries that accept any such offer when
+// compression is on and do not report the outcome.
+func deflateOffered(r *http.Request) bool {
+	for _, v := range r.Header.Values("Sec-WebSocket-Extensions") {
+		for _, ext := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
 }

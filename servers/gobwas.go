@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/wsbench/wsbench/internal/deflate"
 )
 
 func init() { Register(gobwasServer{}) }
@@ -33,8 +35,8 @@ func (gobwasServer) Exceptions() []string { return nil }
 // shared with the reader's control replies and with close frames.
 func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 	// Timeout bounds writing the handshake response; reading the request is
-	// bounded by the http.Server's ReadHeaderTimeout. No Negotiate func, so
-	// no extension (compression) is ever accepted.
+	// bounded by the http.Server's ReadHeaderTimeout. Without compression
+	// there is no Negotiate func, so no extension is ever accepted.
 	up := ws.HTTPUpgrader{Timeout: s.HandshakeTimeout}
 	// upgrade upgrades and sets up one connection; the caller runs c.serve
 	// with the returned reader and defers end, passing the channel its
@@ -42,7 +44,17 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 	// socket, which ends a blocked write, and waits for the writer before
 	// unregistering.
 	upgrade := func(w http.ResponseWriter, r *http.Request) (c *gobwasConn, br *bufio.Reader, end func(wrote <-chan struct{})) {
-		conn, rw, _, err := up.Upgrade(r, w)
+		u := up
+		var ext *wsflate.Extension
+		if s.Compression {
+			// The extension records what it accepted, so one per handshake.
+			ext = &wsflate.Extension{Parameters: wsflate.Parameters{
+				ServerNoContextTakeover: true,
+				ClientNoContextTakeover: true,
+			}}
+			u.Negotiate = ext.Negotiate
+		}
+		conn, rw, _, err := u.Upgrade(r, w)
 		if err != nil {
 			if conn != nil {
 				_ = conn.Close() // hijacked; Upgrade wrote the HTTP error
@@ -63,9 +75,16 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 			src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), src)
 		}
 		c = &gobwasConn{
-			conn: conn,
-			bw:   bufio.NewWriterSize(conn, s.WriteBufferSize),
-			done: make(chan struct{}),
+			conn:         conn,
+			bw:           bufio.NewWriterSize(conn, s.WriteBufferSize),
+			done:         make(chan struct{}),
+			writeTimeout: s.WriteTimeout,
+			level:        s.CompressionLevel,
+		}
+		if ext != nil {
+			if _, c.deflate = ext.Accepted(); c.deflate {
+				live.Counters.CompressedConns.Add(1)
+			}
 		}
 		c.answer = wsutil.ControlFrameHandler(c.bw, ws.StateServerSide)
 		remove := live.Add(func() { c.close(ws.StatusGoingAway, "") })
@@ -93,7 +112,7 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 		c.serve(br, s.ReadLimit, c.write)
 	})
 
-	hub := newHub[*[]byte](s, &live.Counters)
+	hub := newHub[*gobwasFrame](s, &live.Counters)
 	broadcast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var c *gobwasConn
 		upgraded := make(chan struct{}) // c is set, or nil for good
@@ -118,22 +137,45 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 		c.serve(br, s.ReadLimit, func(op ws.OpCode, msg []byte) error {
 			// The whole frame, compiled once: every subscriber writes
 			// the same bytes.
-			frame := gobwasCompile(op, msg)
-			hub.publish(&frame)
+			f, err := gobwasCompile(op, msg, s.Compression, s.CompressionLevel)
+			if err != nil {
+				return err
+			}
+			hub.publish(f)
 			return nil
 		})
 	})
 	return Handlers{Echo: echo, Broadcast: broadcast}
 }
 
-// gobwasCompile encodes msg as one unfragmented, unmasked (server) frame, in
-// a slice of its exact size: the payload is copied once, never grown.
-func gobwasCompile(op ws.OpCode, msg []byte) []byte {
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(msg))}
+// gobwasFrame is a published message compiled once for every subscriber:
+// plain for connections without compression, deflated (when the server
+// offers compression) for those that negotiated it.
+type gobwasFrame struct {
+	plain, deflated []byte
+}
+
+// gobwasCompile compiles a publish. Each frame is one unfragmented, unmasked
+// (server) frame, in a slice of its exact size.
+func gobwasCompile(op ws.OpCode, msg []byte, compress bool, level int) (*gobwasFrame, error) {
+	f := &gobwasFrame{plain: gobwasFrameBytes(ws.Header{Fin: true, OpCode: op}, msg)}
+	if compress {
+		z, err := deflate.Compress(nil, msg, level)
+		if err != nil {
+			return nil, err
+		}
+		f.deflated = gobwasFrameBytes(ws.Header{Fin: true, OpCode: op, Rsv: ws.Rsv(true, false, false)}, z)
+	}
+	return f, nil
+}
+
+// gobwasFrameBytes encodes header h (its length set here) and payload p.
+func gobwasFrameBytes(h ws.Header, p []byte) []byte {
+	h.Length = int64(len(p))
 	var hdr [ws.MaxHeaderSize]byte
-	b := bytes.NewBuffer(make([]byte, 0, ws.HeaderSize(h)+len(msg)))
+	b := bytes.NewBuffer(make([]byte, 0, ws.HeaderSize(h)+len(p)))
 	_ = ws.WriteHeaderBuffer(b, h, hdr[:]) // writing to a Buffer cannot fail
-	b.Write(msg)
+	b.Write(p)
 	return b.Bytes()
 }
 
@@ -151,9 +193,17 @@ type gobwasConn struct {
 	// answer writes the reply to a ping or close frame into bw.
 	answer wsutil.FrameHandlerFunc
 
+	// writeTimeout bounds each data frame write (0: none).
+	writeTimeout time.Duration
+	// deflate is set when permessage-deflate was negotiated; messages are
+	// then compressed at level and inflated on arrival.
+	deflate bool
+	level   int
+
 	wmu       sync.Mutex
 	bw        *bufio.Writer          // guarded by wmu
 	hdr       [ws.MaxHeaderSize]byte // guarded by wmu; reused for every header
+	zbuf      []byte                 // guarded by wmu; deflated payloads
 	closeSent bool                   // guarded by wmu
 }
 
@@ -172,7 +222,14 @@ func (c *gobwasConn) serve(br *bufio.Reader, limit int64, handle func(op ws.OpCo
 		// Pings between the fragments of a message.
 		OnIntermediate: c.control,
 	}
-	var buf []byte
+	// With deflate negotiated the reader accepts RSV1 and st says whether
+	// the message it starts is compressed.
+	var st wsflate.MessageState
+	if c.deflate {
+		rd.Extensions = []wsutil.RecvExtension{&st}
+		rd.State |= ws.StateExtended
+	}
+	var buf, inflated []byte
 	for {
 		h, err := rd.NextFrame()
 		if err != nil {
@@ -193,7 +250,15 @@ func (c *gobwasConn) serve(br *bufio.Reader, limit int64, handle func(op ws.OpCo
 			c.fail(err)
 			return
 		}
-		if err := handle(h.OpCode, buf); err != nil {
+		msg := buf
+		if st.IsCompressed() {
+			if inflated, err = deflate.Decompress(inflated[:0], buf, limit); err != nil {
+				c.fail(err)
+				return
+			}
+			msg = inflated
+		}
+		if err := handle(h.OpCode, msg); err != nil {
 			return
 		}
 	}
@@ -218,15 +283,26 @@ func (c *gobwasConn) control(h ws.Header, r io.Reader) error {
 	return err
 }
 
-// write sends one unfragmented data frame. Payloads larger than bw's
-// buffer go straight to the socket without a copy.
+// write sends one unfragmented data frame, deflated when compression was
+// negotiated. Payloads larger than bw's buffer go straight to the socket
+// without a copy.
 func (c *gobwasConn) write(op ws.OpCode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return errCloseSent
 	}
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}
+	c.deadline()
+	h := ws.Header{Fin: true, OpCode: op}
+	if c.deflate {
+		z, err := deflate.Compress(c.zbuf[:0], p, c.level)
+		if err != nil {
+			return err
+		}
+		c.zbuf, p = z, z
+		h.Rsv = ws.Rsv(true, false, false)
+	}
+	h.Length = int64(len(p))
 	if err := ws.WriteHeaderBuffer(c.bw, h, c.hdr[:]); err != nil {
 		return err
 	}
@@ -236,12 +312,26 @@ func (c *gobwasConn) write(op ws.OpCode, p []byte) error {
 	return c.bw.Flush()
 }
 
-// writeFrame writes a compiled frame (gobwasCompile).
-func (c *gobwasConn) writeFrame(frame []byte) error {
+// deadline bounds the data frame about to be written by the write timeout.
+// Called with wmu held.
+func (c *gobwasConn) deadline() {
+	if c.writeTimeout > 0 {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	}
+}
+
+// writeFrame writes a compiled frame (gobwasCompile), in the form this
+// connection negotiated.
+func (c *gobwasConn) writeFrame(f *gobwasFrame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return errCloseSent
+	}
+	c.deadline()
+	frame := f.plain
+	if c.deflate && f.deflated != nil {
+		frame = f.deflated
 	}
 	if _, err := c.bw.Write(frame); err != nil {
 		return err
@@ -252,14 +342,14 @@ func (c *gobwasConn) writeFrame(frame []byte) error {
 // writeQueue is a /broadcast connection's writer: it writes the frames
 // queued for the subscriber until the read loop ends, the subscriber is
 // disconnected as slow, or a write fails, which unsubscribes it.
-func (c *gobwasConn) writeQueue(sub *subscriber[*[]byte]) {
+func (c *gobwasConn) writeQueue(sub *subscriber[*gobwasFrame]) {
 	for {
 		select {
 		case f := <-sub.queue:
 			if sub.isSlow() {
 				return // leave the socket to the 1008 close frame
 			}
-			if err := c.writeFrame(*f); err != nil {
+			if err := c.writeFrame(f); err != nil {
 				sub.unsubscribe()
 				return
 			}
@@ -290,7 +380,7 @@ func (c *gobwasConn) writeClose(code ws.StatusCode, reason string) error {
 func (c *gobwasConn) fail(err error) {
 	var pe ws.ProtocolError
 	switch {
-	case errors.Is(err, wsutil.ErrMessageTooLarge), errors.Is(err, wsutil.ErrFrameTooLarge):
+	case errors.Is(err, wsutil.ErrMessageTooLarge), errors.Is(err, wsutil.ErrFrameTooLarge), errors.Is(err, deflate.ErrTooLarge):
 		_ = c.writeClose(ws.StatusMessageTooBig, "")
 	case errors.As(err, &pe):
 		_ = c.writeClose(ws.StatusProtocolError, "")

@@ -30,7 +30,9 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 		WriteBufferSize:  s.WriteBufferSize,
 		// No WriteBufferPool: each connection keeps its own write buffer,
 		// as the other libraries do.
-		EnableCompression: false,
+		// gorilla negotiates permessage-deflate with no context takeover
+		// only, and compresses every message once negotiated.
+		EnableCompression: s.Compression,
 		// A benchmark server: any origin may connect.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
@@ -46,6 +48,12 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 		}
 		if s.ReadLimit > 0 {
 			c.SetReadLimit(s.ReadLimit) // gorilla has no default limit
+		}
+		if s.Compression && deflateOffered(r) {
+			// gorilla accepts any permessage-deflate offer when enabled
+			// and does not say so afterwards; the offer is the answer.
+			live.Counters.CompressedConns.Add(1)
+			_ = c.SetCompressionLevel(s.CompressionLevel) // checked by Settings.check
 		}
 		done = make(chan struct{})
 		remove := live.Add(func() { gorillaClose(c, done, websocket.CloseGoingAway, "") })
@@ -79,7 +87,10 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 			return
 		}
 		defer end(nil)
-		gorillaRead(c, it, c.WriteMessage)
+		gorillaRead(c, it, func(typ int, msg []byte) error {
+			_ = c.SetWriteDeadline(writeDeadline(s.WriteTimeout))
+			return c.WriteMessage(typ, msg)
+		})
 	})
 
 	hub := newHub[*websocket.PreparedMessage](s, &live.Counters)
@@ -102,7 +113,7 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 		wrote := make(chan struct{})
 		go func() {
 			defer close(wrote)
-			gorillaWrite(c, sub, done)
+			gorillaWrite(c, sub, done, s.WriteTimeout)
 		}()
 		defer end(wrote)
 		gorillaRead(c, it, func(typ int, msg []byte) error {
@@ -154,13 +165,14 @@ func gorillaRead(c *websocket.Conn, it *idleTimer, handle func(typ int, msg []by
 // messages queued for the subscriber until the reader ends (done), the
 // subscriber is disconnected as slow, or a write fails, which unsubscribes
 // it: a connection that cannot be written to gets nothing more queued.
-func gorillaWrite(c *websocket.Conn, sub *subscriber[*websocket.PreparedMessage], done <-chan struct{}) {
+func gorillaWrite(c *websocket.Conn, sub *subscriber[*websocket.PreparedMessage], done <-chan struct{}, timeout time.Duration) {
 	for {
 		select {
 		case pm := <-sub.queue:
 			if sub.isSlow() {
 				return // leave the socket to the 1008 close frame
 			}
+			_ = c.SetWriteDeadline(writeDeadline(timeout))
 			if err := c.WritePreparedMessage(pm); err != nil {
 				sub.unsubscribe()
 				return
