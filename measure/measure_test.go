@@ -5,8 +5,10 @@ import (
 	"os"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/wsbench/wsbench/internal/deflate"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -161,5 +163,46 @@ func TestIntegrityArrive(t *testing.T) {
 	}
 	if in.Received != 4 || in.Reordered != 1 || in.Duplicated != 1 {
 		t.Fatalf("integrity %+v, want 4 received (1 reordered) and 1 duplicated", in)
+	}
+}
+
+// TestCompressibleFiller checks what --compression sends: a filler that
+// deflates at least 5:1 (random bytes would not deflate at all), still
+// differs between connections, and still passes the integrity check, in
+// binary and text.
+func TestCompressibleFiller(t *testing.T) {
+	for _, text := range []bool{false, true} {
+		c, err := NewCodec(4096, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		random := c.Template(7)
+		c.Compressible = true
+		a, b := c.Template(7), c.Template(8)
+		if bytes.Equal(a, b) {
+			t.Errorf("text=%v: connections 7 and 8 share a filler", text)
+		}
+		z, err := deflate.Compress(nil, a, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, _ := deflate.Compress(nil, random, 1)
+		if len(z)*5 > len(a) {
+			t.Errorf("text=%v: compressible filler deflated %d → %d bytes, want at least 5:1", text, len(a), len(z))
+		}
+		if len(zr) <= len(z)*2 {
+			t.Errorf("text=%v: the default filler (%d deflated) is not much less compressible than the chat one (%d)", text, len(zr), len(z))
+		}
+		msg := bytes.Clone(a)
+		c.Stamp(msg, Header{Conn: 7, Seq: 3, SentNs: 99})
+		if h, ok := c.Parse(msg, a); !ok || h.Seq != 3 {
+			t.Errorf("text=%v: stamped compressible message does not parse: %+v %v", text, h, ok)
+		}
+		if _, ok := c.Parse(msg, b); ok {
+			t.Errorf("text=%v: connection 7's message passed as connection 8's", text)
+		}
+		if text && !utf8.Valid(a) {
+			t.Error("text filler is not valid UTF-8")
+		}
 	}
 }

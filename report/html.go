@@ -316,7 +316,7 @@ func fileSection(res *Result, name string) fileView {
 		f.Libraries = append(f.Libraries, [2]string{k, e.Libraries[k]})
 	}
 	for _, k := range sortedKeys(res.ServerSettings) {
-		f.Settings = append(f.Settings, [2]string{k, settingText(res.ServerSettings[k])})
+		f.Settings = append(f.Settings, [2]string{k, settingValue(k, res.ServerSettings[k])})
 	}
 	for _, k := range sortedKeys(res.ServerExceptions) {
 		f.Exceptions = append(f.Exceptions, [2]string{k, strings.Join(res.ServerExceptions[k], "; ")})
@@ -333,7 +333,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func settingText(v any) string {
+// settingValue formats a manifest setting for reading: durations (keys
+// ending _ns) and sizes (_bytes) in units, zero limits as "none".
+func settingValue(key string, v any) string {
+	if f, ok := v.(float64); ok {
+		switch {
+		case key == "gomaxprocs" && f == 0:
+			return "Go default"
+		case strings.HasSuffix(key, "_ns"):
+			if f <= 0 {
+				return "none"
+			}
+			return time.Duration(f).String()
+		case strings.HasSuffix(key, "_bytes"):
+			if f <= 0 {
+				return "none"
+			}
+			return fmtBytes(f)
+		}
+	}
 	switch v := v.(type) {
 	case string:
 		return v

@@ -107,6 +107,9 @@ func groups(res *Result) []group {
 func groupTitle(r Record, kind string) string {
 	window := fmt.Sprintf("%ss measured after %ss warmup", trimFloat(r.DurationS), trimFloat(r.WarmupS))
 	msgs := fmt.Sprintf("%d B %s messages", r.PayloadBytes, kind)
+	if r.Compression != nil {
+		msgs += " (compressible filler, permessage-deflate offered)"
+	}
 	switch {
 	case r.Scenario == "broadcast" && r.Broadcast != nil && r.SLO != nil:
 		return fmt.Sprintf("broadcast · open loop, capacity search for %s · %d conns, %d publishing · %s · %s",
@@ -155,7 +158,11 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 		multiRun := slices.ContainsFunc(g.records, func(r Record) bool { return r.Run > 1 })
 		first := g.records[0]
 		closedLoop = closedLoop || first.Mode == "closed-loop"
-		if err := writeColumns(w, markdown, multiRun, g.records, mainColumns(first)); err != nil {
+		main := mainColumns(first)
+		if first.Compression != nil {
+			main = append([]column{colDeflate}, main...)
+		}
+		if err := writeColumns(w, markdown, multiRun, g.records, main); err != nil {
 			return err
 		}
 		if markdown {
@@ -194,6 +201,9 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 		slopes = Slopes(res.Records)
 	}
 	if err := renderSlopes(w, markdown, slopes); err != nil {
+		return err
+	}
+	if err := renderManifest(w, markdown, res); err != nil {
 		return err
 	}
 	if closedLoop {
@@ -237,6 +247,8 @@ func rate(v float64) string { return fmtCount(uint64(v + 0.5)) }
 var (
 	colErrors    = column{name: "errors", cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
 	colIntegrity = column{name: "integrity", cell: integrityCell, left: true}
+	// colDeflate says whether the handshakes negotiated permessage-deflate.
+	colDeflate   = column{name: "deflate", cell: func(r Record) string { return r.CompressionText() }, left: true}
 	colHandshake = []column{
 		{name: "handshake p50", cell: func(r Record) string { return optUs(r.Handshake.Count, r.Handshake.P50) }},
 		{name: "handshake p99", cell: func(r Record) string { return optUs(r.Handshake.Count, r.Handshake.P99) }},
@@ -782,4 +794,47 @@ func renderCapacity(w io.Writer, markdown bool, rs []Record) error {
 	align := alignFor(header, 2)
 	align[5] = tw.AlignLeft
 	return writeTable(w, markdown, header, align, rows)
+}
+
+// renderManifest writes the fairness manifest: the settings every reference
+// server ran with, and per server what its library could not apply. Runs
+// against a --target have neither and print nothing.
+func renderManifest(w io.Writer, markdown bool, res *Result) error {
+	if len(res.ServerSettings) == 0 {
+		return nil
+	}
+	var kv []string
+	for _, k := range sortedKeys(res.ServerSettings) {
+		kv = append(kv, k+"="+settingValue(k, res.ServerSettings[k]))
+	}
+	var exc []string
+	for _, name := range sortedKeys(res.ServerExceptions) {
+		for _, e := range res.ServerExceptions[name] {
+			exc = append(exc, name+": "+e)
+		}
+	}
+	fmt.Fprintln(w)
+	if markdown {
+		fmt.Fprintf(w, "**Fairness manifest** (every server): %s\n\n", strings.Join(kv, ", "))
+		if len(exc) == 0 {
+			fmt.Fprintln(w, "Every server applied every setting.")
+		} else {
+			fmt.Fprintln(w, "Settings a server's library could not apply:")
+			fmt.Fprintln(w)
+			for _, e := range exc {
+				fmt.Fprintf(w, "- %s\n", e)
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(w, "fairness manifest (every server): %s\n", strings.Join(kv, ", "))
+	if len(exc) == 0 {
+		_, err := fmt.Fprintln(w, "every server applied every setting")
+		return err
+	}
+	fmt.Fprintln(w, "not applied:")
+	for _, e := range exc {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	return nil
 }

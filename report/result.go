@@ -116,6 +116,9 @@ type Record struct {
 	ServiceTime *Latency `json:"service_time_us,omitempty"`
 	// OpenLoop holds the schedule figures of an open-loop echo.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
+	// Compression is set when permessage-deflate was offered: whether the
+	// handshakes accepted it.
+	Compression *Compression `json:"compression,omitempty"`
 	// Handshake is TCP connect + (TLS) + HTTP upgrade time per connection.
 	Handshake Latency `json:"handshake_us"`
 	Connect   Connect `json:"connect"`
@@ -347,6 +350,36 @@ type ServerStats struct {
 	BroadcastDropped      uint64 `json:"broadcast_dropped"`
 	BroadcastDisconnected uint64 `json:"broadcast_disconnected"`
 	IdleClosed            uint64 `json:"idle_closed"`
+	CompressedConns       uint64 `json:"compressed_conns"`
+}
+
+// Compression is what a cell run with --compression negotiated.
+type Compression struct {
+	// Offered is set when every connection offered permessage-deflate.
+	Offered bool `json:"offered"`
+	// NegotiatedConns counts the connections whose handshake response
+	// accepted it, as the driver read it from Sec-WebSocket-Extensions.
+	NegotiatedConns int `json:"negotiated_conns"`
+	// ServerCounted is the reference server's own count of connections it
+	// accepted with compression (null for a --target).
+	ServerCounted *uint64 `json:"server_counted,omitempty"`
+}
+
+// CompressionText is how tables show a cell's compression: "on" when every
+// established connection negotiated permessage-deflate, "off" when none
+// did, "k/n" in between; "" when it was not offered.
+func (r Record) CompressionText() string {
+	c := r.Compression
+	if c == nil || !c.Offered {
+		return ""
+	}
+	switch c.NegotiatedConns {
+	case r.Connect.Established:
+		return "on"
+	case 0:
+		return "off"
+	}
+	return fmt.Sprintf("%d/%d", c.NegotiatedConns, r.Connect.Established)
 }
 
 // Marked reports whether the record has anything a reader must not miss:

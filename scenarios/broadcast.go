@@ -49,6 +49,7 @@ func (broadcast) ServerSettings(_ Params, s servers.Settings) servers.Settings {
 func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
 	codec, err := measure.NewCodec(p.Payload, p.Text)
+	codec.Compressible = p.Compression
 	if err != nil {
 		return nil, err
 	}

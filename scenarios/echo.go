@@ -41,6 +41,7 @@ func (echo) ServerSettings(_ Params, s servers.Settings) servers.Settings { retu
 
 func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
+	codec.Compressible = env.Params.Compression
 	if err != nil {
 		return nil, err
 	}

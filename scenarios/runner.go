@@ -243,6 +243,10 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		p.Rate = cell.Rate
 	}
 	settings := plan.Scenario.ServerSettings(p, plan.Settings)
+	settings.Compression = p.Compression
+	if len(plan.ServerCPUs) > 0 && settings.GOMAXPROCS == 0 {
+		settings.GOMAXPROCS = len(plan.ServerCPUs)
+	}
 	rec := report.Record{
 		Scenario:     plan.Scenario.Name(),
 		Mode:         plan.Scenario.Mode(p),
@@ -273,13 +277,9 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	var srv *serverUnderTest
 	if plan.Target == "" {
 		emit("starting")
+		// GOMAXPROCS, GOGC and GOMEMLIMIT travel in the settings, which
+		// the server applies itself.
 		cmd := plan.Serve(ServeArgs(cell.Server, settings))
-		if len(plan.ServerCPUs) > 0 {
-			if cmd.Env == nil {
-				cmd.Env = os.Environ()
-			}
-			cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", len(plan.ServerCPUs)))
-		}
 		proc, err := startServer(ctx, cmd, 10*time.Second)
 		if err != nil {
 			return fail("server %s did not start: %v", cell.Server, err)
@@ -306,6 +306,8 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		ReadLimit:        settings.ReadLimit,
 		ReadBufferSize:   settings.ReadBufferSize,
 		WriteBufferSize:  settings.WriteBufferSize,
+		Compression:      p.Compression,
+		CompressionLevel: settings.CompressionLevel,
 	}
 	parallel := plan.ConnectParallel
 	if p.ConnectRate > 0 {
@@ -328,6 +330,14 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		}
 		return fail("no connection established to %s: %v", url, cr.firstErr)
 	}
+	if p.Compression {
+		rec.Compression = &report.Compression{Offered: true}
+		for _, c := range cr.clients {
+			if c.Conn.Compressed() {
+				rec.Compression.NegotiatedConns++
+			}
+		}
+	}
 	n := float64(len(cr.clients))
 	if srv != nil {
 		connected, _ := srv.sampler.Sample()
@@ -338,6 +348,9 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		rec.ServerMemPerConnMethod = "rss-delta/conns"
 		if st, err := servers.FetchStats(ctx, srv.proc.addr, true); err == nil {
 			rec.ServerStats = toReportStats(st)
+			if rec.Compression != nil {
+				rec.Compression.ServerCounted = &st.CompressedConns
+			}
 		}
 	}
 
@@ -590,7 +603,7 @@ func toReportStats(st servers.Stats) *report.ServerStats {
 		HeapInuseBytes: st.HeapInuseBytes, NumGC: st.NumGC,
 		BroadcastPublished: st.BroadcastPublished, BroadcastEnqueued: st.BroadcastEnqueued,
 		BroadcastDropped: st.BroadcastDropped, BroadcastDisconnected: st.BroadcastDisconnected,
-		IdleClosed: st.IdleClosed}
+		IdleClosed: st.IdleClosed, CompressedConns: st.CompressedConns}
 }
 
 // phaseWatch waits out a phase while reporting progress once a second and

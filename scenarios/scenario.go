@@ -47,6 +47,11 @@ type Params struct {
 	// pong missing after PongTimeout.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
+
+	// Compression offers permessage-deflate from every connection, has the
+	// reference server accept it, and makes message fillers compressible
+	// (measure.Codec.Compressible).
+	Compression bool
 }
 
 // Client is one connection of the load generator.

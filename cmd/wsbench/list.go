@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -20,28 +21,46 @@ func listCmd(stdout io.Writer) error {
 		}
 		return "(version unknown)"
 	}
+	// One row per library, whichever sides it has: a library without a
+	// client side is measured as a server only, and says so here.
+	names := append(servers.Names(), drivers.Names()...)
+	slices.Sort(names)
+	names = slices.Compact(names)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVERS\tlibrary\tversion\tcannot apply")
-	for _, n := range servers.Names() {
-		s, _ := servers.Lookup(n)
-		exc := strings.Join(s.Exceptions(), "; ")
-		if exc == "" {
-			exc = "-"
+	fmt.Fprintln(tw, "LIBRARIES\tmodule\tversion\tserver\tdriver")
+	for _, n := range names {
+		var mod, srv, drv string
+		srv, drv = "-", "- (no client side: server only)"
+		if d, err := drivers.Lookup(n); err == nil {
+			mod, drv = d.Module(), "yes"
+			if n == drivers.Default {
+				drv = "yes (default)"
+			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n, s.Module(), version(s.Module()), exc)
-	}
-	fmt.Fprintln(tw, "\t\t\t")
-	fmt.Fprintf(tw, "DRIVERS\tlibrary\tversion\t\n")
-	for _, n := range drivers.Names() {
-		d, _ := drivers.Lookup(n)
-		def := ""
-		if n == drivers.Default {
-			def = "default"
+		if s, err := servers.Lookup(n); err == nil {
+			mod, srv = s.Module(), "yes"
+			if _, ok := s.(servers.Engine); ok {
+				srv = "yes (own HTTP server)"
+			}
+		} else {
+			drv += " (no reference server)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n, d.Module(), version(d.Module()), def)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n, mod, version(mod), srv, drv)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	fmt.Fprintln(stdout, "\nSETTINGS A SERVER CANNOT APPLY (the rest of the fairness manifest, servers/manifest.go, applies to all)")
+	none := true
+	for _, n := range servers.Names() {
+		s, _ := servers.Lookup(n)
+		for _, e := range s.Exceptions() {
+			fmt.Fprintf(stdout, "  %-9s %s\n", n, e)
+			none = false
+		}
+	}
+	if none {
+		fmt.Fprintln(stdout, "  none")
 	}
 	fmt.Fprintln(stdout, "\nSCENARIOS")
 	for _, n := range scenarios.Names() {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
 )
 
 // TestMain lets the test binary act as wsbench itself: the runner re-executes
@@ -35,7 +37,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, s := range []string{"gorilla", "gobwas", "coder"} {
+	for _, s := range servers.Names() {
 		if !strings.Contains(out, "│ "+s) {
 			t.Errorf("table has no row for %s:\n%s", s, out)
 		}
@@ -46,15 +48,15 @@ func TestRunEndToEnd(t *testing.T) {
 	if !strings.Contains(errOut, "results: "+file) {
 		t.Errorf("stderr does not name the result file:\n%s", errOut)
 	}
-	if !strings.Contains(errOut, "[1/3]") || !strings.Contains(errOut, "measure") {
+	if !strings.Contains(errOut, fmt.Sprintf("[1/%d]", len(servers.Names()))) || !strings.Contains(errOut, "measure") {
 		t.Errorf("stderr shows no progress:\n%s", errOut)
 	}
 	res, err := report.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Records) != 3 {
-		t.Fatalf("%d records, want 3", len(res.Records))
+	if len(res.Records) != len(servers.Names()) {
+		t.Fatalf("%d records, want one per server (%d)", len(res.Records), len(servers.Names()))
 	}
 	for _, r := range res.Records {
 		if r.Status != report.StatusOK || r.Messages == 0 || r.ErrorCount() > 0 || r.Integrity.Faults() > 0 {
@@ -74,8 +76,8 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("report csv: exit %d: %s", code, errOut)
 	}
 	rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
-	if err != nil || len(rows) != 4 {
-		t.Fatalf("report csv: %d rows (%v), want header + 3", len(rows), err)
+	if err != nil || len(rows) != 1+len(servers.Names()) {
+		t.Fatalf("report csv: %d rows (%v), want header + one per server", len(rows), err)
 	}
 	code, jsonOut, _ := wsbench(t, "report", "--format", "json", file)
 	var back report.Result
@@ -133,7 +135,8 @@ func TestList(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"github.com/gorilla/websocket", "v1.5.3", "github.com/gobwas/ws", "v1.5.0",
-		"github.com/coder/websocket", "v1.8.15", "echo", "default"} {
+		"github.com/coder/websocket", "v1.8.15", "echo", "default", "SETTINGS A SERVER CANNOT APPLY",
+		"coder     read_buffer_bytes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list lacks %q:\n%s", want, out)
 		}
@@ -254,5 +257,47 @@ func TestReportHTMLAndRunHTML(t *testing.T) {
 	}
 	if code, _, errOut := wsbench(t, "run", "--format", "html"); code != exitUsage || !strings.Contains(errOut, "--html FILE") {
 		t.Errorf("run --format html: exit %d %q", code, errOut)
+	}
+}
+
+// TestRunCompression runs echo with --compression: every connection's
+// handshake must have negotiated permessage-deflate, the server must have
+// counted as many, the table must say so in its deflate column, and the
+// manifest and the exceptions must be in the file and in the report.
+func TestRunCompression(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "z.json")
+	code, out, errOut := wsbench(t, "run", "--servers", "gorilla,coder", "--conns", "3", "--duration", "500ms",
+		"--warmup", "0s", "--compression", "--out", file)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	res, err := report.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Records {
+		c := r.Compression
+		if c == nil || !c.Offered || c.NegotiatedConns != 3 || c.ServerCounted == nil || *c.ServerCounted != 3 {
+			t.Errorf("%s: compression %+v, want 3 negotiated and 3 counted by the server", r.Server, c)
+		}
+		if r.Messages == 0 || r.Integrity.Faults() > 0 {
+			t.Errorf("%s: %d messages, integrity %+v", r.Server, r.Messages, r.Integrity)
+		}
+	}
+	if res.ServerSettings["compression"] != true {
+		t.Errorf("manifest records compression %v, want true", res.ServerSettings["compression"])
+	}
+	if len(res.ServerExceptions["coder"]) == 0 {
+		t.Error("coder's exceptions are not in the result file")
+	}
+	for _, want := range []string{"│ deflate │", "│ on ", "permessage-deflate offered", "fairness manifest (every server):",
+		"compression=true", "coder: compression_level:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	code, md, _ := wsbench(t, "report", file, "--format", "markdown")
+	if code != exitOK || !strings.Contains(md, "**Fairness manifest**") || !strings.Contains(md, "- coder: read_buffer_bytes") {
+		t.Errorf("markdown report lacks the manifest or the exceptions:\n%s", md)
 	}
 }

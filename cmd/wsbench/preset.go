@@ -15,7 +15,7 @@ import (
 )
 
 // presetKeys are the run flags a preset may set.
-var presetKeys = []string{"scenario", "servers", "driver", "conns", "duration", "warmup", "payload", "text",
+var presetKeys = []string{"scenario", "servers", "driver", "conns", "duration", "warmup", "payload", "text", "compression",
 	"runs", "connect-rate", "publishers", "rate", "ping-interval", "pong-timeout"}
 
 // applyPreset sets the flags named in a preset, by file path or built-in

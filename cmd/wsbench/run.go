@@ -29,7 +29,7 @@ import (
 // Defaults of `wsbench run`: a comparison that finishes in well under a
 // minute on a laptop and still measures a few hundred thousand round trips.
 const (
-	defaultServers  = "gorilla,gobwas,coder"
+	defaultServers  = "all"
 	defaultConns    = 100
 	defaultDuration = 5 * time.Second
 	defaultWarmup   = 2 * time.Second
@@ -53,6 +53,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.warmup, "warmup", defaultWarmup.String(), "traffic before measuring, not recorded")
 	fs.StringVar(&o.payload, "payload", defaultPayload, "message size in bytes, header included (e.g. 1024, 4KiB)")
 	fs.BoolVar(&o.text, "text", false, "send text messages instead of binary")
+	fs.BoolVar(&o.compression, "compression", false, "offer permessage-deflate from every connection and have the servers accept it; messages get a compressible filler")
 	fs.IntVar(&o.runs, "runs", 1, "repeat every cell this many times, interleaved across servers")
 	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
 	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
@@ -116,6 +117,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		runtime.GOMAXPROCS(len(clientCPUs))
 		plan.ServerCPUs = serverCPUs
+		plan.Settings.GOMAXPROCS = len(serverCPUs)
 		pinning = &report.Pinning{ServerCPUs: measure.FormatCPUList(serverCPUs), ClientCPUs: measure.FormatCPUList(clientCPUs),
 			ServerGOMAXPROCS: len(serverCPUs), ClientGOMAXPROCS: len(clientCPUs)}
 	}
@@ -220,6 +222,7 @@ type runOptions struct {
 	connectRate, rate, slo     string
 	pingInterval, pongTimeout  string
 	text, insecure, serversSet bool
+	compression                bool
 	target, format             string
 }
 
@@ -250,7 +253,7 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	if o.runs < 1 {
 		return plan, "", usagef("--runs %d: must be at least 1", o.runs)
 	}
-	p := scenarios.Params{Conns: slices.Min(counts), Text: o.text}
+	p := scenarios.Params{Conns: slices.Min(counts), Text: o.text, Compression: o.compression}
 	if p.Duration, err = parseDuration("duration", o.duration, false); err != nil {
 		return plan, "", err
 	}
@@ -305,6 +308,7 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	plan.Params, plan.Runs = p, o.runs
 	plan.Settings = servers.DefaultSettings()
 	plan.Settings.ReadLimit = max(plan.Settings.ReadLimit, int64(p.Payload))
+	plan.Settings.Compression = p.Compression
 
 	if o.target != "" {
 		if o.serversSet {
@@ -380,10 +384,9 @@ func modules() []string {
 }
 
 // settingsMap records the fairness settings in the result, by their JSON
-// names. No server or driver negotiates permessage-deflate yet, so every run
-// records compression as off.
+// names.
 func settingsMap(s servers.Settings) map[string]any {
-	m := map[string]any{"compression": false}
+	m := map[string]any{}
 	data, _ := json.Marshal(s) // plain struct of numbers: cannot fail
 	_ = json.Unmarshal(data, &m)
 	return m
