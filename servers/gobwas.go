@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -34,16 +35,56 @@ func (gobwasServer) Exceptions() []string { return nil }
 // which writes the frames queued for it under the connection's write mutex,
 // shared with the reader's control replies and with close frames.
 func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
+	upgrade := gobwasUpgrader(s, live)
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, src, pending, end := upgrade(w, r)
+		if c == nil {
+			return
+		}
+		defer end(nil)
+		c.serve(c.newReader(bufio.NewReaderSize(gobwasSource(src, pending), s.ReadBufferSize), s.ReadLimit), c.write)
+	})
+
+	hub := newHub[*gobwasFrame](s, &live.Counters)
+	broadcast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c *gobwasConn
+		upgraded := make(chan struct{}) // c is set, or nil for good
+		sub := hub.subscribe(func() {
+			<-upgraded
+			if c != nil {
+				c.close(ws.StatusPolicyViolation, slowCloseReason)
+			}
+		})
+		defer sub.unsubscribe()
+		c, src, pending, end := upgrade(w, r)
+		close(upgraded)
+		if c == nil {
+			return
+		}
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			c.writeQueue(sub)
+		}()
+		defer end(wrote)
+		c.serve(c.newReader(bufio.NewReaderSize(gobwasSource(src, pending), s.ReadBufferSize), s.ReadLimit), gobwasPublish(hub, s))
+	})
+	return Handlers{Echo: echo, Broadcast: broadcast}
+}
+
+// gobwasUpgrader returns the upgrade of one connection, shared by the
+// goroutine-per-connection and the epoll server. It returns the connection,
+// the source to read it from (the socket; every read touches the idle
+// timer), the bytes of the client's first frames if they came with the
+// upgrade request (read those first), and end, to defer: end closes the
+// socket, which ends a blocked write, waits for the writer goroutine if
+// there is one (the channel it closes on return), and unregisters.
+func gobwasUpgrader(s Settings, live *Live) func(w http.ResponseWriter, r *http.Request) (c *gobwasConn, src io.Reader, pending *bytes.Reader, end func(wrote <-chan struct{})) {
 	// Timeout bounds writing the handshake response; reading the request is
 	// bounded by the http.Server's ReadHeaderTimeout. Without compression
 	// there is no Negotiate func, so no extension is ever accepted.
 	up := ws.HTTPUpgrader{Timeout: s.HandshakeTimeout}
-	// upgrade upgrades and sets up one connection; the caller runs c.serve
-	// with the returned reader and defers end, passing the channel its
-	// writer goroutine closes on return, if it has one: end closes the
-	// socket, which ends a blocked write, and waits for the writer before
-	// unregistering.
-	upgrade := func(w http.ResponseWriter, r *http.Request) (c *gobwasConn, br *bufio.Reader, end func(wrote <-chan struct{})) {
+	return func(w http.ResponseWriter, r *http.Request) (c *gobwasConn, src io.Reader, pending *bytes.Reader, end func(wrote <-chan struct{})) {
 		u := up
 		var ext *wsflate.Extension
 		if s.Compression {
@@ -59,12 +100,12 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 			if conn != nil {
 				_ = conn.Close() // hijacked; Upgrade wrote the HTTP error
 			}
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		// Every read from the socket touches the idle timer: any byte that
 		// arrives, of any frame, keeps the connection open.
 		it := newIdleTimer(s.IdleTimeout)
-		var src io.Reader = conn
+		src = conn
 		if it != nil {
 			src = &touchReader{r: conn, it: it}
 		}
@@ -72,7 +113,7 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 		// keep them, but read through a buffer of our own size.
 		if n := rw.Reader.Buffered(); n > 0 {
 			b, _ := rw.Reader.Peek(n)
-			src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), src)
+			pending = bytes.NewReader(bytes.Clone(b))
 		}
 		c = &gobwasConn{
 			conn:         conn,
@@ -92,7 +133,7 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 			live.Counters.IdleClosed.Add(1)
 			c.close(ws.StatusGoingAway, idleCloseReason)
 		})
-		return c, bufio.NewReaderSize(src, s.ReadBufferSize), func(wrote <-chan struct{}) {
+		return c, src, pending, func(wrote <-chan struct{}) {
 			it.stop()
 			close(c.done)
 			_ = conn.Close()
@@ -103,49 +144,14 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 		}
 	}
 
-	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, br, end := upgrade(w, r)
-		if c == nil {
-			return
-		}
-		defer end(nil)
-		c.serve(br, s.ReadLimit, c.write)
-	})
+}
 
-	hub := newHub[*gobwasFrame](s, &live.Counters)
-	broadcast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var c *gobwasConn
-		upgraded := make(chan struct{}) // c is set, or nil for good
-		sub := hub.subscribe(func() {
-			<-upgraded
-			if c != nil {
-				c.close(ws.StatusPolicyViolation, slowCloseReason)
-			}
-		})
-		defer sub.unsubscribe()
-		c, br, end := upgrade(w, r)
-		close(upgraded)
-		if c == nil {
-			return
-		}
-		wrote := make(chan struct{})
-		go func() {
-			defer close(wrote)
-			c.writeQueue(sub)
-		}()
-		defer end(wrote)
-		c.serve(br, s.ReadLimit, func(op ws.OpCode, msg []byte) error {
-			// The whole frame, compiled once: every subscriber writes
-			// the same bytes.
-			f, err := gobwasCompile(op, msg, s.Compression, s.CompressionLevel)
-			if err != nil {
-				return err
-			}
-			hub.publish(f)
-			return nil
-		})
-	})
-	return Handlers{Echo: echo, Broadcast: broadcast}
+// gobwasSource is src preceded by pending, if any.
+func gobwasSource(src io.Reader, pending *bytes.Reader) io.Reader {
+	if pending == nil {
+		return src
+	}
+	return io.MultiReader(pending, src)
 }
 
 // gobwasFrame is a published message compiled once for every subscriber:
@@ -153,6 +159,21 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 // offers compression) for those that negotiated it.
 type gobwasFrame struct {
 	plain, deflated []byte
+}
+
+// gobwasPublish returns the message handler of /broadcast connections: it
+// compiles each message once and publishes it to the hub.
+func gobwasPublish(hub *hub[*gobwasFrame], s Settings) func(op ws.OpCode, msg []byte) error {
+	return func(op ws.OpCode, msg []byte) error {
+		// The whole frame, compiled once: every subscriber writes the
+		// same bytes.
+		f, err := gobwasCompile(op, msg, s.Compression, s.CompressionLevel)
+		if err != nil {
+			return err
+		}
+		hub.publish(f)
+		return nil
+	}
 }
 
 // gobwasCompile compiles a publish. Each frame is one unfragmented, unmasked
@@ -200,6 +221,12 @@ type gobwasConn struct {
 	deflate bool
 	level   int
 
+	// closed is set once close has closed the socket, and onClosed, if
+	// set, runs then: a connection with no goroutine blocked in its read
+	// (the epoll server) learns of it no other way.
+	closed   atomic.Bool
+	onClosed atomic.Pointer[func()]
+
 	wmu       sync.Mutex
 	bw        *bufio.Writer          // guarded by wmu
 	hdr       [ws.MaxHeaderSize]byte // guarded by wmu; reused for every header
@@ -207,12 +234,21 @@ type gobwasConn struct {
 	closeSent bool                   // guarded by wmu
 }
 
-// serve hands each data message to handle until the connection fails or
-// closes, or handle fails; msg is valid only until handle returns. br is the
-// buffered connection: without it, reading a frame header alone costs
-// several syscalls.
-func (c *gobwasConn) serve(br *bufio.Reader, limit int64, handle func(op ws.OpCode, msg []byte) error) {
-	rd := wsutil.Reader{
+// gobwasReader is a connection's read side between messages: the frame
+// reader over the buffered socket, the permessage-deflate state, and the
+// message buffers.
+type gobwasReader struct {
+	rd            wsutil.Reader
+	st            wsflate.MessageState
+	limit         int64
+	buf, inflated []byte
+}
+
+// newReader reads c from br, which must buffer the socket: without it,
+// reading a frame header alone costs several syscalls.
+func (c *gobwasConn) newReader(br *bufio.Reader, limit int64) *gobwasReader {
+	r := &gobwasReader{limit: limit}
+	r.rd = wsutil.Reader{
 		Source:    br,
 		State:     ws.StateServerSide,
 		CheckUTF8: false, // as gorilla and coder: text is echoed unchecked
@@ -224,44 +260,50 @@ func (c *gobwasConn) serve(br *bufio.Reader, limit int64, handle func(op ws.OpCo
 	}
 	// With deflate negotiated the reader accepts RSV1 and st says whether
 	// the message it starts is compressed.
-	var st wsflate.MessageState
 	if c.deflate {
-		rd.Extensions = []wsutil.RecvExtension{&st}
-		rd.State |= ws.StateExtended
+		r.rd.Extensions = []wsutil.RecvExtension{&r.st}
+		r.rd.State |= ws.StateExtended
 	}
-	var buf, inflated []byte
-	for {
-		h, err := rd.NextFrame()
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		if h.OpCode.IsControl() {
-			if err := c.control(h, &rd); err != nil {
-				return
-			}
-			continue
-		}
-		// An unfragmented message announces its size: grow once, up front.
-		if int64(cap(buf)) < h.Length {
-			buf = make([]byte, 0, h.Length)
-		}
-		if buf, err = readMessage(&rd, buf); err != nil {
-			c.fail(err)
-			return
-		}
-		msg := buf
-		if st.IsCompressed() {
-			if inflated, err = deflate.Decompress(inflated[:0], buf, limit); err != nil {
-				c.fail(err)
-				return
-			}
-			msg = inflated
-		}
-		if err := handle(h.OpCode, msg); err != nil {
-			return
-		}
+	return r
+}
+
+// serve hands each data message to handle until the connection fails or
+// closes, or handle fails; msg is valid only until handle returns.
+func (c *gobwasConn) serve(r *gobwasReader, handle func(op ws.OpCode, msg []byte) error) {
+	for c.next(r, handle) == nil {
 	}
+}
+
+// next reads one control frame, which it answers, or one data message, which
+// it hands to handle. An error means the connection is done: it failed
+// (the peer has been told why, where there is a status for it), it closed,
+// or handle failed.
+func (c *gobwasConn) next(r *gobwasReader, handle func(op ws.OpCode, msg []byte) error) error {
+	h, err := r.rd.NextFrame()
+	if err != nil {
+		c.fail(err)
+		return err
+	}
+	if h.OpCode.IsControl() {
+		return c.control(h, &r.rd)
+	}
+	// An unfragmented message announces its size: grow once, up front.
+	if int64(cap(r.buf)) < h.Length {
+		r.buf = make([]byte, 0, h.Length)
+	}
+	if r.buf, err = readMessage(&r.rd, r.buf); err != nil {
+		c.fail(err)
+		return err
+	}
+	msg := r.buf
+	if r.st.IsCompressed() {
+		if r.inflated, err = deflate.Decompress(r.inflated[:0], r.buf, r.limit); err != nil {
+			c.fail(err)
+			return err
+		}
+		msg = r.inflated
+	}
+	return handle(h.OpCode, msg)
 }
 
 // control answers a control frame: pong for ping, close for close. A close
@@ -402,4 +444,8 @@ func (c *gobwasConn) close(code ws.StatusCode, reason string) {
 		t.Stop()
 	}
 	_ = c.conn.Close()
+	c.closed.Store(true)
+	if f := c.onClosed.Load(); f != nil {
+		(*f)()
+	}
 }

@@ -1,0 +1,41 @@
+//go:build linux
+
+package servers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestGobwasEpollIdleCostsNoGoroutine checks the point of the epoll server:
+// an idle connection has no goroutine (and so no stack or read buffer)
+// once its upgrade is done, unlike the goroutine-per-connection gobwas
+// server, and still echoes when it wakes up.
+func TestGobwasEpollIdleCostsNoGoroutine(t *testing.T) {
+	const n = 40
+	goroutines := map[string]int{}
+	for _, name := range []string{"gobwas", "gobwas-epoll"} {
+		ts := startServe(t, name, testSettings())
+		before := waitConns(t, ts.addr, 0).Goroutines
+		conns := make([]*websocket.Conn, n)
+		for i := range conns {
+			conns[i] = dial(t, ts.addr)
+		}
+		goroutines[name] = waitConns(t, ts.addr, n).Goroutines - before
+		for _, c := range conns {
+			echoOnce(t, c, websocket.BinaryMessage, []byte("awake"))
+			c.Close()
+		}
+		waitConns(t, ts.addr, 0)
+		ts.stop(t, shutdownTimeout+time.Second)
+	}
+	t.Logf("goroutines for %d idle connections: %v", n, goroutines)
+	if goroutines["gobwas"] < n {
+		t.Errorf("gobwas: %d goroutines for %d idle connections, want at least one each", goroutines["gobwas"], n)
+	}
+	if goroutines["gobwas-epoll"] > n/4 {
+		t.Errorf("gobwas-epoll: %d goroutines for %d idle connections, want next to none", goroutines["gobwas-epoll"], n)
+	}
+}
