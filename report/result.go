@@ -351,6 +351,11 @@ type ServerStats struct {
 	BroadcastDisconnected uint64 `json:"broadcast_disconnected"`
 	IdleClosed            uint64 `json:"idle_closed"`
 	CompressedConns       uint64 `json:"compressed_conns"`
+	// GOMAXPROCS, GOGC and GOMEMLIMIT are what the server's runtime ran
+	// with, as it reports them: the manifest's runtime settings, applied.
+	GOMAXPROCS int   `json:"gomaxprocs"`
+	GOGC       int   `json:"gogc"`
+	GOMEMLIMIT int64 `json:"gomemlimit_bytes"`
 }
 
 // Compression is what a cell run with --compression negotiated.

@@ -603,7 +603,8 @@ func toReportStats(st servers.Stats) *report.ServerStats {
 		HeapInuseBytes: st.HeapInuseBytes, NumGC: st.NumGC,
 		BroadcastPublished: st.BroadcastPublished, BroadcastEnqueued: st.BroadcastEnqueued,
 		BroadcastDropped: st.BroadcastDropped, BroadcastDisconnected: st.BroadcastDisconnected,
-		IdleClosed: st.IdleClosed, CompressedConns: st.CompressedConns}
+		IdleClosed: st.IdleClosed, CompressedConns: st.CompressedConns,
+		GOMAXPROCS: st.Runtime.GOMAXPROCS, GOGC: st.Runtime.GOGC, GOMEMLIMIT: st.Runtime.GOMEMLIMIT}
 }
 
 // phaseWatch waits out a phase while reporting progress once a second and
