@@ -30,7 +30,7 @@ func listCmd(stdout io.Writer) error {
 	fmt.Fprintln(tw, "LIBRARIES\tmodule\tversion\tserver\tdriver")
 	for _, n := range names {
 		var mod, srv, drv string
-		srv, drv = "-", "- (no client side: server only)"
+		srv, drv = "-", "- (server only)"
 		if d, err := drivers.Lookup(n); err == nil {
 			mod, drv = d.Module(), "yes"
 			if n == drivers.Default {
