@@ -558,7 +558,7 @@ func writeTable(w io.Writer, markdown bool, header []string, align []tw.Align, r
 // csvHeader names the CSV columns: one row per record, numbers in base
 // units (microseconds, bytes, seconds) so spreadsheets need no parsing.
 var csvHeader = []string{
-	"scenario", "mode", "server", "target", "driver", "conns", "payload_bytes", "text", "run", "status", "reason",
+	"scenario", "mode", "server", "target", "driver", "conns", "payload_bytes", "text", "deflate", "run", "status", "reason",
 	"duration_s", "messages", "throughput_msgs_per_s", "throughput_bytes_per_s",
 	"p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us",
 	"handshake_p50_us", "handshake_p99_us", "errors",
@@ -591,7 +591,7 @@ func renderCSV(w io.Writer, res *Result) error {
 		in := r.Integrity
 		row := []string{
 			r.Scenario, r.Mode, r.Server, r.Target, r.Driver, strconv.Itoa(r.Conns), strconv.Itoa(r.PayloadBytes),
-			strconv.FormatBool(r.Text), strconv.Itoa(r.Run), r.Status, r.Reason,
+			strconv.FormatBool(r.Text), r.CompressionText(), strconv.Itoa(r.Run), r.Status, r.Reason,
 			f(r.DurationS), u(r.Messages), f(r.ThroughputMsgsPerS), f(r.ThroughputBytesPerS),
 			i(r.Latency.P50), i(r.Latency.P90), i(r.Latency.P99), i(r.Latency.P999), i(r.Latency.Max), f(r.Latency.Mean),
 			i(r.Handshake.P50), i(r.Handshake.P99), u(r.ErrorCount()),
