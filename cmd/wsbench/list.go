@@ -40,7 +40,7 @@ func listCmd(stdout io.Writer) error {
 		if s, err := servers.Lookup(n); err == nil {
 			mod, srv = s.Module(), "yes"
 			if _, ok := s.(servers.Engine); ok {
-				srv = "yes (own HTTP server)"
+				srv = "yes (runs its own listener)"
 			}
 		} else {
 			drv += " (no reference server)"
