@@ -419,6 +419,10 @@ func TestCloseConcurrentPingWrite(t *testing.T) {
 				var wg sync.WaitGroup
 				var pings, writes atomic.Int64
 				pinging, writing := make(chan struct{}), make(chan struct{})
+				// The ping loop starts first: without a reader the writer
+				// soon blocks on a full socket, and a driver that writes
+				// pings under its write lock (gobwas) would then never
+				// send a first one.
 				wg.Add(2)
 				go func() {
 					defer wg.Done()
@@ -434,6 +438,11 @@ func TestCloseConcurrentPingWrite(t *testing.T) {
 						}
 					}
 				}()
+				select {
+				case <-pinging:
+				case <-time.After(2 * time.Second):
+					t.Fatal("ping loop not running after 2s")
+				}
 				go func() {
 					defer wg.Done()
 					msg := payload(1000)
@@ -450,12 +459,10 @@ func TestCloseConcurrentPingWrite(t *testing.T) {
 						}
 					}
 				}()
-				for _, ch := range []chan struct{}{pinging, writing} {
-					select {
-					case <-ch:
-					case <-time.After(2 * time.Second):
-						t.Fatal("ping and write loops not running after 2s")
-					}
+				select {
+				case <-writing:
+				case <-time.After(2 * time.Second):
+					t.Fatal("write loop not running after 2s")
 				}
 				timeout := 2 * time.Second
 				if !withReader {
