@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/wsbench/wsbench/internal/framescan"
 	"io"
 	"math"
 	"net"
@@ -461,7 +462,7 @@ type nbioConn struct {
 	early     atomic.Bool
 	earlyMu   sync.Mutex
 	earlyData []byte // guarded by earlyMu
-	scan      nbioFrameScan
+	scan      framescan.Scanner
 
 	ping pinger
 
@@ -542,7 +543,8 @@ func (c *nbioConn) Parse(data []byte) error {
 
 func (c *nbioConn) parse(data []byte) error {
 	for len(data) > 0 {
-		n, op := c.scan.next(data)
+		n, opcode := c.scan.Next(data)
+		op := MessageType(opcode)
 		if err := c.ws.Parse(data[:n]); err != nil {
 			return err
 		}
@@ -803,69 +805,4 @@ func nbioHangUp(nc *nbio.Conn) {
 // of the platform's syscall.Shutdown (int on Unix, Handle on Windows).
 func nbioShutdown[FD ~int | ~uintptr](shutdown func(FD, int) error, fd uintptr) error {
 	return shutdown(FD(fd), syscall.SHUT_RDWR)
-}
-
-// nbioFrameScan follows the frame boundaries in the bytes a connection reads,
-// to find the data messages with no payload that nbio 1.6.8 drops: its
-// parser hands OnMessage only a message it has payload bytes for. It reads
-// headers only and skips payloads by count.
-type nbioFrameScan struct {
-	hdr   [14]byte // the header being read
-	nhdr  uint8
-	skip  uint64 // payload bytes of the current frame still to come
-	total uint64 // payload bytes of the data message in progress
-	op    byte   // the opcode of its first frame
-}
-
-// next consumes data up to the end of the first data message without
-// payload that ends in it, and returns how many bytes that is and the
-// message's type; when no such message ends in data, all of data and 0.
-func (s *nbioFrameScan) next(data []byte) (int, MessageType) {
-	n := 0
-	for n < len(data) {
-		if s.skip > 0 {
-			k := min(s.skip, uint64(len(data)-n))
-			n += int(k)
-			s.skip -= k
-			continue
-		}
-		s.hdr[s.nhdr] = data[n]
-		s.nhdr++
-		n++
-		need := uint8(2)
-		if s.nhdr >= 2 {
-			switch s.hdr[1] & 0x7f {
-			case 126:
-				need += 2
-			case 127:
-				need += 8
-			}
-			if s.hdr[1]&0x80 != 0 {
-				need += 4 // the mask key
-			}
-		}
-		if s.nhdr < need {
-			continue
-		}
-		length := uint64(s.hdr[1] & 0x7f)
-		switch length {
-		case 126:
-			length = uint64(binary.BigEndian.Uint16(s.hdr[2:4]))
-		case 127:
-			length = binary.BigEndian.Uint64(s.hdr[2:10])
-		}
-		fin, op := s.hdr[0]&0x80 != 0, s.hdr[0]&0x0f
-		s.nhdr, s.skip = 0, length
-		if op&0x8 != 0 {
-			continue // a control frame, between or inside messages
-		}
-		if op != 0 {
-			s.op, s.total = op, 0
-		}
-		s.total += length
-		if fin && s.total == 0 {
-			return n, MessageType(s.op)
-		}
-	}
-	return n, 0
 }

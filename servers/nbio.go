@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/wsbench/wsbench/internal/framescan"
 	"math"
 	"net"
 	"net/http"
@@ -371,7 +372,8 @@ func (e *nbioEndpoints) accept(c *nbioConn, w http.ResponseWriter, r *http.Reque
 func (c *nbioConn) onData(nc *nbio.Conn, data []byte) {
 	c.it.touch()
 	for len(data) > 0 {
-		n, op := c.scan.next(data)
+		n, opcode := c.scan.Next(data)
+		op := websocket.MessageType(opcode)
 		c.e.engine.DataHandler(nc, data[:n])
 		data = data[n:]
 		if op == websocket.TextMessage || op == websocket.BinaryMessage {
@@ -556,7 +558,7 @@ type nbioConn struct {
 	it  *idleTimer
 	// Poller goroutine only: the frame scan of what is read, and whether
 	// callbacks run inline yet (execute).
-	scan   nbioFrameScan
+	scan   framescan.Scanner
 	inline bool
 	// remove unregisters from Live; set before any callback can run.
 	remove  func()
@@ -815,69 +817,4 @@ func (c *nbioConn) writeFrame(f *nbioFrame) bool {
 		return false
 	}
 	return true
-}
-
-// nbioFrameScan follows the frame boundaries in the bytes a connection reads,
-// to find the data messages with no payload that nbio 1.6.8 drops: its
-// parser hands OnMessage only a message it has payload bytes for. It reads
-// headers only and skips payloads by count.
-type nbioFrameScan struct {
-	hdr   [14]byte // the header being read
-	nhdr  uint8
-	skip  uint64 // payload bytes of the current frame still to come
-	total uint64 // payload bytes of the data message in progress
-	op    byte   // the opcode of its first frame
-}
-
-// next consumes data up to the end of the first data message without
-// payload that ends in it, and returns how many bytes that is and the
-// message's opcode; when no such message ends in data, all of data and 0.
-func (s *nbioFrameScan) next(data []byte) (int, websocket.MessageType) {
-	n := 0
-	for n < len(data) {
-		if s.skip > 0 {
-			k := min(s.skip, uint64(len(data)-n))
-			n += int(k)
-			s.skip -= k
-			continue
-		}
-		s.hdr[s.nhdr] = data[n]
-		s.nhdr++
-		n++
-		need := uint8(2)
-		if s.nhdr >= 2 {
-			switch s.hdr[1] & 0x7f {
-			case 126:
-				need += 2
-			case 127:
-				need += 8
-			}
-			if s.hdr[1]&0x80 != 0 {
-				need += 4 // the mask key
-			}
-		}
-		if s.nhdr < need {
-			continue
-		}
-		length := uint64(s.hdr[1] & 0x7f)
-		switch length {
-		case 126:
-			length = uint64(binary.BigEndian.Uint16(s.hdr[2:4]))
-		case 127:
-			length = binary.BigEndian.Uint64(s.hdr[2:10])
-		}
-		fin, op := s.hdr[0]&0x80 != 0, s.hdr[0]&0x0f
-		s.nhdr, s.skip = 0, length
-		if op&0x8 != 0 {
-			continue // a control frame, between or inside messages
-		}
-		if op != 0 {
-			s.op, s.total = op, 0
-		}
-		s.total += length
-		if fin && s.total == 0 {
-			return n, websocket.MessageType(s.op)
-		}
-	}
-	return n, 0
 }
