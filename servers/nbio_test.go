@@ -73,7 +73,11 @@ func TestNbioWriteTimeout(t *testing.T) {
 		// keeps reading a connection whose echoes are stuck.
 		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
-			t.Fatal(err)
+			// On a slow machine (-race) the timeout can fire before
+			// the client has written everything: the server has then
+			// dropped it already, which is what is tested.
+			t.Logf("write: %v", err)
+			break
 		}
 	}
 	start := time.Now()
