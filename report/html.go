@@ -101,6 +101,7 @@ type slopeView struct {
 
 type groupView struct {
 	Title    string
+	Deflate  string // per server, whether permessage-deflate was negotiated
 	Notes    []string
 	Spectrum chartView
 	Bars     []chartView
@@ -415,6 +416,21 @@ func comparison(base, next *Result, baseName, newName string) *compareView {
 func buildGroup(title string, records []Record, cells []*cell) groupView {
 	g := groupView{Title: title, Notes: notes(records)}
 	first := records[0]
+	if first.Compression != nil {
+		var per []string
+		seen := map[string]bool{}
+		for _, r := range records {
+			key := r.Server + "/" + r.Driver
+			if r.Target != "" {
+				key = r.Target
+			}
+			if !seen[key] {
+				seen[key] = true
+				per = append(per, key+" "+r.CompressionText())
+			}
+		}
+		g.Deflate = strings.Join(per, ", ")
+	}
 	g.Spectrum = spectrumChart(first, cells)
 
 	unit := "msgs/s"
@@ -976,6 +992,7 @@ svg line.whisker { stroke: #222; stroke-width: 1.5; }
 {{if not .Groups}}<p>No records.</p>{{end}}
 {{range .Groups}}<section class="group">
 <h2>{{.Title}}</h2>
+{{if .Deflate}}<p class="muted">permessage-deflate negotiated (read from each handshake): {{.Deflate}}</p>{{end}}
 {{if .Notes}}<ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{template "chart" .Spectrum}}
 <div class="row">{{range .Bars}}{{template "chart" .}}{{end}}</div>

@@ -304,3 +304,18 @@ func TestRenderHTMLChromium(t *testing.T) {
 		t.Errorf("chromium reported a script error:\n%s", stderr.String())
 	}
 }
+
+// TestRenderHTMLCompression: a compression run says per server whether the
+// handshakes negotiated permessage-deflate.
+func TestRenderHTMLCompression(t *testing.T) {
+	a := htmlRecord(t, "gorilla", 1, 10, 1000)
+	b := htmlRecord(t, "nbio", 1, 10, 1000)
+	a.Connect.Established, b.Connect.Established = 10, 10
+	a.Compression = &Compression{Offered: true, NegotiatedConns: 10}
+	b.Compression = &Compression{Offered: true, NegotiatedConns: 4}
+	page := renderHTMLString(t, []*Result{{Schema: Schema, Records: []Record{a, b}}}, nil)
+	checkHTML(t, page)
+	if want := "gorilla/" + a.Driver + " on, nbio/" + b.Driver + " 4/10"; !strings.Contains(page, want) {
+		t.Errorf("page lacks %q", want)
+	}
+}
