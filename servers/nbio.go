@@ -226,25 +226,27 @@ func nbioConnOf(nc *nbio.Conn) *nbioConn {
 
 // nbioEndpoints is one server process's /echo and /broadcast.
 type nbioEndpoints struct {
-	engine   *nbhttp.Engine // set before it starts
-	live     *Live
-	up       *websocket.Upgrader
-	hub      *hub[*nbioFrame]
-	subs     nbioSubscribers
-	idle     time.Duration
-	wtimeout time.Duration
-	compress bool
-	level    int
+	engine    *nbhttp.Engine // set before it starts
+	live      *Live
+	up        *websocket.Upgrader
+	hub       *hub[*nbioFrame]
+	subs      nbioSubscribers
+	idle      time.Duration
+	handshake time.Duration
+	wtimeout  time.Duration
+	compress  bool
+	level     int
 }
 
 func newNbioEndpoints(s Settings, live *Live) *nbioEndpoints {
 	e := &nbioEndpoints{
-		live:     live,
-		hub:      newHub[*nbioFrame](s, &live.Counters),
-		idle:     s.IdleTimeout,
-		wtimeout: s.WriteTimeout,
-		compress: s.Compression,
-		level:    s.CompressionLevel,
+		live:      live,
+		hub:       newHub[*nbioFrame](s, &live.Counters),
+		idle:      s.IdleTimeout,
+		handshake: s.HandshakeTimeout,
+		wtimeout:  s.WriteTimeout,
+		compress:  s.Compression,
+		level:     s.CompressionLevel,
 	}
 	up := websocket.NewUpgrader()
 	// A benchmark server: any origin may connect.
@@ -356,6 +358,14 @@ func (e *nbioEndpoints) accept(c *nbioConn, w http.ResponseWriter, r *http.Reque
 		e.live.Counters.IdleClosed.Add(1)
 		c.close(1001, idleCloseReason)
 	})
+	// nbio 1.6.8 arms the accept-time read deadline (KeepaliveTime, the
+	// handshake timeout) after registering the socket with its poller, so
+	// on a busy listener the upgrade, which clears it, can come first: the
+	// connection was then cut without a close frame one handshake timeout
+	// after it was accepted (11 of 15,000 heartbeat connections). Clearing
+	// it again once the listener is long past that point fixes it.
+	nbc := c.nbc
+	time.AfterFunc(e.handshake/2, func() { _ = nbc.SetReadDeadline(time.Time{}) })
 	c.ready.Store(true)
 	// From here on this connection's messages are handled inline (see
 	// execute). Messages that arrived since the 101 went out wait in
