@@ -19,7 +19,8 @@ func init() { Register(fasthttpServer{}) }
 // fasthttpServer is the reference server for github.com/fasthttp/websocket,
 // the fork of gorilla/websocket for github.com/valyala/fasthttp, served by a
 // fasthttp.Server, as fasthttp users run it. Per connection it works as
-// gorillaServer does: the fork keeps gorilla's Conn API.
+// gorillaServer does, through the same read, write and close loops
+// (gorillaConnAPI): the fork keeps gorilla's Conn API.
 type fasthttpServer struct{}
 
 func (fasthttpServer) Name() string   { return "fasthttp" }
@@ -165,7 +166,7 @@ func (e *fasthttpEndpoints) echo(rc *fasthttp.RequestCtx) {
 			return
 		}
 		defer end(nil)
-		fasthttpRead(c, it, func(typ int, msg []byte) error {
+		gorillaRead(c, it, func(typ int, msg []byte) error {
 			_ = c.SetWriteDeadline(writeDeadline(e.s.WriteTimeout))
 			return c.WriteMessage(typ, msg)
 		})
@@ -185,7 +186,7 @@ func (e *fasthttpEndpoints) broadcast(rc *fasthttp.RequestCtx) {
 	sub := e.hub.subscribe(func() {
 		<-upgraded
 		if c != nil {
-			fasthttpClose(c, done, websocket.ClosePolicyViolation, slowCloseReason)
+			gorillaClose(c, done, websocket.ClosePolicyViolation, slowCloseReason)
 		}
 	})
 	abandon := func() {
@@ -210,10 +211,10 @@ func (e *fasthttpEndpoints) broadcast(rc *fasthttp.RequestCtx) {
 		wrote := make(chan struct{})
 		go func() {
 			defer close(wrote)
-			e.writeQueue(c, sub, done)
+			gorillaWrite(c, c.WritePreparedMessage, sub, done, e.s.WriteTimeout)
 		}()
 		defer end(wrote)
-		fasthttpRead(c, it, func(typ int, msg []byte) error {
+		gorillaRead(c, it, func(typ int, msg []byte) error {
 			// Encodes the server frame once, copying msg out of the read
 			// buffer; every subscriber writes the same bytes (and a
 			// compressed frame is made once, by the first writer that
@@ -289,7 +290,7 @@ func (e *fasthttpEndpoints) accept(c *websocket.Conn, compressed bool) (it *idle
 		_ = c.SetCompressionLevel(e.s.CompressionLevel)
 	}
 	done = make(chan struct{})
-	remove := e.live.Add(func() { fasthttpClose(c, done, websocket.CloseGoingAway, "") })
+	remove := e.live.Add(func() { gorillaClose(c, done, websocket.CloseGoingAway, "") })
 	it = newIdleTimer(e.s.IdleTimeout)
 	if it != nil {
 		// Control frames are read inside NextReader and the message
@@ -300,7 +301,7 @@ func (e *fasthttpEndpoints) accept(c *websocket.Conn, compressed bool) (it *idle
 		c.SetPongHandler(func(string) error { it.touch(); return nil })
 		it.start(func() {
 			e.live.Counters.IdleClosed.Add(1)
-			fasthttpClose(c, done, websocket.CloseGoingAway, idleCloseReason)
+			gorillaClose(c, done, websocket.CloseGoingAway, idleCloseReason)
 		})
 	}
 	return it, done, func(wrote <-chan struct{}) {
@@ -343,79 +344,4 @@ func (e *fasthttpEndpoints) closeAll(timeout time.Duration) int {
 		defer e.mu.Unlock()
 		return len(e.conns)
 	}
-}
-
-// writeQueue is a /broadcast connection's writer: it writes the prepared
-// messages queued for the subscriber until the reader ends (done), the
-// subscriber is disconnected as slow, or a write fails, which unsubscribes
-// it: a connection that cannot be written to gets nothing more queued.
-func (e *fasthttpEndpoints) writeQueue(c *websocket.Conn, sub *subscriber[*websocket.PreparedMessage], done <-chan struct{}) {
-	for {
-		select {
-		case pm := <-sub.queue:
-			if sub.isSlow() {
-				return // leave the socket to the 1008 close frame
-			}
-			// A client that takes no bytes for WriteTimeout fails the
-			// write, and the fork then fails every later write.
-			_ = c.SetWriteDeadline(writeDeadline(e.s.WriteTimeout))
-			if err := c.WritePreparedMessage(pm); err != nil {
-				sub.unsubscribe()
-				return
-			}
-		case <-sub.slow:
-			return
-		case <-done:
-			return
-		}
-	}
-}
-
-// fasthttpRead hands each data message to handle until the connection fails
-// or closes, or handle fails. msg is valid only until handle returns. The
-// fork's default handlers answer pings with pongs and echo a close frame,
-// from inside NextReader. Arrivals touch it (nil: no idle timeout): a
-// message's header, every chunk of its payload.
-func fasthttpRead(c *websocket.Conn, it *idleTimer, handle func(typ int, msg []byte) error) {
-	var buf []byte
-	var tr *touchReader
-	if it != nil {
-		tr = &touchReader{it: it}
-	}
-	for {
-		typ, r, err := c.NextReader()
-		if err != nil {
-			return
-		}
-		if tr != nil {
-			it.touch()
-			tr.r = r
-			r = tr
-		}
-		// Not ReadMessage: it allocates a new slice per message.
-		if buf, err = readMessage(r, buf); err != nil {
-			return // on ErrReadLimit the fork has already sent 1009
-		}
-		if err := handle(typ, buf); err != nil {
-			return
-		}
-	}
-}
-
-// fasthttpClose sends a close frame with code and reason, waits (bounded)
-// for the reader to end (done), which it does on reading the peer's close
-// reply, and closes the connection. WriteControl is the one write the fork
-// allows concurrently with the reader's and the writer's writes; it waits up
-// to closeGrace for a write in progress.
-func fasthttpClose(c *websocket.Conn, done <-chan struct{}, code int, reason string) {
-	msg := websocket.FormatCloseMessage(code, reason)
-	if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err == nil {
-		t := time.NewTimer(closeGrace)
-		select {
-		case <-done:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	_ = c.Close()
 }

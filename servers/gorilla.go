@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"io"
 	"net/http"
 	"time"
 
@@ -113,7 +114,7 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 		wrote := make(chan struct{})
 		go func() {
 			defer close(wrote)
-			gorillaWrite(c, sub, done, s.WriteTimeout)
+			gorillaWrite(c, c.WritePreparedMessage, sub, done, s.WriteTimeout)
 		}()
 		defer end(wrote)
 		gorillaRead(c, it, func(typ int, msg []byte) error {
@@ -130,12 +131,22 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 	return Handlers{Echo: echo, Broadcast: broadcast}
 }
 
+// gorillaConnAPI is the server-side connection API gorilla/websocket and its
+// fork fasthttp/websocket share, method for method: the read, write and close
+// loops below serve both.
+type gorillaConnAPI interface {
+	NextReader() (messageType int, r io.Reader, err error)
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	SetWriteDeadline(t time.Time) error
+	Close() error
+}
+
 // gorillaRead hands each data message to handle until the connection fails
 // or closes, or handle fails. msg is valid only until handle returns.
 // gorilla's default handlers answer pings with pongs and echo a close frame,
 // from inside NextReader. Arrivals touch it (nil: no idle timeout): a
 // message's header, every chunk of its payload.
-func gorillaRead(c *websocket.Conn, it *idleTimer, handle func(typ int, msg []byte) error) {
+func gorillaRead(c gorillaConnAPI, it *idleTimer, handle func(typ int, msg []byte) error) {
 	var buf []byte
 	var tr *touchReader
 	if it != nil {
@@ -165,15 +176,17 @@ func gorillaRead(c *websocket.Conn, it *idleTimer, handle func(typ int, msg []by
 // messages queued for the subscriber until the reader ends (done), the
 // subscriber is disconnected as slow, or a write fails, which unsubscribes
 // it: a connection that cannot be written to gets nothing more queued.
-func gorillaWrite(c *websocket.Conn, sub *subscriber[*websocket.PreparedMessage], done <-chan struct{}, timeout time.Duration) {
+func gorillaWrite[PM any](c gorillaConnAPI, write func(PM) error, sub *subscriber[PM], done <-chan struct{}, timeout time.Duration) {
 	for {
 		select {
 		case pm := <-sub.queue:
 			if sub.isSlow() {
 				return // leave the socket to the 1008 close frame
 			}
+			// A client that takes no bytes for the write timeout fails
+			// the write, and the library then fails every later write.
 			_ = c.SetWriteDeadline(writeDeadline(timeout))
-			if err := c.WritePreparedMessage(pm); err != nil {
+			if err := write(pm); err != nil {
 				sub.unsubscribe()
 				return
 			}
@@ -190,7 +203,7 @@ func gorillaWrite(c *websocket.Conn, sub *subscriber[*websocket.PreparedMessage]
 // reply, and closes the connection. WriteControl is the one write gorilla
 // allows concurrently with the reader's and the writer's writes; it waits up
 // to closeGrace for a write in progress.
-func gorillaClose(c *websocket.Conn, done <-chan struct{}, code int, reason string) {
+func gorillaClose(c gorillaConnAPI, done <-chan struct{}, code int, reason string) {
 	msg := websocket.FormatCloseMessage(code, reason)
 	if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err == nil {
 		t := time.NewTimer(closeGrace)
