@@ -16,10 +16,39 @@ import (
 	"time"
 )
 
+// dialRaw dials a raw test server with the nbio driver; the server answers
+// the upgrade with 101 followed, in the same write, by extra. It returns the
+// client and the server side of the connection; both end with the test.
+func dialRaw(t *testing.T, extra []byte) (Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d, _ := Lookup("nbio")
+	type result struct {
+		c   Conn
+		err error
+	}
+	dialed := make(chan result, 1)
+	go func() {
+		c, err := d.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", testOpts)
+		dialed <- result{c, err}
+	}()
+	srv := rawUpgrade(t, ln, extra)
+	r := <-dialed
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { r.c.Abort() })
+	return r.c, srv
+}
+
 // rawUpgrade accepts one connection on ln and answers its upgrade request
 // with 101, followed in the same write by extra; it returns the server side
-// of the connection and what is buffered after the request.
-func rawUpgrade(t *testing.T, ln net.Listener, extra []byte) (net.Conn, *bufio.Reader) {
+// of the connection.
+func rawUpgrade(t *testing.T, ln net.Listener, extra []byte) net.Conn {
 	t.Helper()
 	c, err := ln.Accept()
 	if err != nil {
@@ -37,36 +66,15 @@ func rawUpgrade(t *testing.T, ln net.Listener, extra []byte) (net.Conn, *bufio.R
 	if _, err := c.Write(append([]byte(resp), extra...)); err != nil {
 		t.Fatal(err)
 	}
-	return c, br
+	return c
 }
 
 // TestNbioFramesWithHandshake: frames the server sends in the same segment
 // as its 101 reach ReadMessage, in order, empty ones included, before what
 // comes later.
 func TestNbioFramesWithHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	d, _ := Lookup("nbio")
-	dialed := make(chan Conn, 1)
-	go func() {
-		c, err := d.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", testOpts)
-		if err != nil {
-			t.Error(err)
-			close(dialed)
-			return
-		}
-		dialed <- c
-	}()
 	early := []byte{0x82, 3, 'o', 'n', 'e', 0x81, 0, 0x82, 3, 't', 'w', 'o'}
-	srv, _ := rawUpgrade(t, ln, early)
-	c, ok := <-dialed
-	if !ok {
-		return
-	}
-	defer c.Abort()
+	c, srv := dialRaw(t, early)
 	if _, err := srv.Write([]byte{0x82, 5, 'l', 'a', 't', 'e', 'r'}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,27 +99,7 @@ func TestNbioFramesWithHandshake(t *testing.T) {
 // a server that does not read holds the writer back instead of the client
 // buffering without bound. Abort releases a waiting writer.
 func TestNbioWriteBlocks(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	d, _ := Lookup("nbio")
-	dialed := make(chan Conn, 1)
-	go func() {
-		c, err := d.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", testOpts)
-		if err != nil {
-			t.Error(err)
-			close(dialed)
-			return
-		}
-		dialed <- c
-	}()
-	rawUpgrade(t, ln, nil) // and never read
-	c, ok := <-dialed
-	if !ok {
-		return
-	}
+	c, _ := dialRaw(t, nil) // and never read
 	msg := make([]byte, 1<<20)
 	wrote := make(chan int, 1)
 	done := make(chan error, 1)
