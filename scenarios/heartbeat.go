@@ -32,7 +32,7 @@ const idleTimeoutIntervals = 3
 // connectAllowancePerConn is added to the idle timeout for every connection:
 // pinging starts once the last connection is up and the server's memory has
 // been read, so the first connections sit silent through the whole connect
-// phase first. 250 µs a connection allows for connecting at 4,000/s, half
+// phase first. 250 µs a connection allows for connecting at 4,000/s, about half
 // the slowest rate measured here with the server pinned to one CPU (15,000
 // connections took 1.7–2.0 s).
 const connectAllowancePerConn = 250 * time.Microsecond
