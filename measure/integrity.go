@@ -9,6 +9,11 @@ type Integrity struct {
 	Duplicated uint64 `json:"duplicated"`
 	Reordered  uint64 `json:"reordered"`
 	Corrupt    uint64 `json:"corrupt"`
+	// TooOld counts messages that arrived more than 1024 sequence numbers
+	// behind the newest: counted as received and reordered (the likely
+	// story), though whether one duplicated an earlier message cannot be
+	// told that far back.
+	TooOld uint64 `json:"too_old,omitempty"`
 }
 
 // Add accumulates o into i.
@@ -19,6 +24,7 @@ func (i *Integrity) Add(o Integrity) {
 	i.Duplicated += o.Duplicated
 	i.Reordered += o.Reordered
 	i.Corrupt += o.Corrupt
+	i.TooOld += o.TooOld
 }
 
 // Faults is the number of messages that were lost, duplicated, reordered or
@@ -76,13 +82,18 @@ func (t *SeqTracker) clear(s uint64)      { t.seen[(s/64)%(seqWindow/64)] &^= 1 
 func (t *SeqTracker) isSet(s uint64) bool { return t.seen[(s/64)%(seqWindow/64)]&(1<<(s%64)) != 0 }
 
 // Arrive classifies a valid message with sequence number seq through t and
-// counts it: duplicated (or too old to tell) messages are counted and
-// reported as not new; new ones, reordered or not, count as received.
+// counts it: duplicated messages are counted and reported as not new; new
+// ones, reordered or not, count as received. One too old to tell counts as
+// received and reordered, and as TooOld: counting it as a duplicate would
+// report a message that came back very late as duplicated and lost.
 func (i *Integrity) Arrive(t *SeqTracker, seq uint64) (isNew bool) {
 	switch t.Observe(seq) {
-	case Duplicate, TooOld:
+	case Duplicate:
 		i.Duplicated++
 		return false
+	case TooOld:
+		i.TooOld++
+		i.Reordered++
 	case Reordered:
 		i.Reordered++
 	}

@@ -2,6 +2,7 @@ package measure
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -15,9 +16,23 @@ const (
 	SigFigs   = 3
 )
 
+// SeriesSigFigs is the precision of the per-second histograms of a
+// Recorder's series: two significant digits (1%) keep a second's histogram
+// near 20 KiB, so an hour-long window costs tens of MiB, not hundreds.
+const SeriesSigFigs = 2
+
 // NewHistogram returns an empty latency histogram with wsbench's bounds.
 func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(LowestUs, HighestUs, SigFigs)
+}
+
+// Micros converts a duration to whole microseconds, rounded to the nearest
+// (not truncated: 1.9 µs is 2 µs).
+func Micros(d time.Duration) int64 {
+	if d < 0 {
+		return -((-d + 500) / 1000).Nanoseconds()
+	}
+	return ((d + 500) / 1000).Nanoseconds()
 }
 
 // Clock reads the load generator's monotonic clock as nanoseconds since it was
@@ -30,69 +45,124 @@ func NewClock() Clock { return Clock{start: time.Now()} }
 // Now is the time since the clock started.
 func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
 
+// Time converts clock time t back to wall-clock time.
+func (c Clock) Time(t int64) time.Time { return c.start.Add(time.Duration(t)) }
+
 // Recorder merges latencies from many goroutines into one histogram. A
 // histogram is not goroutine-safe and is too large (about 100 KiB) to keep
 // one per connection, so each goroutine records into a small Batch that is
-// flushed into the shared histogram under a lock every batchSize values.
+// flushed into the shared histogram under a lock.
 //
-// Every value also goes into an interval histogram that TakeInterval hands
-// out and replaces, for per-second time series; Snapshot is unaffected by it.
+// Every value is recorded with the clock time it was taken at. Once
+// StartSeries has set an origin, values also go into a histogram per
+// second since that origin (the second the value was taken in, whenever its
+// batch is flushed), until EndSeries: the per-second series.
 type Recorder struct {
-	mu       sync.Mutex
-	h        *hdrhistogram.Histogram
-	interval *hdrhistogram.Histogram // values since the last TakeInterval
-	clamped  uint64
+	mu      sync.Mutex
+	h       *hdrhistogram.Histogram
+	clamped uint64
+	seconds []*hdrhistogram.Histogram // by second since origin; nil where empty
+
+	origin atomic.Int64 // clock ns of second 0; 0: no series
+	end    atomic.Int64 // clock ns after which values belong to no second; 0: open
 }
 
 // NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder { return &Recorder{h: NewHistogram(), interval: NewHistogram()} }
+func NewRecorder() *Recorder { return &Recorder{h: NewHistogram()} }
 
 const batchSize = 256
+
+// noSecond is the slot of values outside the series (before it, after it,
+// or with no series).
+const noSecond = -1
+
+// StartSeries makes clock time origin (> 0) the start of second 0.
+func (r *Recorder) StartSeries(origin int64) { r.origin.Store(max(origin, 1)) }
+
+// EndSeries makes clock time end the end of the series: values taken at or
+// after it belong to no second (they still go into the main histogram).
+func (r *Recorder) EndSeries(end int64) { r.end.Store(max(end, 1)) }
+
+// slot is the second of the series a value taken at clock time t belongs to.
+func (r *Recorder) slot(t int64) int {
+	o := r.origin.Load()
+	if o == 0 || t < o {
+		return noSecond
+	}
+	if e := r.end.Load(); e != 0 && t >= e {
+		return noSecond
+	}
+	return int((t - o) / int64(time.Second))
+}
 
 // Batch is one goroutine's buffer of latencies for a Recorder.
 type Batch struct {
 	r    *Recorder
+	slot int
 	vals []int64
 }
 
 // Batch returns a new buffer feeding r; it is for one goroutine only.
 func (r *Recorder) Batch() *Batch {
-	return &Batch{r: r, vals: make([]int64, 0, batchSize)}
+	return &Batch{r: r, slot: noSecond, vals: make([]int64, 0, batchSize)}
 }
 
-// Record adds one latency.
-func (b *Batch) Record(d time.Duration) {
-	b.vals = append(b.vals, d.Microseconds())
+// Record adds one latency d, taken at clock time at. A batch holds values
+// of one second only: a value from another second flushes it first, so
+// each value lands in its own second however late the batch is flushed.
+func (b *Batch) Record(at int64, d time.Duration) {
+	if s := b.r.slot(at); s != b.slot {
+		b.Flush()
+		b.slot = s
+	}
+	b.vals = append(b.vals, Micros(d))
 	if len(b.vals) == cap(b.vals) {
 		b.Flush()
 	}
 }
 
-// Flush moves the buffered values into the recorder's histogram.
+// Flush moves the buffered values into the recorder's histograms.
 func (b *Batch) Flush() {
 	if len(b.vals) == 0 {
 		return
 	}
 	b.r.mu.Lock()
+	sec := b.r.second(b.slot)
 	for _, v := range b.vals {
-		b.r.record(v)
+		b.r.record(v, sec)
 	}
 	b.r.mu.Unlock()
 	b.vals = b.vals[:0]
 }
 
-// Record adds one latency directly, taking the lock; for rare events such as
-// handshakes.
-func (r *Recorder) Record(d time.Duration) {
+// Record adds one latency taken at clock time at directly, taking the
+// lock; for rare events such as handshakes.
+func (r *Recorder) Record(at int64, d time.Duration) {
+	s := r.slot(at)
 	r.mu.Lock()
-	r.record(d.Microseconds())
+	r.record(Micros(d), r.second(s))
 	r.mu.Unlock()
+}
+
+// second returns the histogram of second s, creating it; nil for noSecond.
+// Called with r.mu held.
+func (r *Recorder) second(s int) *hdrhistogram.Histogram {
+	if s < 0 {
+		return nil
+	}
+	for len(r.seconds) <= s {
+		r.seconds = append(r.seconds, nil)
+	}
+	if r.seconds[s] == nil {
+		r.seconds[s] = hdrhistogram.New(LowestUs, HighestUs, SeriesSigFigs)
+	}
+	return r.seconds[s]
 }
 
 // record clamps a value into the histogram's range and counts the clamping,
 // so a value out of range is never silently dropped. Sub-microsecond values
 // are counted as 1 µs without being reported as clamped.
-func (r *Recorder) record(us int64) {
+func (r *Recorder) record(us int64, sec *hdrhistogram.Histogram) {
 	switch {
 	case us < LowestUs:
 		us = LowestUs
@@ -101,7 +171,9 @@ func (r *Recorder) record(us int64) {
 		r.clamped++
 	}
 	_ = r.h.RecordValue(us) // cannot fail: us is within the bounds
-	_ = r.interval.RecordValue(us)
+	if sec != nil {
+		_ = sec.RecordValue(us)
+	}
 }
 
 // Snapshot returns a copy of the histogram so far and the number of values
@@ -114,19 +186,16 @@ func (r *Recorder) Snapshot() (*hdrhistogram.Histogram, uint64) {
 	return h, r.clamped
 }
 
-// TakeInterval returns the histogram of the values recorded since the
-// previous call (or since the recorder was made) and starts a new interval.
-// The caller owns the returned histogram. Values still buffered in a Batch
-// belong to the interval in which they are flushed, so an interval's edges
-// are as sharp as the batches are small: up to batchSize values per
-// goroutine may land one interval late. The replacement histogram is
-// allocated outside the lock, so recording goroutines wait only for a
-// pointer swap.
-func (r *Recorder) TakeInterval() *hdrhistogram.Histogram {
-	fresh := NewHistogram()
+// Second returns a copy of the histogram of the values taken in second s of
+// the series (an empty one when there were none). Values still buffered in
+// a Batch are not in it until the batch is flushed: read it once every
+// recording goroutine has flushed.
+func (r *Recorder) Second(s int) *hdrhistogram.Histogram {
+	h := hdrhistogram.New(LowestUs, HighestUs, SeriesSigFigs)
 	r.mu.Lock()
-	h := r.interval
-	r.interval = fresh
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if s >= 0 && s < len(r.seconds) && r.seconds[s] != nil {
+		h.Merge(r.seconds[s])
+	}
 	return h
 }

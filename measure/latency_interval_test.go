@@ -1,78 +1,93 @@
 package measure
 
 import (
-	"runtime"
 	"testing"
 	"time"
 )
 
-func TestRecorderTakeInterval(t *testing.T) {
-	r := NewRecorder()
-	if h := r.TakeInterval(); h.TotalCount() != 0 {
-		t.Fatalf("first interval of an empty recorder has %d values", h.TotalCount())
-	}
-	b := r.Batch()
-	for i := range 300 { // more than batchSize: one flush happens inside Record
-		b.Record(time.Duration(i+1) * time.Millisecond)
-	}
-	b.Flush()
-	r.Record(2 * time.Minute) // clamped to 60 s in both histograms
-	first := r.TakeInterval()
-	if first.TotalCount() != 301 {
-		t.Fatalf("first interval: %d values, want 301", first.TotalCount())
-	}
-	if first.Max() < HighestUs*999/1000 {
-		t.Fatalf("first interval max %d µs, want the clamped 60 s", first.Max())
-	}
+const sec = int64(time.Second)
 
-	b.Record(5 * time.Microsecond)
-	r.Record(7 * time.Microsecond)
-	if h, _ := r.Snapshot(); h.TotalCount() != 302 {
-		t.Fatalf("Snapshot mid-interval: %d values, want 302", h.TotalCount())
+// TestSeriesPutsEveryValueInItsOwnSecond: a low-rate connection records one
+// value every 1.5 s, far fewer than a batch holds; the values must still land
+// in the seconds they were taken in, not in the second the batch happened to
+// fill or be flushed.
+func TestSeriesPutsEveryValueInItsOwnSecond(t *testing.T) {
+	r := NewRecorder()
+	origin := 10 * sec
+	r.StartSeries(origin)
+	b := r.Batch()
+	b.Record(origin-sec/2, time.Millisecond) // before the series: no second
+	b.Record(origin, time.Millisecond)
+	if h := r.Second(0); h.TotalCount() != 0 {
+		t.Fatalf("second 0 has %d values before anything was flushed; batches are flushed later", h.TotalCount())
+	}
+	for i := int64(1); i < 4; i++ {
+		b.Record(origin+i*3*sec/2, time.Duration(i+1)*time.Millisecond) // at 1.5, 3, 4.5 s
 	}
 	b.Flush()
-	second := r.TakeInterval()
-	if second.TotalCount() != 2 || second.Min() != 5 || second.Max() != 7 {
-		t.Fatalf("second interval: count %d min %d max %d, want 2 values 5 and 7 µs",
-			second.TotalCount(), second.Min(), second.Max())
+	want := map[int]int64{0: 1000, 1: 2000, 3: 3000, 4: 4000} // µs
+	for s := range 6 {
+		h := r.Second(s)
+		if w, ok := want[s]; ok {
+			if h.TotalCount() != 1 || h.Max() < w*99/100 || h.Max() > w*101/100 {
+				t.Errorf("second %d: %d values, max %d µs; want one of %d µs", s, h.TotalCount(), h.Max(), w)
+			}
+		} else if h.TotalCount() != 0 {
+			t.Errorf("second %d: %d values, want none", s, h.TotalCount())
+		}
 	}
-	if first.TotalCount() != 301 {
-		t.Fatal("taking an interval changed the histogram handed out before")
+	r.EndSeries(origin + 4*sec)
+	b.Record(origin+4*sec+1, time.Millisecond) // after the end: no second
+	b.Flush()
+	if h := r.Second(4); h.TotalCount() != 1 {
+		t.Fatalf("a value after EndSeries went into second 4 (%d values)", h.TotalCount())
 	}
-	if h := r.TakeInterval(); h.TotalCount() != 0 {
-		t.Fatalf("idle interval has %d values", h.TotalCount())
-	}
-	// The cumulative histogram keeps everything.
-	h, clamped := r.Snapshot()
-	if h.TotalCount() != 303 || clamped != 1 {
-		t.Fatalf("Snapshot: %d values, %d clamped; want 303, 1", h.TotalCount(), clamped)
+	if h, _ := r.Snapshot(); h.TotalCount() != 6 {
+		t.Fatalf("the main histogram has %d values, want all 6", h.TotalCount())
 	}
 }
 
-func TestRecorderTakeIntervalConcurrent(t *testing.T) {
+func TestRecorderRoundsAndClamps(t *testing.T) {
 	r := NewRecorder()
+	r.Record(0, 1900*time.Nanosecond) // 1.9 µs is 2 µs, not 1
+	r.Record(0, 2*time.Minute)        // clamped to 60 s, counted
+	h, clamped := r.Snapshot()
+	if h.Min() != 2 || clamped != 1 || h.Max() < HighestUs*999/1000 {
+		t.Fatalf("min %d max %d clamped %d; want 2 µs, 60 s and 1 clamped", h.Min(), h.Max(), clamped)
+	}
+	if Micros(1499*time.Nanosecond) != 1 || Micros(1500*time.Nanosecond) != 2 {
+		t.Fatal("Micros does not round to the nearest microsecond")
+	}
+}
+
+func TestSeriesConcurrentBatches(t *testing.T) {
+	r := NewRecorder()
+	r.StartSeries(1)
 	const goroutines, each = 4, 1000
 	done := make(chan struct{})
-	for range goroutines {
+	for g := range goroutines {
 		go func() {
 			b := r.Batch()
 			for i := range each {
-				b.Record(time.Duration(i+1) * time.Microsecond)
+				// Spread over seconds 0..3, interleaved across goroutines.
+				b.Record(1+int64((i+g)%4)*sec, time.Duration(i+1)*time.Microsecond)
 			}
 			b.Flush()
 			done <- struct{}{}
 		}()
 	}
-	var total int64
-	for range 20 { // a bounded number of intervals while the writers run
-		total += r.TakeInterval().TotalCount()
-		runtime.Gosched()
-	}
 	for range goroutines {
 		<-done
 	}
-	total += r.TakeInterval().TotalCount()
+	var total int64
+	for s := range 4 {
+		n := r.Second(s).TotalCount()
+		if n != goroutines*each/4 {
+			t.Errorf("second %d: %d values, want %d", s, n, goroutines*each/4)
+		}
+		total += n
+	}
 	if total != goroutines*each {
-		t.Fatalf("intervals hold %d values in all, want %d", total, goroutines*each)
+		t.Fatalf("series holds %d values, want %d", total, goroutines*each)
 	}
 }

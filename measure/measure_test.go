@@ -19,7 +19,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 		tmpl := c.Template(7)
 		msg := append([]byte(nil), tmpl...)
-		want := Header{Conn: 7, Seq: 1 << 40, SentNs: 123456789, LateNs: 4242}
+		want := Header{Conn: 7, Seq: 1 << 40, SentNs: 123456789, LateNs: 10*int64(time.Second) + 4_242_000} // beyond a uint32 of ns
 		c.Stamp(msg, want)
 		got, ok := c.Parse(msg, tmpl)
 		if !ok || got != want {
@@ -91,6 +91,25 @@ func TestSeqTracker(t *testing.T) {
 	}
 }
 
+// TestIntegrityVeryLateMessageIsNotLost: a reply 2000 sequence numbers late
+// is a late arrival, not a duplicate; with every message back, nothing is
+// lost or duplicated.
+func TestIntegrityVeryLateMessageIsNotLost(t *testing.T) {
+	var tr SeqTracker
+	var in Integrity
+	for s := uint64(1); s <= 3000; s++ {
+		in.Sent++
+		in.Arrive(&tr, s)
+	}
+	in.Sent++
+	if !in.Arrive(&tr, 0) {
+		t.Fatal("the very late message was not taken as new")
+	}
+	if in.Received != in.Sent || in.Duplicated != 0 || in.Reordered != 1 || in.TooOld != 1 {
+		t.Fatalf("integrity %+v: want all received, 1 reordered (too old to check), none duplicated", in)
+	}
+}
+
 func TestRecorderMergesBatchesAndClamps(t *testing.T) {
 	r := NewRecorder()
 	done := make(chan struct{})
@@ -98,7 +117,7 @@ func TestRecorderMergesBatchesAndClamps(t *testing.T) {
 		go func() {
 			b := r.Batch()
 			for i := range 1000 {
-				b.Record(time.Duration(g*1000+i+1) * time.Microsecond)
+				b.Record(0, time.Duration(g*1000+i+1)*time.Microsecond)
 			}
 			b.Flush()
 			done <- struct{}{}
@@ -107,8 +126,8 @@ func TestRecorderMergesBatchesAndClamps(t *testing.T) {
 	for range 4 {
 		<-done
 	}
-	r.Record(2 * time.Minute) // beyond 60 s
-	r.Record(100 * time.Nanosecond)
+	r.Record(0, 2*time.Minute) // beyond 60 s
+	r.Record(0, 100*time.Nanosecond)
 	h, clamped := r.Snapshot()
 	if h.TotalCount() != 4002 {
 		t.Fatalf("count = %d, want 4002", h.TotalCount())
