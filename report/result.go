@@ -94,8 +94,12 @@ type Record struct {
 	WarmupS   float64   `json:"warmup_s"`
 	// DurationS is the length of the measured window in seconds.
 	DurationS float64 `json:"duration_s"`
-	// Messages is the number of round trips completed in the measured window.
-	Messages           uint64  `json:"messages"`
+	// Messages is the number of round trips (deliveries, pongs) completed
+	// inside the measured window: what msgs/s counts.
+	Messages uint64 `json:"messages"`
+	// DrainMessages completed after the window ended, while replies in
+	// flight were awaited: kept apart, never added to throughput.
+	DrainMessages      uint64  `json:"drain_messages"`
 	ThroughputMsgsPerS float64 `json:"throughput_msgs_per_s"`
 	// ThroughputBytesPerS is message bytes per second in one direction
 	// (messages/s × payload); the echo carries as much again back.
@@ -111,6 +115,15 @@ type Record struct {
 	// window; in open loop measured from when the message was due on its
 	// schedule (coordinated-omission corrected, as wrk2 does).
 	Latency Latency `json:"latency_us"`
+	// LatencyLowerBounds counts values in Latency that are lower bounds:
+	// messages due in the window that were never sent or never answered,
+	// and pings whose pong never came, recorded at the age they had when
+	// the cell stopped waiting for them (see Accounting.GaveUpAfterS, and
+	// the pong timeout for pings). With any, the percentiles above them are
+	// lower bounds too.
+	LatencyLowerBounds uint64 `json:"latency_lower_bounds"`
+	// Accounting says what became of every message due in the window.
+	Accounting *Accounting `json:"accounting,omitempty"`
 	// ServiceTime is, in open loop, from when each message actually left
 	// to its reply: the uncorrected figure, kept for comparison.
 	ServiceTime *Latency `json:"service_time_us,omitempty"`
@@ -120,9 +133,13 @@ type Record struct {
 	// handshakes accepted it.
 	Compression *Compression `json:"compression,omitempty"`
 	// Handshake is TCP connect + (TLS) + HTTP upgrade time per connection.
-	Handshake Latency `json:"handshake_us"`
-	Connect   Connect `json:"connect"`
-	Close     Close   `json:"close"`
+	// With --connect-rate it runs from when the connection was due on the
+	// rate's schedule, so a server (or dialer pool) that falls behind shows
+	// its queueing; HandshakeService is then from when the dial began.
+	Handshake        Latency  `json:"handshake_us"`
+	HandshakeService *Latency `json:"handshake_service_us,omitempty"`
+	Connect          Connect  `json:"connect"`
+	Close            Close    `json:"close"`
 
 	// ServerCPUS is the server process's CPU time over the measured window.
 	ServerCPUS *float64 `json:"server_cpu_s"`
@@ -228,11 +245,16 @@ type Pinning struct {
 type Second struct {
 	// T is seconds since the measured window began, at the end of this second.
 	T float64 `json:"t"`
-	// Messages completed in this second, and their rate.
-	Messages   uint64  `json:"messages"`
-	MsgsPerS   float64 `json:"msgs_per_s"`
-	P99Us      int64   `json:"p99_us"`
-	BrokenConn int     `json:"broken_conns"`
+	// Messages completed in this second (whichever phase they were sent
+	// in), and their rate.
+	Messages uint64  `json:"messages"`
+	MsgsPerS float64 `json:"msgs_per_s"`
+	// P99Us is the p99 of the latencies taken in this second (by the time
+	// their reply came), read from a two-significant-digit histogram;
+	// Latencies is how many there were.
+	P99Us      int64  `json:"p99_us"`
+	Latencies  uint64 `json:"latencies"`
+	BrokenConn int    `json:"broken_conns"`
 	// Server figures (null for a --target): RSS now, CPU used this second
 	// as a fraction of one core.
 	ServerRSSBytes *uint64  `json:"server_rss_bytes"`
@@ -269,6 +291,38 @@ type Connect struct {
 	CloseDurationS float64 `json:"close_duration_s"`
 }
 
+// Accounting follows every message due (open loop, broadcast) or sent
+// (closed loop) in the measured window to its end. For broadcast the units
+// are deliveries: one message due to reach one subscriber.
+type Accounting struct {
+	Due uint64 `json:"due"`
+	// Answered came back inside the window; AnsweredLate after it ended,
+	// during the drain (their latency is recorded in full, their count is
+	// not in msgs/s).
+	Answered     uint64 `json:"answered"`
+	AnsweredLate uint64 `json:"answered_late"`
+	// NeverSent were due but not sent by the time the cell gave up (the
+	// sender was blocked); NeverAnswered were sent and got no valid reply.
+	NeverSent     uint64 `json:"never_sent"`
+	NeverAnswered uint64 `json:"never_answered"`
+	// GaveUpAfterS is when the cell stopped waiting, in seconds after the
+	// window ended: never-sent and never-answered messages are in the
+	// latency histogram at their age then, a lower bound.
+	GaveUpAfterS float64 `json:"gave_up_after_s"`
+}
+
+// Missing is the messages due in the window that never completed.
+func (a *Accounting) Missing() uint64 {
+	if a == nil {
+		return 0
+	}
+	return a.NeverSent + a.NeverAnswered
+}
+
+// BehindThreshold is how late a send may leave before it counts as behind
+// schedule.
+const BehindThreshold = time.Millisecond
+
 // OpenLoop holds how well an open-loop sender kept its schedule.
 type OpenLoop struct {
 	// TargetRate is --rate, messages per second across all connections.
@@ -277,9 +331,15 @@ type OpenLoop struct {
 	// per second.
 	AchievedRate float64 `json:"achieved_rate_msgs_per_s"`
 	// Sent is the messages sent over the whole cell; BehindSchedule those
-	// that left more than one per-connection interval after they were due.
+	// due in the window whose write finished more than BehindThreshold
+	// (1 ms) after they were due, for whatever reason: a late pacer, a busy
+	// generator, or a write blocked by the server's back-pressure.
 	Sent           uint64 `json:"sent"`
 	BehindSchedule uint64 `json:"behind_schedule"`
+	// SendLateness is, per message due in the window, how long after its due
+	// time its write began: the generator's own lateness plus any backlog
+	// behind a blocked write. Service time excludes it; Latency includes it.
+	SendLateness Latency `json:"send_lateness_us"`
 }
 
 // Broadcast holds what a broadcast cell measured beyond the common fields.
@@ -297,13 +357,20 @@ type Broadcast struct {
 	Publishes         uint64  `json:"publishes"`
 	MeasuredPublishes uint64  `json:"measured_publishes"`
 	AchievedRate      float64 `json:"achieved_rate_msgs_per_s"`
-	// LateSends are publishes sent more than one interval behind schedule.
+	// LateSends are publishes due in the window whose write finished more
+	// than BehindThreshold (1 ms) after they were due.
 	LateSends uint64 `json:"late_sends"`
+	// SendLateness is how long after its due time each publish due in the
+	// window began to be written.
+	SendLateness Latency `json:"send_lateness_us"`
+	// NeverSentPublishes were due in the window and never sent.
+	NeverSentPublishes uint64 `json:"never_sent_publishes"`
 	// Fanout is publish → the last subscriber's receipt, per message
 	// that reached every subscriber.
 	Fanout Latency `json:"fanout_us"`
 	// IncompleteFanouts are measured publishes that did not reach every
-	// subscriber.
+	// subscriber: still short when the cell gave up, or when their
+	// publisher had sent fanoutRing (4096) more messages since.
 	IncompleteFanouts uint64 `json:"incomplete_fanouts"`
 	// ServerDropped and ServerDisconnected are the server's slow-consumer
 	// actions (unknown for a --target).
@@ -406,7 +473,17 @@ func (r Record) Marked() bool {
 	if h := r.Heartbeat; h != nil && (h.Missed > 0 || h.ClosedByServer > 0) {
 		return true
 	}
+	if r.Accounting.Missing() > 0 || r.LatencyLowerBounds > 0 || r.ConnectShortfall() {
+		return true
+	}
 	return r.Close.Abrupt > 0 && r.Scenario == "connect"
+}
+
+// ConnectShortfall reports whether a paced connect phase established
+// connections at under 95% of the --connect-rate asked for.
+func (r Record) ConnectShortfall() bool {
+	c := r.Connect
+	return c.TargetRatePerS > 0 && c.Attempted > 1 && c.RatePerS < 0.95*c.TargetRatePerS
 }
 
 // ErrorCount is the total of all error classes.

@@ -60,8 +60,9 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	}
 	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
 	fan := newFanout(pubs, len(env.Clients), &env.Window)
-	var publishes, measuredPublishes, late atomic.Uint64
-	var mu sync.Mutex // guards out while goroutines report
+	acc := &report.Accounting{}
+	var publishes atomic.Uint64
+	var mu sync.Mutex // guards out and acc while goroutines report
 
 	// Subscribers: every connection reads until its connection closes.
 	var subs sync.WaitGroup
@@ -74,7 +75,10 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				seqs: make([]measure.SeqTracker, pubs), batch: out.Latency.Batch(), done: &env.Done[i], delivered: &delivered}
 			s.run()
 			mu.Lock()
-			out.Messages += s.measured
+			out.Messages += s.inWindow
+			out.DrainMessages += s.inDrain
+			acc.Answered += s.answeredIn
+			acc.AnsweredLate += s.answeredLate
 			out.Integrity.Add(s.integrity)
 			for k, v := range s.errors {
 				out.Errors[k] += v
@@ -83,11 +87,16 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		}()
 	}
 
-	// Publishers: the first pubs connections, each on its own fixed
-	// schedule, interleaved so the total rate is even.
+	// Publishers: the first pubs connections, on one paced schedule,
+	// interleaved so the total rate is even. Each message carries its
+	// intended publish time, so a publisher running behind schedule shows
+	// as latency instead of hiding it.
+	pace := startPaced(ctx, env, p.Rate, pubs)
+	lateness := measure.NewRecorder()
+	sent := make([]atomic.Uint64, pubs)
+	inWrite := make([]atomic.Bool, pubs)
+	var late uint64
 	var pubsWG sync.WaitGroup
-	interval := time.Duration(float64(pubs) / p.Rate * float64(time.Second))
-	start := time.Now()
 	for i := range pubs {
 		pubsWG.Add(1)
 		go func() {
@@ -98,55 +107,61 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				typ = drivers.Text
 			}
 			msg := append([]byte(nil), templates[i]...)
-			offset := time.Duration(float64(i) / p.Rate * float64(time.Second))
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			for seq := uint64(0); ; seq++ {
-				due := start.Add(offset + time.Duration(seq)*interval)
-				if wait := time.Until(due); wait > 0 {
-					timer.Reset(wait)
-					select {
-					case <-timer.C:
-					case <-ctx.Done():
-						return
-					}
-				}
-				if env.Phases.Load() >= Drain {
-					return
-				}
-				if time.Since(due) > interval {
-					late.Add(1)
-				}
-				// The message carries its intended publish time, so a
-				// publisher running behind schedule shows as latency
-				// instead of hiding it.
-				sent := env.Clock.Now() - int64(time.Since(due))
-				codec.Stamp(msg, measure.Header{Conn: uint32(i), Seq: seq, SentNs: sent})
-				fan.publish(i, seq, sent)
-				if err := c.Conn.WriteMessage(typ, msg); err != nil {
-					if env.Phases.Load() < Closing {
+			lb := lateness.Batch()
+			defer lb.Flush()
+			var behind uint64
+			defer func() { mu.Lock(); late += behind; mu.Unlock() }()
+			for seq := uint64(0); pace.next(ctx, i, seq); seq++ {
+				due := pace.Due(i, seq)
+				now := env.Clock.Now()
+				codec.Stamp(msg, measure.Header{Conn: uint32(i), Seq: seq, SentNs: due, LateNs: now - due})
+				fan.publish(i, seq, due)
+				inWrite[i].Store(true)
+				err := c.Conn.WriteMessage(typ, msg)
+				inWrite[i].Store(false)
+				if err != nil {
+					if env.Phases.Load() < Closing && !pace.stopped() {
 						mu.Lock()
 						out.Errors["write"]++
 						mu.Unlock()
 					}
 					return
 				}
+				sent[i].Store(seq + 1)
 				publishes.Add(1)
-				if env.Window.Contains(sent) {
-					measuredPublishes.Add(1)
+				if env.Window.Contains(due) {
+					lb.Record(now, time.Duration(now-due))
+					if time.Duration(env.Clock.Now()-due) > report.BehindThreshold {
+						behind++
+					}
 				}
 			}
 		}()
 	}
 
-	// Drain: once the publishers have stopped, wait until every
-	// subscriber has every message, or the drain timeout passes.
-	pubsWG.Wait()
-	expected := publishes.Load() * uint64(len(env.Clients))
-	deadline := time.Now().Add(env.DrainTimeout)
-	for delivered.Load() < expected && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
+	// Drain: once the publishers have sent everything due in the window,
+	// wait until every subscriber has every message, or the drain timeout
+	// passes.
+	pubsDone := make(chan struct{})
+	go func() { pubsWG.Wait(); close(pubsDone) }()
+	nsubs := uint64(len(env.Clients))
+	gaveUp := awaitDrain(ctx, env, func() bool {
+		select {
+		case <-pubsDone:
+			return delivered.Load() >= publishes.Load()*nsubs
+		default:
+			return false
+		}
+	})
+	pace.halt()
+	for i := range pubs {
+		if inWrite[i].Load() {
+			env.Clients[i].Broken.Store(true)
+			_ = env.Clients[i].Conn.Abort()
+		}
 	}
+	pubsWG.Wait()
+	expected := publishes.Load() * nsubs
 	env.MarkDrained()
 	subs.Wait()
 
@@ -157,16 +172,37 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	}
 	fanLat, fanClamped, incomplete := fan.result()
 	fanout, _ := report.NewLatency(fanLat, fanClamped)
-	measured := measuredPublishes.Load()
 	bc := &report.Broadcast{
 		Publishers: pubs, Subscribers: len(env.Clients), TargetRate: p.Rate,
-		Publishes: publishes.Load(), MeasuredPublishes: measured, LateSends: late.Load(),
+		Publishes: publishes.Load(), LateSends: late,
 		Fanout: fanout, IncompleteFanouts: incomplete,
 	}
-	if d := env.Window.end.Load() - env.Window.start.Load(); d > 0 && env.Window.start.Load() > 0 {
-		bc.AchievedRate = float64(measured) / time.Duration(d).Seconds()
+	w := &env.Window
+	if w.Start() != 0 && w.End() != 0 {
+		var measured uint64
+		for i := range pubs {
+			from, to := pace.windowSeqs(w, i)
+			if s := sent[i].Load(); s > from {
+				measured += min(s, to) - from
+			}
+		}
+		due := pace.dueInWindow(w)
+		bc.MeasuredPublishes = measured
+		bc.NeverSentPublishes = due - measured
+		acc.Due = due * nsubs
+		acc.NeverSent = bc.NeverSentPublishes * nsubs
+		if got := acc.Answered + acc.AnsweredLate; measured*nsubs > got {
+			acc.NeverAnswered = measured*nsubs - got
+		}
+		acc.GaveUpAfterS = time.Duration(gaveUp - w.End()).Seconds()
+		if d := time.Duration(w.End() - w.Start()); d > 0 {
+			bc.AchievedRate = float64(measured) / d.Seconds()
+		}
 	}
+	h, clamped := lateness.Snapshot()
+	bc.SendLateness, _ = report.NewLatency(h, clamped)
 	out.Broadcast = bc
+	out.Accounting = acc
 	return out, nil
 }
 
@@ -183,8 +219,11 @@ type subscriber struct {
 	delivered *atomic.Uint64
 
 	integrity measure.Integrity
-	measured  uint64
-	errors    map[string]uint64
+	// Deliveries received inside the window and after it; of those due
+	// in the window, delivered inside it and after it.
+	inWindow, inDrain        uint64
+	answeredIn, answeredLate uint64
+	errors                   map[string]uint64
 }
 
 func (s *subscriber) run() {
@@ -217,16 +256,28 @@ func (s *subscriber) run() {
 		}
 		s.delivered.Add(1)
 		s.fan.deliver(int(h.Conn), h.Seq, now)
-		if s.env.Window.Contains(h.SentNs) {
-			s.batch.Record(time.Duration(now - h.SentNs))
-			s.measured++
+		w := &s.env.Window
+		switch {
+		case w.Ended(now):
+			s.inDrain++
+		case w.Contains(now):
+			s.inWindow++
+		}
+		if w.Contains(h.SentNs) {
+			s.batch.Record(now, time.Duration(now-h.SentNs))
+			if w.Ended(now) {
+				s.answeredLate++
+			} else {
+				s.answeredIn++
+			}
 		}
 		s.done.Add(1)
 	}
 }
 
 // fanoutRing is how many recent messages per publisher are tracked for
-// fan-out completion; older ones still in flight count as incomplete.
+// fan-out completion; a measured message still short of some subscribers
+// when its slot is taken by a newer one is counted as incomplete then.
 const fanoutRing = 4096
 
 // fanout tracks, per published message, how many subscribers have it, so
@@ -237,6 +288,7 @@ type fanout struct {
 	rec      *measure.Recorder
 	window   *Window
 	complete atomic.Uint64
+	evicted  atomic.Uint64 // measured messages overwritten while incomplete
 }
 
 type fanSlot struct {
@@ -256,6 +308,10 @@ func newFanout(pubs, subs int, window *Window) *fanout {
 // publish claims the slot of a message before it is sent.
 func (f *fanout) publish(pub int, seq uint64, sent int64) {
 	s := &f.rings[pub][seq%fanoutRing]
+	if s.seq.Load() != 0 && s.count.Load() < f.subs && f.window.Contains(s.sent.Load()) {
+		f.evicted.Add(1)
+	}
+	s.seq.Store(0) // late deliveries of the old message no longer count here
 	s.count.Store(0)
 	s.sent.Store(sent)
 	s.seq.Store(seq + 1)
@@ -272,7 +328,7 @@ func (f *fanout) deliver(pub int, seq uint64, now int64) {
 		f.complete.Add(1)
 		sent := s.sent.Load()
 		if f.window.Contains(sent) {
-			f.rec.Record(time.Duration(now - sent))
+			f.rec.Record(now, time.Duration(now-sent))
 		}
 	}
 }
@@ -289,5 +345,5 @@ func (f *fanout) result() (h *hdrhistogram.Histogram, clamped, incomplete uint64
 		}
 	}
 	h, clamped = f.rec.Snapshot()
-	return h, clamped, incomplete
+	return h, clamped, incomplete + f.evicted.Load()
 }

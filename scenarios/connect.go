@@ -17,34 +17,48 @@ import (
 
 // connectResult is the outcome of the connect phase.
 type connectResult struct {
-	clients   []*Client
-	handshake *measure.Recorder
-	errors    map[string]uint64
-	firstErr  error // the first dial error, to explain a cell with none connected
-	duration  time.Duration
+	clients []*Client
+	// handshake is each established connection's handshake latency: with
+	// a rate, from when the dial was due on the schedule (queueing behind
+	// busy dialers or a slow server included); service from when the dial
+	// actually began (nil without a rate, where the two are the same).
+	handshake, service *measure.Recorder
+	errors             map[string]uint64
+	firstErr           error // the first dial error, to explain a cell with none connected
+	duration           time.Duration
 }
 
 // connectAll dials n connections to url, at most parallel at a time and,
-// when rate > 0, starting dial i no earlier than i/rate seconds in. It records
-// each handshake's latency (TCP connect, TLS, HTTP upgrade).
+// when rate > 0, dial i due i/rate seconds in on a paced schedule. It
+// records each handshake's latency (TCP connect, TLS, HTTP upgrade).
 func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, rate float64, opts drivers.DialOptions) connectResult {
 	res := connectResult{handshake: measure.NewRecorder(), errors: map[string]uint64{}}
-	start := time.Now()
-	ids := make(chan uint32)
+	if rate > 0 {
+		res.service = measure.NewRecorder()
+	}
+	clock := measure.NewClock()
+	sched := measure.Schedule{Start: clock.Now(), Rate: rate}
+	type dial struct {
+		id  uint32
+		due int64
+	}
+	dials := make(chan dial, parallel)
 	go func() {
-		defer close(ids)
+		defer close(dials)
+		var pacer *measure.Pacer
+		if rate > 0 {
+			pacer = measure.NewPacer(clock)
+			defer pacer.Close()
+		}
 		for i := range n {
+			due := clock.Now()
 			if rate > 0 {
-				if wait := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); wait > 0 {
-					select {
-					case <-time.After(wait):
-					case <-ctx.Done():
-						return
-					}
+				due = sched.Due(uint64(i))
+				for ctx.Err() == nil && pacer.Until(due, pacerChunk) < due {
 				}
 			}
 			select {
-			case ids <- uint32(i):
+			case dials <- dial{uint32(i), due}:
 			case <-ctx.Done():
 				return
 			}
@@ -56,10 +70,10 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for id := range ids {
-				t0 := time.Now()
+			for dl := range dials {
+				t0 := clock.Now()
 				conn, err := d.Dial(ctx, url, opts)
-				took := time.Since(t0)
+				t1 := clock.Now()
 				mu.Lock()
 				if err != nil {
 					if ctx.Err() == nil {
@@ -69,15 +83,20 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 						}
 					}
 				} else {
-					res.handshake.Record(took)
-					res.clients = append(res.clients, &Client{ID: id, Conn: conn})
+					if rate > 0 {
+						res.handshake.Record(t1, time.Duration(t1-dl.due))
+						res.service.Record(t1, time.Duration(t1-t0))
+					} else {
+						res.handshake.Record(t1, time.Duration(t1-t0))
+					}
+					res.clients = append(res.clients, &Client{ID: dl.id, Conn: conn})
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	res.duration = time.Since(start)
+	res.duration = time.Duration(clock.Now() - sched.Start)
 	return res
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/servers"
 )
 
@@ -48,7 +49,7 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	if env.Params.Rate > 0 {
 		return runOpenLoop(ctx, env, codec)
 	}
-	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
+	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}, Accounting: &report.Accounting{}}
 	var mu sync.Mutex // guards out while workers report
 	var wg sync.WaitGroup
 	finished := make([]chan struct{}, len(env.Clients))
@@ -62,6 +63,13 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			w.run()
 			mu.Lock()
 			out.Messages += w.messages
+			out.DrainMessages += w.drained
+			out.LowerBounds += w.acc.NeverAnswered
+			a := out.Accounting
+			a.Due += w.acc.Due
+			a.Answered += w.acc.Answered
+			a.AnsweredLate += w.acc.AnsweredLate
+			a.NeverAnswered += w.acc.NeverAnswered
 			out.Integrity.Add(w.integrity)
 			if w.readErrs > 0 {
 				out.Errors["read"] += w.readErrs
@@ -72,17 +80,21 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			mu.Unlock()
 		}()
 	}
-	waitDrained(ctx, env, finished)
+	gaveUp := waitDrained(ctx, env, finished)
 	wg.Wait()
 	env.MarkDrained()
+	if e := env.Window.End(); e != 0 {
+		out.Accounting.GaveUpAfterS = time.Duration(gaveUp - e).Seconds()
+	}
 	return out, nil
 }
 
 // waitDrained waits until the runner ends the measured window, then gives the
 // workers env.DrainTimeout to receive the replies in flight, and aborts the
 // connections of those still waiting (a lost message leaves its connection
-// waiting for ever in a closed loop).
-func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) {
+// waiting for ever in a closed loop). It returns the clock time it gave up
+// (or the last worker finished) at.
+func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) int64 {
 	all := make(chan struct{})
 	go func() {
 		for _, f := range finished {
@@ -95,7 +107,7 @@ func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) {
 	for env.Phases.Load() < Drain {
 		select {
 		case <-all:
-			return
+			return env.Clock.Now()
 		case <-tick.C:
 		}
 	}
@@ -105,9 +117,10 @@ func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) {
 	}
 	select {
 	case <-all:
-		return
+		return env.Clock.Now()
 	case <-time.After(timeout):
 	}
+	gaveUp := env.Clock.Now()
 	env.Phases.Set(Abort)
 	for i, f := range finished {
 		select {
@@ -118,6 +131,7 @@ func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) {
 		}
 	}
 	<-all
+	return gaveUp
 }
 
 // echoWorker is one connection's closed loop. Its counters are private until
@@ -129,9 +143,11 @@ type echoWorker struct {
 	batch  *measure.Batch
 	done   *Counter
 
-	seqs                measure.SeqTracker
-	integrity           measure.Integrity
-	messages            uint64
+	seqs      measure.SeqTracker
+	integrity measure.Integrity
+	// Round trips completed inside the window (throughput) and after it.
+	messages, drained   uint64
+	acc                 report.Accounting
 	readErrs, writeErrs uint64
 }
 
@@ -153,29 +169,41 @@ func (w *echoWorker) run() {
 	msg := append([]byte(nil), tmpl...)
 	buf := make([]byte, w.codec.Size)
 	clock := w.env.Clock
+	win := &w.env.Window
 	for seq := uint64(0); ; seq++ {
-		phase := w.env.Phases.Load()
-		if phase >= Drain {
+		if w.env.Phases.Load() >= Drain {
 			return
 		}
 		sent := clock.Now()
+		measured := win.Contains(sent)
 		w.codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: sent})
 		if err := c.Conn.WriteMessage(typ, msg); err != nil {
 			w.fail(&w.writeErrs)
 			return
 		}
 		w.integrity.Sent++
+		if measured {
+			w.acc.Due++
+		}
+		valid := false
 		for replied := false; !replied; {
 			_, got, err := c.Conn.ReadMessage(buf)
 			if err != nil {
 				w.fail(&w.readErrs)
+				if measured {
+					// Never answered: its latency is at least this.
+					now := clock.Now()
+					w.acc.NeverAnswered++
+					w.batch.Record(now, time.Duration(now-sent))
+				}
 				return
 			}
 			buf = got[:cap(got)]
 			h, ok := w.codec.Parse(got, tmpl)
 			if !ok || h.Conn != c.ID {
 				// In a closed loop the only message due is the reply, so a
-				// corrupt one is taken as the reply rather than waited past.
+				// corrupt one is taken as the reply rather than waited past;
+				// it is no completed round trip.
 				w.integrity.Corrupt++
 				break
 			}
@@ -183,10 +211,29 @@ func (w *echoWorker) run() {
 				continue
 			}
 			replied = h.Seq == seq
+			valid = replied
 		}
-		if phase == Measure {
-			w.batch.Record(time.Duration(clock.Now() - sent))
+		now := clock.Now()
+		if !valid {
+			if measured {
+				w.acc.NeverAnswered++ // no valid reply: a lower bound
+				w.batch.Record(now, time.Duration(now-sent))
+			}
+			continue
+		}
+		switch {
+		case win.Ended(now):
+			w.drained++
+		case win.Contains(now):
 			w.messages++
+		}
+		if measured {
+			w.batch.Record(now, time.Duration(now-sent))
+			if win.Ended(now) {
+				w.acc.AnsweredLate++
+			} else {
+				w.acc.Answered++
+			}
 		}
 		w.done.Add(1)
 	}

@@ -100,12 +100,14 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			defer pingers.Done()
 			batch := out.Latency.Batch()
 			defer batch.Flush()
-			var pings, pongs, measured, missed uint64
+			var pings, pongs, inWindow, inDrain, missed, lowerBounds uint64
 			defer count(func() {
 				hb.Pings += pings
 				hb.Pongs += pongs
 				hb.Missed += missed
-				out.Messages += measured
+				out.Messages += inWindow
+				out.DrainMessages += inDrain
+				out.LowerBounds += lowerBounds
 			})
 			next := time.Now().Add(rand.N(p.PingInterval))
 			timer := time.NewTimer(time.Hour)
@@ -125,16 +127,28 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				err := c.Conn.Ping(pctx)
 				cancel()
 				pings++
+				now := env.Clock.Now()
 				switch {
 				case err == nil:
 					pongs++
 					if env.Window.Contains(sent) {
-						batch.Record(time.Duration(env.Clock.Now() - sent))
-						measured++
+						batch.Record(now, time.Duration(now-sent))
+					}
+					switch {
+					case env.Window.Ended(now):
+						inDrain++
+					case env.Window.Contains(now):
+						inWindow++
 					}
 					env.Done[i].Add(1)
 				case errors.Is(err, context.DeadlineExceeded):
 					missed++
+					if env.Window.Contains(sent) {
+						// No pong within the timeout: its round trip is at
+						// least that, and the percentiles must say so.
+						batch.Record(now, time.Duration(now-sent))
+						lowerBounds++
+					}
 				default:
 					if env.Phases.Load() < Closing && ctx.Err() == nil && !c.Broken.Load() {
 						count(func() { out.Errors["ping"]++ })

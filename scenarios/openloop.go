@@ -11,24 +11,171 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
+// pacerChunk bounds one sleep of a pacer, so it notices the end of the
+// window, an abort or a cancelled context within this long.
+const pacerChunk = 20 * time.Millisecond
+
+// paced is a fixed-rate schedule released to n senders: one pacer goroutine
+// sleeps precisely (measure.Pacer) until each event is due and hands event k
+// to sender k mod n as its message k div n. A sender busy with an earlier
+// message (a blocked write) finds its backlog waiting when it returns and
+// sends it at once, as wrk2 does; every message carries the time it was due.
+// The pacer releases every event due before the window's end, even after
+// the drain has begun, so messages due in the window are all offered.
+type paced struct {
+	sched measure.Schedule
+	n     int
+	due   []atomic.Uint64 // per sender: messages released so far
+	wake  []chan struct{}
+	done  chan struct{} // closed when the pacer has released its last event
+	stop  chan struct{} // closed to stop the senders (the cell gave up)
+	once  sync.Once
+}
+
+func startPaced(ctx context.Context, env *Env, rate float64, n int) *paced {
+	p := &paced{
+		// A millisecond's lead, so the first events are not late by the
+		// time it takes to start the goroutines.
+		sched: measure.Schedule{Start: env.Clock.Now() + int64(time.Millisecond), Rate: rate},
+		n:     n, due: make([]atomic.Uint64, n), wake: make([]chan struct{}, n),
+		done: make(chan struct{}), stop: make(chan struct{}),
+	}
+	for i := range p.wake {
+		p.wake[i] = make(chan struct{}, 1)
+	}
+	go func() {
+		defer close(p.done)
+		pacer := measure.NewPacer(env.Clock)
+		defer pacer.Close()
+		for k := uint64(0); ; k++ {
+			due := p.sched.Due(k)
+			for {
+				if env.Window.Ended(due) || ctx.Err() != nil || p.stopped() || env.Phases.Load() >= Abort {
+					return
+				}
+				if pacer.Until(due, pacerChunk) >= due {
+					break
+				}
+			}
+			i := int(k % uint64(n))
+			p.due[i].Store(k/uint64(n) + 1)
+			select {
+			case p.wake[i] <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *paced) stopped() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// halt stops the senders, once.
+func (p *paced) halt() { p.once.Do(func() { close(p.stop) }) }
+
+// next waits until sender i's message seq is released; false when there
+// will be none (the pacer is done and seq was never released, or the cell
+// stopped).
+func (p *paced) next(ctx context.Context, i int, seq uint64) bool {
+	for seq >= p.due[i].Load() {
+		select {
+		case <-p.wake[i]:
+		case <-p.done:
+			if seq >= p.due[i].Load() {
+				return false
+			}
+		case <-p.stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return !p.stopped()
+}
+
+// Due is when sender i's message seq was due.
+func (p *paced) Due(i int, seq uint64) int64 { return p.sched.Due(seq*uint64(p.n) + uint64(i)) }
+
+// windowSeqs is the range of sender i's messages due in the window.
+func (p *paced) windowSeqs(w *Window, i int) (from, to uint64) {
+	kFrom, kTo := p.sched.First(w.Start()), p.sched.First(w.End())
+	return measure.ConnSeqs(kFrom, kTo, i, p.n)
+}
+
+// dueInWindow is how many events fell in the window.
+func (p *paced) dueInWindow(w *Window) uint64 {
+	if w.Start() == 0 || w.End() == 0 {
+		return 0
+	}
+	return p.sched.First(w.End()) - p.sched.First(w.Start())
+}
+
+// awaitDrain returns once the runner has begun the drain, then waits until
+// settled() is true or the drain timeout passes, and returns the clock time
+// it gave up (or finished) at.
+func awaitDrain(ctx context.Context, env *Env, settled func() bool) int64 {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for env.Phases.Load() < Drain && ctx.Err() == nil {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+		}
+	}
+	timeout := env.DrainTimeout
+	if ctx.Err() != nil {
+		timeout = min(timeout, 200*time.Millisecond)
+	}
+	deadline := time.Now().Add(timeout)
+	for !settled() && time.Now().Before(deadline) && env.Phases.Load() < Abort {
+		<-tick.C
+	}
+	return env.Clock.Now()
+}
+
+// bitset is a growable set of message numbers, for one goroutine.
+type bitset []uint64
+
+func (b *bitset) set(i uint64) {
+	for uint64(len(*b)) <= i/64 {
+		*b = append(*b, 0)
+	}
+	(*b)[i/64] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i uint64) bool { return i/64 < uint64(len(b)) && b[i/64]&(1<<(i%64)) != 0 }
+
 // runOpenLoop is the open-loop echo: connection i of n sends every n/rate
-// seconds, starting i/rate seconds in, so the total rate is even rather than
-// bursty. A sender that falls behind (a blocked write) sends its backlog at
-// once, as wrk2 does, and every message carries the time it was due: latency
-// from then is the corrected figure; from when it actually left, the
-// service time.
+// seconds, starting i/rate seconds in, on the shared paced schedule, and
+// latency is measured from when each message was due (the corrected
+// figure) as well as from when it actually left (the service time).
+//
+// Every message due in the window is accounted for: answered inside the
+// window, answered during the drain, never sent, or never answered; the
+// last two are recorded in the latency histogram at the age they had when
+// the cell gave up on them, a lower bound. Throughput counts replies that
+// arrived inside the window, whichever message they answer.
 func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, error) {
 	p := env.Params
 	n := len(env.Clients)
-	interval := time.Duration(float64(n) / p.Rate * float64(time.Second))
 	out := &Outcome{Latency: env.Latency, Service: measure.NewRecorder(), Errors: map[string]uint64{}}
 	ol := &report.OpenLoop{TargetRate: p.Rate}
-	var mu sync.Mutex // guards out and ol while goroutines report
+	acc := &report.Accounting{}
+	lateness := measure.NewRecorder()
+	var mu sync.Mutex // guards out, ol and acc while goroutines report
 	var sentTotal, settledTotal atomic.Uint64
-	var inWindow atomic.Uint64
-	start := time.Now()
-	startNs := env.Clock.Now()
+	pace := startPaced(ctx, env, p.Rate, n)
 
+	sent := make([]atomic.Uint64, n)  // per connection: messages written, in order
+	inWrite := make([]atomic.Bool, n) // per connection: a write is under way
+	answered := make([]bitset, n)     // per connection, owned by its reader
 	var senders, readers sync.WaitGroup
 	for i, c := range env.Clients {
 		tmpl := codec.Template(c.ID)
@@ -36,10 +183,13 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 		go func() {
 			defer readers.Done()
 			r := openReader{client: c, env: env, codec: codec, tmpl: tmpl, lat: out.Latency.Batch(),
-				svc: out.Service.Batch(), done: &env.Done[i], settled: &settledTotal}
+				svc: out.Service.Batch(), done: &env.Done[i], settled: &settledTotal, answered: &answered[i]}
 			r.run()
 			mu.Lock()
-			out.Messages += r.measured
+			out.Messages += r.inWindow
+			out.DrainMessages += r.inDrain
+			acc.Answered += r.answeredIn
+			acc.AnsweredLate += r.answeredLate
 			out.Integrity.Add(r.integrity)
 			if r.readErrs > 0 {
 				out.Errors["read"] += r.readErrs
@@ -54,61 +204,72 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 				typ = drivers.Text
 			}
 			msg := append([]byte(nil), tmpl...)
-			offset := time.Duration(float64(i) / p.Rate * float64(time.Second))
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			var sent, behind uint64
+			late := lateness.Batch()
+			defer late.Flush()
+			var behind uint64
 			defer func() {
 				mu.Lock()
-				out.Integrity.Sent += sent
-				ol.Sent += sent
+				out.Integrity.Sent += sent[i].Load()
+				ol.Sent += sent[i].Load()
 				ol.BehindSchedule += behind
 				mu.Unlock()
 			}()
-			for seq := uint64(0); ; seq++ {
-				dueAfter := offset + time.Duration(seq)*interval
-				if wait := time.Until(start.Add(dueAfter)); wait > 0 {
-					timer.Reset(wait)
-					select {
-					case <-timer.C:
-					case <-ctx.Done():
-						return
-					}
-				}
-				if env.Phases.Load() >= Drain || c.Broken.Load() {
+			for seq := uint64(0); pace.next(ctx, i, seq); seq++ {
+				if c.Broken.Load() {
 					return
 				}
-				due := startNs + int64(dueAfter)
-				late := env.Clock.Now() - due
-				if late > int64(interval) {
-					behind++
-				}
-				codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: due, LateNs: measure.Saturate32(late)})
-				if err := c.Conn.WriteMessage(typ, msg); err != nil {
+				due := pace.Due(i, seq)
+				now := env.Clock.Now()
+				codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: due, LateNs: now - due})
+				inWrite[i].Store(true)
+				err := c.Conn.WriteMessage(typ, msg)
+				inWrite[i].Store(false)
+				if err != nil {
 					c.Broken.Store(true)
-					if env.Phases.Load() < Closing {
+					if env.Phases.Load() < Closing && !pace.stopped() {
 						mu.Lock()
 						out.Errors["write"]++
 						mu.Unlock()
 					}
 					return
 				}
-				sent++
+				sent[i].Store(seq + 1)
 				sentTotal.Add(1)
 				if env.Window.Contains(due) {
-					inWindow.Add(1)
+					late.Record(now, time.Duration(now-due))
+					if time.Duration(env.Clock.Now()-due) > report.BehindThreshold {
+						behind++
+					}
 				}
 			}
 		}()
 	}
 
-	// Drain: the senders stop at Drain; wait until every message sent has
-	// been answered (or found corrupt), or the drain timeout passes.
-	senders.Wait()
-	deadline := time.Now().Add(env.DrainTimeout)
-	for settledTotal.Load() < sentTotal.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
+	// Drain: the pacer releases what was due before the window's end and
+	// stops; wait until it has, every sender has sent its backlog and
+	// every message sent has been answered (or found corrupt), or the drain
+	// timeout passes.
+	sendersDone := make(chan struct{})
+	go func() { senders.Wait(); close(sendersDone) }()
+	gaveUp := awaitDrain(ctx, env, func() bool {
+		select {
+		case <-sendersDone:
+			return settledTotal.Load() >= sentTotal.Load()
+		default:
+			return false
+		}
+	})
+	pace.halt()
+	// A sender still inside a write is blocked by the peer: abort its
+	// connection so the write returns and the close phase does not wait
+	// out a close handshake that cannot be written.
+	for i, c := range env.Clients {
+		if inWrite[i].Load() {
+			c.Broken.Store(true)
+			_ = c.Conn.Abort()
+		}
 	}
+	senders.Wait()
 	env.MarkDrained()
 	readers.Wait() // they end as the runner closes the connections
 
@@ -116,10 +277,42 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 	if got := in.Received + in.Corrupt; in.Sent > got {
 		in.Lost = in.Sent - got
 	}
-	if d := env.Window.end.Load() - env.Window.start.Load(); d > 0 && env.Window.start.Load() > 0 {
-		ol.AchievedRate = float64(inWindow.Load()) / time.Duration(d).Seconds()
+	w := &env.Window
+	if w.Start() != 0 && w.End() != 0 {
+		acc.Due = pace.dueInWindow(w)
+		acc.GaveUpAfterS = time.Duration(gaveUp - w.End()).Seconds()
+		lb := out.Latency.Batch()
+		for i := range env.Clients {
+			from, to := pace.windowSeqs(w, i)
+			for seq := from; seq < to; seq++ {
+				switch {
+				case seq >= sent[i].Load():
+					acc.NeverSent++
+				case !answered[i].has(seq):
+					acc.NeverAnswered++
+				default:
+					continue
+				}
+				lb.Record(gaveUp, time.Duration(gaveUp-pace.Due(i, seq)))
+				out.LowerBounds++
+			}
+		}
+		lb.Flush()
+		if d := time.Duration(w.End() - w.Start()); d > 0 {
+			var sentInWindow uint64
+			for i := range env.Clients {
+				from, to := pace.windowSeqs(w, i)
+				if s := sent[i].Load(); s > from {
+					sentInWindow += min(s, to) - from
+				}
+			}
+			ol.AchievedRate = float64(sentInWindow) / d.Seconds()
+		}
 	}
+	h, clamped := lateness.Snapshot()
+	ol.SendLateness, _ = report.NewLatency(h, clamped)
 	out.OpenLoop = ol
+	out.Accounting = acc
 	return out, nil
 }
 
@@ -132,17 +325,23 @@ type openReader struct {
 	lat, svc *measure.Batch
 	done     *Counter
 	settled  *atomic.Uint64
+	answered *bitset // message numbers answered, of those due in the window
 
 	seqs      measure.SeqTracker
 	integrity measure.Integrity
-	measured  uint64
-	readErrs  uint64
+	// Replies received inside the window and after it (throughput and
+	// drain), and, of the messages due in the window, those answered
+	// inside it and after it.
+	inWindow, inDrain        uint64
+	answeredIn, answeredLate uint64
+	readErrs                 uint64
 }
 
 func (r *openReader) run() {
 	defer r.lat.Flush()
 	defer r.svc.Flush()
 	buf := make([]byte, r.codec.Size)
+	w := &r.env.Window
 	for {
 		_, got, err := r.client.Conn.ReadMessage(buf)
 		if err != nil {
@@ -164,11 +363,22 @@ func (r *openReader) run() {
 			continue
 		}
 		r.settled.Add(1)
-		if r.env.Window.Contains(h.SentNs) {
-			r.lat.Record(time.Duration(now - h.SentNs))
-			r.svc.Record(time.Duration(now - h.SentNs - int64(h.LateNs)))
-			r.measured++
-		}
 		r.done.Add(1)
+		switch {
+		case w.Ended(now):
+			r.inDrain++
+		case w.Contains(now):
+			r.inWindow++
+		}
+		if w.Contains(h.SentNs) {
+			r.lat.Record(now, time.Duration(now-h.SentNs))
+			r.svc.Record(now, time.Duration(now-h.SentNs-h.LateNs))
+			r.answered.set(h.Seq)
+			if w.Ended(now) {
+				r.answeredLate++
+			} else {
+				r.answeredIn++
+			}
+		}
 	}
 }

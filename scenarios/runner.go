@@ -324,6 +324,11 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		RatePerS: float64(len(cr.clients)) / cr.duration.Seconds(), TargetRatePerS: p.ConnectRate}
 	hs, clamped := cr.handshake.Snapshot()
 	rec.Handshake, _ = report.NewLatency(hs, clamped)
+	if cr.service != nil {
+		h, c := cr.service.Snapshot()
+		svc, _ := report.NewLatency(h, c)
+		rec.HandshakeService = &svc
+	}
 	if len(cr.clients) == 0 {
 		if srv != nil && !srv.proc.alive() {
 			return fail("%s", srv.proc.deathReason())
@@ -386,7 +391,7 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		Drained:      make(chan struct{}),
 		Latency:      measure.NewRecorder(),
 	}
-	probe := measure.StartSchedProbe(time.Millisecond)
+	probe := measure.StartSchedProbe()
 	defer probe.Stop()
 	type ran struct {
 		out *Outcome
@@ -404,12 +409,15 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		exited = srv.proc.exited
 	}
 	watch := phaseWatch{ctx: ctx, exited: exited, env: env, cell: cell, progress: progress, srv: srv}
+	measured := false
 	if watch.wait("warmup", p.Warmup) {
-		env.Window.start.Store(max(env.Clock.Now(), 1))
+		measured = true
+		origin := max(env.Clock.Now(), 1)
+		env.Window.start.Store(origin)
+		env.Latency.StartSeries(origin)
 		env.Phases.Set(Measure)
 		t0, cpu0, gc0 := time.Now(), measure.SelfCPU(), measure.GCPauseTotal()
 		probe.Reset()
-		env.Latency.TakeInterval()
 		var s0 measure.ProcSample
 		if srv != nil {
 			s0, _ = srv.sampler.Sample()
@@ -422,7 +430,9 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 			s1, _ = srv.sampler.Sample()
 		}
 		t1, cpu1 := time.Now(), measure.SelfCPU()
-		env.Window.end.Store(env.Clock.Now())
+		end := env.Clock.Now()
+		env.Latency.EndSeries(end)
+		env.Window.end.Store(end)
 		env.Phases.Set(Drain)
 		rec.DurationS = t1.Sub(t0).Seconds()
 		rec.ClientCPUS = (cpu1 - cpu0).Seconds()
@@ -438,22 +448,38 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 			rec.ServerRSSPeakBytes, rec.ServerRSSMeanBytes = &w.PeakRSS, &w.MeanRSS
 			rec.ServerSamples = w.Samples
 		}
-		takeSnapshot(ctx, srv).perConn(&rec, idle, n)
 	} else {
 		env.Phases.Set(Drain)
 	}
 
-	// Drain, then close: goroutines still blocked reading end when their
-	// connection closes.
+	// Drain: the scenario awaits its replies in flight for DrainTimeout and
+	// then marks itself drained. Should it not (a goroutine stuck in a write
+	// that the driver does not let go), the runner aborts every connection.
 	var r ran
+	backstop := time.NewTimer(plan.DrainTimeout + 3*time.Second)
 	select {
 	case <-env.Drained:
 	case r = <-finished:
 		finished <- r
+	case <-backstop.C:
+		env.Phases.Set(Abort)
+		for _, c := range cr.clients {
+			c.Broken.Store(true)
+			_ = c.Conn.Abort()
+		}
+		rec.Errors["drain_abort"]++
+	}
+	backstop.Stop()
+	// The steady-state memory snapshot forces a GC in both processes: taken
+	// only now, after the drain, so it cannot stall replies still in flight.
+	if measured {
+		takeSnapshot(ctx, srv).perConn(&rec, idle, n)
 	}
 	rec.ServerStatsEnd = endStats(ctx, srv)
 	emit("closing")
-	env.Phases.Set(Closing)
+	if env.Phases.Load() < Closing {
+		env.Phases.Set(Closing)
+	}
 	closePhase(&rec, cr.clients, plan)
 	select {
 	case r = <-finished:
@@ -470,7 +496,18 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	out := r.out
 
 	rec.Messages = out.Messages
+	rec.DrainMessages = out.DrainMessages
+	rec.LatencyLowerBounds = out.LowerBounds
+	rec.Accounting = out.Accounting
 	rec.Integrity = out.Integrity
+	// Each second of the series gets the latencies taken in it, now that
+	// every recording goroutine has flushed.
+	for j := range rec.Series {
+		if h := env.Latency.Second(j); h.TotalCount() > 0 {
+			rec.Series[j].P99Us = h.ValueAtQuantile(99)
+			rec.Series[j].Latencies = uint64(h.TotalCount())
+		}
+	}
 	for k, v := range out.Errors {
 		rec.Errors[k] += v
 	}
@@ -626,7 +663,9 @@ type phaseWatch struct {
 	prevServer  measure.ProcSample
 }
 
-// wait returns true when the phase ran its full length.
+// wait returns true when the phase ran its full length. In the measured
+// window it closes the series with the last (possibly partial) second, so
+// the end of the window never races the last tick away.
 func (w *phaseWatch) wait(phase string, length time.Duration) bool {
 	start := time.Now()
 	end := time.NewTimer(length)
@@ -637,6 +676,9 @@ func (w *phaseWatch) wait(phase string, length time.Duration) bool {
 	for {
 		select {
 		case <-end.C:
+			if w.series != nil {
+				w.report(phase, start, length)
+			}
 			return true
 		case <-w.ctx.Done():
 			return false
@@ -658,20 +700,21 @@ func (w *phaseWatch) report(phase string, start time.Time, length time.Duration)
 	if !w.lastAt.IsZero() {
 		rate = float64(n-w.last) / now.Sub(w.lastAt).Seconds()
 	}
-	// The first report of a phase comes at its start: not a whole second.
-	if w.series != nil && !w.lastAt.IsZero() && now.Sub(w.seriesStart) > time.Second/2 {
+	// The first report of a phase comes at its start; a report within
+	// 10 ms of the previous point (the end of the window right after a
+	// tick) adds nothing.
+	if w.series != nil && !w.lastAt.IsZero() && now.Sub(w.seriesStart) > 10*time.Millisecond &&
+		(len(*w.series) == 0 || now.Sub(w.seriesStart).Seconds()-(*w.series)[len(*w.series)-1].T > 0.01) {
 		w.second(n-w.last, now, rate)
 	}
 	w.last, w.lastAt = n, now
 	w.progress(Event{Cell: w.cell, Phase: phase, Messages: n, Rate: rate, Elapsed: now.Sub(start), Length: length})
 }
 
-// second appends one second of the measured window to the series.
+// second appends one second of the measured window to the series; its
+// latency figures are filled in from the recorder once the cell is over.
 func (w *phaseWatch) second(msgs uint64, now time.Time, rate float64) {
 	sec := report.Second{T: now.Sub(w.seriesStart).Seconds(), Messages: msgs, MsgsPerS: rate}
-	if h := w.env.Latency.TakeInterval(); h.TotalCount() > 0 {
-		sec.P99Us = h.ValueAtQuantile(99)
-	}
 	for _, c := range w.env.Clients {
 		if c.Broken.Load() {
 			sec.BrokenConn++

@@ -127,6 +127,18 @@ func (e *Env) MarkDrained() { e.drainOnce.Do(func() { close(e.Drained) }) }
 // Window is the measured window on the scenario's Clock, in nanoseconds.
 type Window struct{ start, end atomic.Int64 }
 
+// Start is the clock time the window began (0: not yet).
+func (w *Window) Start() int64 { return w.start.Load() }
+
+// End is the clock time the window ended (0: not yet).
+func (w *Window) End() int64 { return w.end.Load() }
+
+// Ended reports whether clock time t is at or after the window's end.
+func (w *Window) Ended(t int64) bool {
+	e := w.end.Load()
+	return e != 0 && t >= e
+}
+
 // Contains reports whether clock time t falls in the window: after its start
 // and, once the window has ended, before its end.
 func (w *Window) Contains(t int64) bool {
@@ -140,8 +152,15 @@ func (w *Window) Contains(t int64) bool {
 
 // Outcome is what a scenario measured in one cell.
 type Outcome struct {
-	// Messages completed within the measured window.
-	Messages  uint64
+	// Messages completed within the measured window; DrainMessages after
+	// it, while replies in flight were awaited (not throughput).
+	Messages      uint64
+	DrainMessages uint64
+	// LowerBounds counts latency values recorded at the age a message
+	// had when the cell gave up on it (never sent, never answered).
+	LowerBounds uint64
+	// Accounting follows every message due in the window to its end.
+	Accounting *report.Accounting
 	Latency   *measure.Recorder
 	Integrity measure.Integrity
 	// Errors counts failures by class ("read", "write", ...).
