@@ -46,10 +46,12 @@ type Plan struct {
 	ServerCPUs []int
 
 	// Zero values of the knobs below pick the defaults.
-	ConnectParallel int           // concurrent dials (default 64)
+	ConnectParallel int           // concurrent dials (default 64; 512 with a --connect-rate)
 	DrainTimeout    time.Duration // wait for replies in flight (default 2 s)
 	CloseTimeout    time.Duration // per-connection close handshake (default 2 s)
 	SampleInterval  time.Duration // server /proc sampling (default 100 ms)
+
+	connectParallelSet bool // ConnectParallel was given, not defaulted
 }
 
 // Cell is one entry of the run matrix.
@@ -132,6 +134,7 @@ func (p *Plan) defaults() {
 	if p.Serve == nil {
 		p.Serve = SelfServe
 	}
+	p.connectParallelSet = p.ConnectParallel > 0
 	if p.ConnectParallel <= 0 {
 		p.ConnectParallel = 64
 	}
@@ -310,7 +313,7 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		CompressionLevel: settings.CompressionLevel,
 	}
 	parallel := plan.ConnectParallel
-	if p.ConnectRate > 0 {
+	if p.ConnectRate > 0 && !plan.connectParallelSet {
 		parallel = max(parallel, 512) // a paced storm must not be capped by too few dialers
 	}
 	cpu0 := measure.SelfCPU()
