@@ -85,6 +85,9 @@ func benchName(r Record) string {
 	if r.Text {
 		part("text", "true")
 	}
+	if r.Compression != nil && r.Compression.Offered {
+		part("deflate", "true")
+	}
 	if r.OpenLoop != nil {
 		part("mode", "open-loop")
 		part("rate", num(r.OpenLoop.TargetRate))

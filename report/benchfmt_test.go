@@ -205,3 +205,22 @@ func TestBenchfmtNames(t *testing.T) {
 		t.Errorf("record without throughput: %q", line)
 	}
 }
+
+// TestBenchfmtKeepsCompressionApart: a --compression run is another
+// benchmark, not the same one twice as slow.
+func TestBenchfmtKeepsCompressionApart(t *testing.T) {
+	plain := bfRecord("gorilla", 1, 100, 200, 300, 10_000)
+	deflated := plain
+	deflated.Compression = &Compression{Offered: true, NegotiatedConns: plain.Connect.Established}
+	if a, b := benchName(plain), benchName(deflated); a == b || !strings.Contains(b, "/deflate=true") {
+		t.Fatalf("plain %q and compressed %q", a, b)
+	}
+}
+
+func TestCombineKeepsEveryFilesSlopes(t *testing.T) {
+	a := &Result{Schema: Schema, MemorySlopes: []MemorySlope{{Scenario: "heartbeat", Server: "gorilla"}}}
+	b := &Result{Schema: Schema, MemorySlopes: []MemorySlope{{Scenario: "heartbeat", Server: "nbio"}}}
+	if got := Combine([]*Result{a, b}).MemorySlopes; len(got) != 2 || got[1].Server != "nbio" {
+		t.Fatalf("combined slopes %+v, want both files'", got)
+	}
+}

@@ -17,7 +17,8 @@ import (
 
 // CellKey identifies "the same cell" across result files: everything that
 // defines what was measured (scenario, mode, server or target, driver,
-// connections, payload, message kind and the rates asked for), and nothing
+// connections, payload, message kind, compression and the rates asked
+// for), and nothing
 // that varies from run to run (run number, times, measured figures).
 // It reads like "echo/server=gorilla/driver=gobwas/conns=1000/payload=1024";
 // the closed-loop mode, binary messages and unpaced connects are the
@@ -37,6 +38,9 @@ func (r Record) CellKey() string {
 	parts = append(parts, "driver="+r.Driver, "conns="+strconv.Itoa(r.Conns), "payload="+strconv.Itoa(r.PayloadBytes))
 	if r.Text {
 		parts = append(parts, "text")
+	}
+	if r.Compression != nil && r.Compression.Offered {
+		parts = append(parts, "deflate")
 	}
 	if r.OpenLoop != nil {
 		parts = append(parts, "rate="+num(r.OpenLoop.TargetRate))

@@ -296,6 +296,7 @@ func TestCellKey(t *testing.T) {
 		"publishers":   func(r *Record) { r.Broadcast = &Broadcast{Publishers: 2, TargetRate: 100} },
 		"ping":         func(r *Record) { r.Heartbeat = &Heartbeat{PingIntervalS: 0.5} },
 		"connect_rate": func(r *Record) { r.Connect.TargetRatePerS = 500 },
+		"compression":  func(r *Record) { r.Compression = &Compression{Offered: true} },
 	}
 	keys := map[string]string{a.CellKey(): "base"}
 	for name, change := range differ {

@@ -247,6 +247,20 @@ func rate(v float64) string { return fmtCount(uint64(v + 0.5)) }
 var (
 	colErrors    = column{name: "errors", cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
 	colIntegrity = column{name: "integrity", cell: integrityCell, left: true}
+	// colNeverSent and colNeverAnswered are the messages due in the window
+	// that never completed (see Accounting).
+	colNeverSent = column{name: "never sent", cell: func(r Record) string {
+		if r.Accounting == nil {
+			return "-"
+		}
+		return fmtCount(r.Accounting.NeverSent)
+	}}
+	colNeverAnswered = column{name: "never answered", cell: func(r Record) string {
+		if r.Accounting == nil {
+			return "-"
+		}
+		return fmtCount(r.Accounting.NeverAnswered)
+	}}
 	// colDeflate says whether the handshakes negotiated permessage-deflate.
 	colDeflate   = column{name: "deflate", cell: func(r Record) string { return r.CompressionText() }, left: true}
 	colHandshake = []column{
@@ -275,6 +289,7 @@ func mainColumns(first Record) []column {
 		}
 		cols := []column{
 			{name: "publish/s", cell: func(r Record) string { return rate(bc(r).AchievedRate) + " of " + rate(bc(r).TargetRate) }},
+			{name: "publish late p99", cell: func(r Record) string { return optUs(bc(r).SendLateness.Count, bc(r).SendLateness.P99) }},
 			{name: "deliveries/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
 		}
 		cols = append(cols, latencyColumns("", lat)...)
@@ -316,7 +331,12 @@ func mainColumns(first Record) []column {
 		cols := []column{
 			{name: "established", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Established)) }},
 			{name: "failed", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Failed)) }},
-			{name: "conns/s", cell: func(r Record) string { return rate(r.Connect.RatePerS) }},
+			{name: "conns/s", cell: func(r Record) string {
+				if r.Connect.TargetRatePerS > 0 {
+					return rate(r.Connect.RatePerS) + " of " + rate(r.Connect.TargetRatePerS)
+				}
+				return rate(r.Connect.RatePerS)
+			}},
 		}
 		cols = append(cols, latencyColumns("handshake ", hs)...)
 		cols = append(cols,
@@ -348,7 +368,11 @@ func mainColumns(first Record) []column {
 				}
 				return optUs(r.ServiceTime.Count, r.ServiceTime.P99)
 			}},
-			column{name: "behind schedule", cell: func(r Record) string { return fmtCount(ol(r).BehindSchedule) }})
+			column{name: "send late p99", cell: func(r Record) string {
+				return optUs(ol(r).SendLateness.Count, ol(r).SendLateness.P99)
+			}},
+			column{name: "behind schedule", cell: func(r Record) string { return fmtCount(ol(r).BehindSchedule) }},
+			colNeverSent, colNeverAnswered)
 		return append(cols, colErrors, colIntegrity)
 	}
 	cols = append(cols, latencyColumns("", lat)...)
@@ -509,8 +533,31 @@ func notes(rs []Record) []string {
 					b.SlowConsumer, fmtCount(*b.ServerDropped), fmtCount(*b.ServerDisconnected)))
 			}
 			if b.LateSends > 0 {
-				what = append(what, fmt.Sprintf("%s publishes left more than one interval late (publisher behind schedule)", fmtCount(b.LateSends)))
+				what = append(what, fmt.Sprintf("%s publishes finished more than 1ms after they were due (publisher behind schedule)", fmtCount(b.LateSends)))
 			}
+		}
+		if a := r.Accounting; a != nil && a.Missing() > 0 {
+			unit := "messages"
+			if r.Broadcast != nil {
+				unit = "deliveries"
+			}
+			what = append(what, fmt.Sprintf("of %s %s due in the window, %s were never sent and %s never answered "+
+				"(%s more were answered only after the window)",
+				fmtCount(a.Due), unit, fmtCount(a.NeverSent), fmtCount(a.NeverAnswered), fmtCount(a.AnsweredLate)))
+		}
+		if n := r.LatencyLowerBounds; n > 0 {
+			when := "when the cell gave up on them"
+			if a := r.Accounting; a != nil && r.Heartbeat == nil {
+				when = fmt.Sprintf("when the cell gave up on them, %ss after the window", trimFloat(a.GaveUpAfterS))
+			} else if r.Heartbeat != nil {
+				when = "the pong timeout"
+			}
+			what = append(what, fmt.Sprintf("latency percentiles are lower bounds: %s of %s values are the age of a message never answered (%s)",
+				fmtCount(n), fmtCount(uint64(r.Latency.Count)), when))
+		}
+		if r.ConnectShortfall() {
+			what = append(what, fmt.Sprintf("connected at %s/s of the %s/s asked: handshake latency counts the wait from each connection's scheduled time",
+				rate(r.Connect.RatePerS), rate(r.Connect.TargetRatePerS)))
 		}
 		if h := r.Heartbeat; h != nil && h.Missed+h.ClosedByServer > 0 {
 			what = append(what, fmt.Sprintf("%s of %s pings got no pong within %ss; %s connections closed by the server",
@@ -565,6 +612,7 @@ var csvHeader = []string{
 	"sent", "received", "lost", "duplicated", "reordered", "corrupt",
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
 	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
+	"drain_messages", "due", "answered_late", "never_sent", "never_answered", "latency_lower_bounds",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -598,6 +646,10 @@ func renderCSV(w io.Writer, res *Result) error {
 			u(in.Sent), u(in.Received), u(in.Lost), u(in.Duplicated), u(in.Reordered), u(in.Corrupt),
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
+			u(r.DrainMessages), "", "", "", "", u(r.LatencyLowerBounds),
+		}
+		if a := r.Accounting; a != nil {
+			copy(row[len(row)-5:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)

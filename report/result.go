@@ -541,15 +541,17 @@ func Load(path string) (*Result, error) {
 }
 
 // Combine puts several results into one for rendering side by side: the
-// records of all, with the first file's environment and settings.
+// records and memory slopes of all, with the first file's environment and
+// settings.
 func Combine(results []*Result) *Result {
 	if len(results) == 1 {
 		return results[0]
 	}
 	out := *results[0]
-	out.Records = nil
+	out.Records, out.MemorySlopes = nil, nil
 	for _, r := range results {
 		out.Records = append(out.Records, r.Records...)
+		out.MemorySlopes = append(out.MemorySlopes, r.MemorySlopes...)
 	}
 	return &out
 }
