@@ -414,4 +414,3 @@ func TestMemorySnapshotWaitsForTheDrain(t *testing.T) {
 		t.Fatalf("%d forced GCs while the scenario was draining", forced)
 	}
 }
-

@@ -224,6 +224,8 @@ func judgeSLO(slo SLO, rec report.Record) *report.SLOCheck {
 		c.Reason = rec.Status + ": " + rec.Reason
 	case rec.ErrorCount() > 0 || rec.Integrity.Faults() > 0:
 		c.Reason = "errors or lost messages"
+	case rec.Accounting.Missing() > 0:
+		c.Reason = fmt.Sprintf("%d messages due in the window never sent or never answered", rec.Accounting.Missing())
 	case rec.Latency.Count == 0:
 		c.Reason = "nothing measured"
 	case achieved < 0.95*c.Rate:

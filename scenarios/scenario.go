@@ -161,8 +161,8 @@ type Outcome struct {
 	LowerBounds uint64
 	// Accounting follows every message due in the window to its end.
 	Accounting *report.Accounting
-	Latency   *measure.Recorder
-	Integrity measure.Integrity
+	Latency    *measure.Recorder
+	Integrity  measure.Integrity
 	// Errors counts failures by class ("read", "write", ...).
 	Errors map[string]uint64
 	// Service is the open-loop service time: from when a message actually
