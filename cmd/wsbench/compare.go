@@ -64,6 +64,10 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := report.RenderComparison(stdout, c, *formatS == "markdown"); err != nil {
 		return exitRunFailed, err
 	}
+	if len(c.Rows) == 0 {
+		// Not a regression: there was nothing to judge.
+		return exitUsage, usagef("no cell of %s has a usable record in %s (cells pair by scenario, mode, server, driver, conns, payload and rate); nothing to compare", files[1], files[0])
+	}
 	if c.Failed() {
 		return exitRegression, nil
 	}
