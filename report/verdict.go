@@ -48,16 +48,23 @@ func Judge(r Record) Verdict {
 		return Verdict{Status: r.Status, Reasons: nonEmpty(r.Reason)}
 	}
 	v := Verdict{Status: StatusOK}
+	var within []string // faults within their bounds, listed after those past them
 	for _, check := range verdictChecks {
 		status, reason := check(r)
 		if reason == "" {
 			continue
 		}
-		v.Reasons = append(v.Reasons, reason)
-		if status == StatusFailed || v.Status == StatusOK {
+		if status == StatusFailed {
+			v.Status = StatusFailed
+			v.Reasons = append(v.Reasons, reason)
+			continue
+		}
+		within = append(within, reason)
+		if v.Status == StatusOK {
 			v.Status = status
 		}
 	}
+	v.Reasons = append(v.Reasons, within...)
 	return v
 }
 

@@ -195,3 +195,14 @@ func TestClientBoundLine(t *testing.T) {
 		t.Errorf("no line saying what client-bound means here:\n%s", out.String())
 	}
 }
+
+func TestJudgeListsFaultsPastTheirBoundFirst(t *testing.T) {
+	r := sampleRecord(t, "gorilla", 1)
+	r.Conns, r.Connect = 50, Connect{Attempted: 50, Established: 50}
+	r.Integrity.Sent, r.Integrity.Lost = 377448, 50
+	r.Errors["read"] = 50
+	v := Judge(r)
+	if v.Status != StatusFailed || len(v.Reasons) != 2 || !strings.HasPrefix(v.Reasons[0], "50 errors") {
+		t.Errorf("verdict %+v: want failed, the errors first", v)
+	}
+}

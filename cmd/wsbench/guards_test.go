@@ -243,3 +243,33 @@ func TestCompareNothingComparable(t *testing.T) {
 		t.Fatalf("compare with no common cell: exit %d, want %d: %q", code, exitUsage, errOut)
 	}
 }
+
+// TestTablePrintedWhenSaveFails: a result file that cannot be written at
+// the end of the run (its folder removed meanwhile) still leaves the table
+// on stdout, and exit 1.
+func TestTablePrintedWhenSaveFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"run", "--servers", "gorilla", "--conns", "2", "--duration", "1s", "--warmup", "0s",
+			"--out", filepath.Join(dir, "r.json")}, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "measure") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached the measured window:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	code := <-done
+	if code != exitRunFailed || !strings.Contains(stdout.String(), "│ gorilla") || !strings.Contains(stderr.String(), "write result") {
+		t.Fatalf("exit %d, want %d with the table printed\nstdout:\n%s\nstderr:\n%s", code, exitRunFailed, stdout.String(), stderr.String())
+	}
+}
