@@ -66,7 +66,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(c.Rows) == 0 {
 		// Not a regression: there was nothing to judge.
-		return exitUsage, usagef("no cell of %s has a usable record in %s (cells pair by scenario, mode, server, driver, conns, payload and rate); nothing to compare", files[1], files[0])
+		return exitUsage, usagef("no cell has usable records in both %s and %s (cells pair by scenario, mode, server, driver, conns, payload and rate); nothing to compare", files[0], files[1])
 	}
 	if c.Failed() {
 		return exitRegression, nil

@@ -135,7 +135,13 @@ func checkPresetValue(key, value string) error {
 		_, err = parseDuration(key, value, true)
 	case "payload":
 		_, err = parseSize(key, value)
-	case "rate", "connect-rate":
+	case "rate":
+		if strings.Contains(value, ":") {
+			_, err = parseRateSteps(value)
+		} else {
+			_, err = parseRate(key, value)
+		}
+	case "connect-rate":
 		_, err = parseRate(key, value)
 	case "conns":
 		_, err = parseConns(value)

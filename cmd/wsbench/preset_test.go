@@ -105,11 +105,12 @@ func TestPresetAcceptsRunFlags(t *testing.T) {
 		"scenario: echo\nconns: [1, 2\n":                                    `p.yaml:2: did not find expected`,
 		"target: ws://127.0.0.1:1/echo\nduration: 1s\nwarmup: 0s\n":         "target ws://127.0.0.1:1/echo unreachable",
 		"scenario: heartbeat\nslo: p99=10ms\n":                              "warning",
+		"scenario: echo\nrate: 5000:1000:500\nslo: p99=10ms\n":              "END must not be below START",
 		"scenario: echo\nout: " + filepath.Join(dir, "no", "x.json") + "\n": "does not exist",
 	} {
 		os.WriteFile(file, []byte(body), 0o644)
 		// Each is refused before a connection opens; should one start, it is short.
-		args := []string{"run", file, "--duration", "1ms", "--conns", "1"}
+		args := []string{"run", file, "--duration", "1ms", "--warmup", "0s", "--conns", "1"}
 		if !strings.Contains(body, "out:") {
 			args = append(args, "--out", filepath.Join(dir, "r.json"))
 		}
