@@ -39,7 +39,7 @@ func renderBenchfmt(w io.Writer, res *Result) error {
 		}
 	}
 	for _, r := range res.Records {
-		if r.Status != StatusOK {
+		if !r.Usable() {
 			continue
 		}
 		if line := benchLine(r); line != "" {

@@ -216,11 +216,3 @@ func TestBenchfmtKeepsCompressionApart(t *testing.T) {
 		t.Fatalf("plain %q and compressed %q", a, b)
 	}
 }
-
-func TestCombineKeepsEveryFilesSlopes(t *testing.T) {
-	a := &Result{Schema: Schema, MemorySlopes: []MemorySlope{{Scenario: "heartbeat", Server: "gorilla"}}}
-	b := &Result{Schema: Schema, MemorySlopes: []MemorySlope{{Scenario: "heartbeat", Server: "nbio"}}}
-	if got := Combine([]*Result{a, b}).MemorySlopes; len(got) != 2 || got[1].Server != "nbio" {
-		t.Fatalf("combined slopes %+v, want both files'", got)
-	}
-}

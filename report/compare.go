@@ -173,7 +173,7 @@ func (c *Comparison) Failed() bool {
 	return false
 }
 
-// Compare compares the StatusOK records of next against base, cell by cell
+// Compare compares the usable (ok or degraded) records of next against base, cell by cell
 // (see CellKey) and metric by metric, treating each run as one sample: the
 // medians give the delta and a Mann–Whitney U test (benchmath.AssumeNothing)
 // says whether the change is significant at opt.Alpha.
@@ -281,13 +281,13 @@ func unknownMetric(name string) error {
 	return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(MetricNames(), ", "))
 }
 
-// cellsOf groups the StatusOK records of res by CellKey, keeping the order
+// cellsOf groups the usable (ok or degraded) records of res by CellKey, keeping the order
 // in which cells first appear.
 func cellsOf(res *Result) ([]string, map[string][]Record) {
 	var order []string
 	cells := map[string][]Record{}
 	for _, r := range res.Records {
-		if r.Status != StatusOK {
+		if !r.Usable() {
 			continue
 		}
 		k := r.CellKey()

@@ -317,7 +317,7 @@ func fileSection(res *Result, name string) fileView {
 		f.Libraries = append(f.Libraries, [2]string{k, e.Libraries[k]})
 	}
 	for _, k := range sortedKeys(res.ServerSettings) {
-		f.Settings = append(f.Settings, [2]string{k, settingValue(k, res.ServerSettings[k])})
+		f.Settings = append(f.Settings, [2]string{k, manifestValue(res, k)})
 	}
 	for _, k := range sortedKeys(res.ServerExceptions) {
 		f.Exceptions = append(f.Exceptions, [2]string{k, strings.Join(res.ServerExceptions[k], "; ")})
@@ -487,7 +487,7 @@ func buildGroup(title string, records []Record, cells []*cell) groupView {
 
 // usable reports whether a run's figures count: it finished, or was
 // interrupted and its numbers cover what ran.
-func usable(r Record) bool { return r.Status == StatusOK || r.Status == StatusInterrupted }
+func usable(r Record) bool { return r.Usable() || r.Status == StatusInterrupted }
 
 func firstWithSeries(c *cell) *Record {
 	for i := range c.runs {

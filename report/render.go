@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -70,42 +71,53 @@ func Render(w io.Writer, res *Result, f Format) error {
 }
 
 // group is the records that belong in one table: same scenario, mode,
-// connection count and payload.
+// connection count, payload and parameters.
 type group struct {
 	title   string
 	records []Record
 }
 
+// groups puts records with the same parameters in one table. The measured
+// window's length is not a parameter: it is what the clock gave (5.00 s in
+// one cell, 5.01 s in the next), so the title shows its range instead.
 func groups(res *Result) []group {
 	var out []group
 	index := map[string]int{}
 	for _, r := range res.Records {
-		kind := "binary"
-		if r.Text {
-			kind = "text"
-		}
-		title := groupTitle(r, kind)
-		key := title
+		key := groupTitle(r, "warmup "+trimFloat(r.WarmupS))
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
 			index[key] = i
-			out = append(out, group{title: title})
+			out = append(out, group{})
 		}
 		out[i].records = append(out[i].records, r)
 	}
-	for _, g := range out {
+	for i, g := range out {
+		lo, hi := g.records[0].DurationS, g.records[0].DurationS
+		for _, r := range g.records {
+			lo, hi = min(lo, r.DurationS), max(hi, r.DurationS)
+		}
+		window := fmt.Sprintf("%ss", trimFloat(lo))
+		if trimFloat(lo) != trimFloat(hi) {
+			window = fmt.Sprintf("%s–%ss", trimFloat(lo), trimFloat(hi))
+		}
+		out[i].title = groupTitle(g.records[0], fmt.Sprintf("%s measured after %ss warmup", window, trimFloat(g.records[0].WarmupS)))
 		slices.SortStableFunc(g.records, func(a, b Record) int {
-			return strings.Compare(a.Server+"\x00"+a.Driver+"\x00"+fmt.Sprintf("%06d", a.Run),
-				b.Server+"\x00"+b.Driver+"\x00"+fmt.Sprintf("%06d", b.Run))
+			return strings.Compare(a.Server+"\x00"+a.Driver+"\x00"+a.File+"\x00"+fmt.Sprintf("%06d", a.Run),
+				b.Server+"\x00"+b.Driver+"\x00"+b.File+"\x00"+fmt.Sprintf("%06d", b.Run))
 		})
 	}
 	return out
 }
 
-// groupTitle describes the parameters shared by the rows of one table.
-func groupTitle(r Record, kind string) string {
-	window := fmt.Sprintf("%ss measured after %ss warmup", trimFloat(r.DurationS), trimFloat(r.WarmupS))
+// groupTitle describes the parameters shared by the rows of one table,
+// window being the measured window's description.
+func groupTitle(r Record, window string) string {
+	kind := "binary"
+	if r.Text {
+		kind = "text"
+	}
 	msgs := fmt.Sprintf("%d B %s messages", r.PayloadBytes, kind)
 	if r.Compression != nil {
 		msgs += " (compressible filler, permessage-deflate offered)"
@@ -158,7 +170,7 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 		multiRun := slices.ContainsFunc(g.records, func(r Record) bool { return r.Run > 1 })
 		first := g.records[0]
 		closedLoop = closedLoop || first.Mode == "closed-loop"
-		main := mainColumns(first)
+		main := append([]column{colStatus}, mainColumns(first)...)
 		if first.Compression != nil {
 			main = append([]column{colDeflate}, main...)
 		}
@@ -206,6 +218,13 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 	if err := renderManifest(w, markdown, res); err != nil {
 		return err
 	}
+	if line := clientBoundLine(res); line != "" {
+		fmt.Fprintln(w)
+		if markdown {
+			line = "_" + line + "_"
+		}
+		fmt.Fprintln(w, line)
+	}
 	if closedLoop {
 		fmt.Fprintln(w)
 		line := "Closed loop: each connection waits for its echo before sending the next message, so latency and throughput are two views of one number (latency ≈ conns / throughput)."
@@ -217,16 +236,57 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 	return nil
 }
 
+// clientBoundLine tells the reader, in one line, what a client-bound flag
+// means on this machine and how to rank servers when it is set: by server
+// CPU per message, since throughput then is the load generator's ceiling.
+// It is empty when no record is client-bound.
+func clientBoundLine(res *Result) string {
+	var bound int
+	var client, server []float64
+	for _, r := range res.Records {
+		if r.Client == nil || !r.Client.Bound || !r.Usable() {
+			continue
+		}
+		bound++
+		if r.ClientCPUPerMillion > 0 && r.ServerCPUPerMillion != nil {
+			client = append(client, r.ClientCPUPerMillion)
+			server = append(server, *r.ServerCPUPerMillion)
+		}
+	}
+	if bound == 0 {
+		return ""
+	}
+	cores := ""
+	if n := res.Environment.Cores; n > 0 {
+		cores = fmt.Sprintf(" %d-core", n)
+	}
+	rows := "rows"
+	if bound == 1 {
+		rows = "row"
+	}
+	line := fmt.Sprintf("client-bound (%d %s): on this%s machine the load generator was saturated, so msgs/s is its ceiling, not the server's", bound, rows, cores)
+	if len(client) > 0 {
+		line += fmt.Sprintf(" (it spent %s CPU s per 1M msgs, the servers %s)", trimFloat(median(client)), trimFloat(median(server)))
+		line += "; rank servers by CPU s / 1M msgs, and use --pin or a --rate below the ceiling for latency"
+	} else {
+		line += "; use --pin, or a --rate below the ceiling, to give it headroom"
+	}
+	return line + "."
+}
+
 // column is one column of a table: its header and how a record fills it.
 type column struct {
 	name string
 	cell func(Record) string
 	left bool
+	// headline columns (throughput, latency, cost per message) show "-"
+	// for a failed record: its numbers are not a result.
+	headline bool
 }
 
 func latencyColumns(label string, get func(Record) Latency) []column {
 	pct := func(name string, f func(Latency) int64) column {
-		return column{name: name, cell: func(r Record) string {
+		return column{name: name, headline: true, cell: func(r Record) string {
 			if l := get(r); l.Count > 0 {
 				return fmtUs(f(l))
 			}
@@ -245,6 +305,8 @@ func latencyColumns(label string, get func(Record) Latency) []column {
 func rate(v float64) string { return fmtCount(uint64(v + 0.5)) }
 
 var (
+	// colStatus is the verdict: whether the row's numbers can be used.
+	colStatus    = column{name: "status", left: true, cell: func(r Record) string { return r.Status }}
 	colErrors    = column{name: "errors", cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
 	colIntegrity = column{name: "integrity", cell: integrityCell, left: true}
 	// colNeverSent and colNeverAnswered are the messages due in the window
@@ -290,12 +352,12 @@ func mainColumns(first Record) []column {
 		cols := []column{
 			{name: "publish/s", cell: func(r Record) string { return rate(bc(r).AchievedRate) + " of " + rate(bc(r).TargetRate) }},
 			{name: "publish late p99", cell: func(r Record) string { return optUs(bc(r).SendLateness.Count, bc(r).SendLateness.P99) }},
-			{name: "deliveries/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
+			{name: "deliveries/s", headline: true, cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
 		}
 		cols = append(cols, latencyColumns("", lat)...)
 		cols = append(cols,
-			column{name: "fan-out p50", cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P50) }},
-			column{name: "fan-out p99", cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P99) }},
+			column{name: "fan-out p50", headline: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P50) }},
+			column{name: "fan-out p99", headline: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P99) }},
 			column{name: "complete", cell: func(r Record) string {
 				if r.Integrity.Sent == 0 {
 					return "-"
@@ -318,7 +380,7 @@ func mainColumns(first Record) []column {
 			}
 			return r.Heartbeat
 		}
-		cols := []column{{name: "pongs/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }}}
+		cols := []column{{name: "pongs/s", headline: true, cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }}}
 		cols = append(cols, latencyColumns("pong ", lat)...)
 		cols = append(cols,
 			column{name: "missed pongs", cell: func(r Record) string { return fmtCount(hb(r).Missed) }},
@@ -331,7 +393,7 @@ func mainColumns(first Record) []column {
 		cols := []column{
 			{name: "established", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Established)) }},
 			{name: "failed", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Failed)) }},
-			{name: "conns/s", cell: func(r Record) string {
+			{name: "conns/s", headline: true, cell: func(r Record) string {
 				if r.Connect.TargetRatePerS > 0 {
 					return rate(r.Connect.RatePerS) + " of " + rate(r.Connect.TargetRatePerS)
 				}
@@ -347,8 +409,8 @@ func mainColumns(first Record) []column {
 		return cols
 	}
 	cols := []column{
-		{name: "msgs/s", cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
-		{name: "MB/s", cell: func(r Record) string { return trimFloat(r.ThroughputBytesPerS / 1e6) }},
+		{name: "msgs/s", headline: true, cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
+		{name: "MB/s", headline: true, cell: func(r Record) string { return trimFloat(r.ThroughputBytesPerS / 1e6) }},
 	}
 	if first.OpenLoop != nil {
 		ol := func(r Record) *OpenLoop {
@@ -385,7 +447,7 @@ func resourceColumns(scenario string) []column {
 	cpu := column{name: "server CPU", cell: func(r Record) string {
 		return fmtOptFloat(r.ServerCPUS, func(v float64) string { return trimFloat(v) + "s" })
 	}}
-	perMillion := column{name: "CPU s / 1M msgs", cell: func(r Record) string {
+	perMillion := column{name: "CPU s / 1M msgs", headline: true, cell: func(r Record) string {
 		return fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" })
 	}}
 	if scenario == "broadcast" {
@@ -423,7 +485,7 @@ func resourceColumns(scenario string) []column {
 		column{name: "client heap/conn", cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
 	)
 	if scenario == "echo" {
-		cols = append(cols, column{name: "client CPU s / 1M msgs", cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
+		cols = append(cols, column{name: "client CPU s / 1M msgs", headline: true, cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
 	}
 	return cols
 }
@@ -449,6 +511,9 @@ func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []colu
 		}},
 		{name: "driver", left: true, cell: func(r Record) string { return r.Driver }},
 	}
+	if slices.ContainsFunc(rs, func(r Record) bool { return r.File != "" }) {
+		lead = append(lead, column{name: "file", left: true, cell: func(r Record) string { return r.File }})
+	}
 	if multiRun {
 		lead = append(lead, column{name: "run", cell: func(r Record) string { return strconv.Itoa(r.Run) }})
 	}
@@ -465,6 +530,10 @@ func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []colu
 	rows := make([][]string, len(rs))
 	for i, r := range rs {
 		for _, c := range cols {
+			if c.headline && r.Status == StatusFailed {
+				rows[i] = append(rows[i], "-")
+				continue
+			}
 			rows[i] = append(rows[i], c.cell(r))
 		}
 	}
@@ -488,6 +557,20 @@ func integrityCell(r Record) string {
 	return strings.Join(parts, ", ")
 }
 
+// rowName names a record in the notes under a table: server, driver, and
+// what tells it from its neighbours (the file it came from, its capacity
+// step, its run).
+func rowName(r Record) string {
+	s := r.Server + "/" + r.Driver
+	if r.File != "" {
+		s = r.File + ": " + s
+	}
+	if r.SLO != nil {
+		return s + " at " + rate(r.SLO.Rate) + " msgs/s"
+	}
+	return fmt.Sprintf("%s run %d", s, r.Run)
+}
+
 // notes explains every marked record below its table.
 func notes(rs []Record) []string {
 	var out []string
@@ -495,8 +578,11 @@ func notes(rs []Record) []string {
 		if !r.Marked() {
 			continue
 		}
-		who := fmt.Sprintf("! %s/%s run %d:", r.Server, r.Driver, r.Run)
+		who := "! " + rowName(r) + ":"
 		var what []string
+		if r.SLO != nil && !r.SLO.Pass {
+			what = append(what, "broke "+r.SLO.Objective+": "+r.SLO.Reason)
+		}
 		if r.Status != StatusOK {
 			s := r.Status
 			if r.Reason != "" {
@@ -718,6 +804,11 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 	metrics := spreadMetrics(rs[0])
 	header := []string{"server", "driver", "runs"}
 	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignRight}
+	files := slices.ContainsFunc(rs, func(r Record) bool { return r.File != "" })
+	if files {
+		header = slices.Insert(header, 2, "file")
+		align = slices.Insert(align, 2, tw.AlignLeft)
+	}
 	for _, m := range metrics {
 		header = append(header, m.name)
 		align = append(align, tw.AlignRight)
@@ -725,7 +816,7 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 	var order []string
 	byCell := map[string][]Record{}
 	for _, r := range rs {
-		k := r.Server + "\x00" + r.Driver
+		k := r.Server + "\x00" + r.Driver + "\x00" + r.File
 		if _, ok := byCell[k]; !ok {
 			order = append(order, k)
 		}
@@ -736,7 +827,7 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 		runs := byCell[k]
 		ok := 0
 		for _, r := range runs {
-			if r.Status == StatusOK {
+			if r.Usable() {
 				ok++
 			}
 		}
@@ -745,10 +836,13 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 			runsCell = fmt.Sprintf("%d of %d", ok, len(runs))
 		}
 		row := []string{runs[0].Server, runs[0].Driver, runsCell}
+		if files {
+			row = slices.Insert(row, 2, runs[0].File)
+		}
 		for _, m := range metrics {
 			var vals []float64
 			for _, r := range runs {
-				if v, has := m.val(r); has && r.Status == StatusOK {
+				if v, has := m.val(r); has && r.Usable() {
 					vals = append(vals, v)
 				}
 			}
@@ -848,6 +942,38 @@ func renderCapacity(w io.Writer, markdown bool, rs []Record) error {
 	return writeTable(w, markdown, header, align, rows)
 }
 
+// manifestValue is a manifest setting as the cells ran with it. The
+// heartbeat scenario gives its servers an idle timeout of its own (three
+// ping intervals plus an allowance per connection), which its records
+// carry; the manifest says so instead of showing a default no heartbeat
+// cell used.
+func manifestValue(res *Result, key string) string {
+	v := settingValue(key, res.ServerSettings[key])
+	if key != "idle_timeout_ns" {
+		return v
+	}
+	var cells []string
+	others := false
+	for _, r := range res.Records {
+		if r.Heartbeat == nil || r.Heartbeat.ServerIdleTimeoutS <= 0 {
+			others = true
+			continue
+		}
+		d := time.Duration(r.Heartbeat.ServerIdleTimeoutS * float64(time.Second)).String()
+		if !slices.Contains(cells, d) {
+			cells = append(cells, d)
+		}
+	}
+	if len(cells) == 0 {
+		return v
+	}
+	out := strings.Join(cells, ", ") + " (heartbeat cells: from the ping interval and the connection count)"
+	if others {
+		out += ", " + v + " otherwise"
+	}
+	return out
+}
+
 // renderManifest writes the fairness manifest: the settings every reference
 // server ran with, and per server what its library could not apply. Runs
 // against a --target have neither and print nothing.
@@ -857,7 +983,7 @@ func renderManifest(w io.Writer, markdown bool, res *Result) error {
 	}
 	var kv []string
 	for _, k := range sortedKeys(res.ServerSettings) {
-		kv = append(kv, k+"="+settingValue(k, res.ServerSettings[k]))
+		kv = append(kv, k+"="+manifestValue(res, k))
 	}
 	var exc []string
 	for _, name := range sortedKeys(res.ServerExceptions) {

@@ -38,7 +38,10 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		Command:     []string{"wsbench", "run"},
 		Environment: Environment{GoVersion: "go1.26", Libraries: map[string]string{"github.com/gorilla/websocket": "v1.5.3"}},
 		Records:     []Record{sampleRecord(t, "gorilla", 1), sampleRecord(t, "coder", 1)}}
-	path := filepath.Join(t.TempDir(), "sub", "r.json")
+	if err := Save(filepath.Join(t.TempDir(), "missing", "r.json"), res); err == nil {
+		t.Fatal("Save created a missing folder; want an error")
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
 	if err := Save(path, res); err != nil {
 		t.Fatal(err)
 	}

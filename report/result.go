@@ -20,6 +20,7 @@ const Schema = "wsbench/v1"
 // Record statuses.
 const (
 	StatusOK          = "ok"
+	StatusDegraded    = "degraded"    // measured, with faults within the bounds of verdict.go; Reason lists them
 	StatusFailed      = "failed"      // the cell could not be measured; Reason says why
 	StatusInterrupted = "interrupted" // stopped early (Ctrl-C); numbers cover what ran
 )
@@ -86,7 +87,10 @@ type Record struct {
 	PayloadBytes int    `json:"payload_bytes"`
 	Text         bool   `json:"text"`
 	// Run numbers repeated runs of the same cell from 1.
-	Run    int    `json:"run"`
+	Run int `json:"run"`
+	// File names the result file a record was read from when several are
+	// shown together (set by Combine; empty in a file as written).
+	File   string `json:"file,omitempty"`
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 
@@ -502,10 +506,9 @@ func Save(path string, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
+	// A missing folder is an error, never created here: a mistyped path
+	// must not leave folders behind (the CLI creates its default one).
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create result folder: %w", err)
-	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write result: %w", err)
@@ -541,17 +544,25 @@ func Load(path string) (*Result, error) {
 }
 
 // Combine puts several results into one for rendering side by side: the
-// records and memory slopes of all, with the first file's environment and
-// settings.
-func Combine(results []*Result) *Result {
+// records of all, each labelled with its file's name (names[i] for
+// results[i]) so rows, notes and summaries keep the files apart, with the
+// first file's environment and settings.
+func Combine(results []*Result, names []string) *Result {
 	if len(results) == 1 {
 		return results[0]
 	}
 	out := *results[0]
-	out.Records, out.MemorySlopes = nil, nil
-	for _, r := range results {
-		out.Records = append(out.Records, r.Records...)
-		out.MemorySlopes = append(out.MemorySlopes, r.MemorySlopes...)
+	out.Records = nil
+	out.MemorySlopes = nil
+	for i, res := range results {
+		name := fmt.Sprintf("file %d", i+1)
+		if i < len(names) && names[i] != "" {
+			name = names[i]
+		}
+		for _, r := range res.Records {
+			r.File = name
+			out.Records = append(out.Records, r)
+		}
 	}
 	return &out
 }

@@ -17,6 +17,8 @@ type MemorySlope struct {
 	Scenario string `json:"scenario"`
 	Server   string `json:"server"`
 	Driver   string `json:"driver"`
+	// File is the result file of the points when several are shown together.
+	File string `json:"file,omitempty"`
 	// Conns are the distinct connection counts measured.
 	Conns []int `json:"conns"`
 	// RSS fits resident memory, Heap the Go heap after a forced GC, both in
@@ -28,14 +30,14 @@ type MemorySlope struct {
 // Slopes fits a MemorySlope for every (scenario, server, driver) with
 // successful records at two or more connection counts.
 func Slopes(records []Record) []MemorySlope {
-	type key struct{ scenario, server, driver string }
+	type key struct{ scenario, server, driver, file string }
 	var order []key
 	points := map[key][]Record{}
 	for _, r := range records {
-		if r.Status != StatusOK || r.ServerRSSSteadyBytes == nil || r.ServerHeapSteadyBytes == nil {
+		if !r.Usable() || r.ServerRSSSteadyBytes == nil || r.ServerHeapSteadyBytes == nil {
 			continue
 		}
-		k := key{r.Scenario, r.Server, r.Driver}
+		k := key{r.Scenario, r.Server, r.Driver, r.File}
 		if _, ok := points[k]; !ok {
 			order = append(order, k)
 		}
@@ -59,7 +61,7 @@ func Slopes(records []Record) []MemorySlope {
 			continue
 		}
 		slices.Sort(conns)
-		m := MemorySlope{Scenario: k.scenario, Server: k.server, Driver: k.driver, Conns: conns}
+		m := MemorySlope{Scenario: k.scenario, Server: k.server, Driver: k.driver, File: k.file, Conns: conns}
 		var err1, err2 error
 		m.RSS, err1 = measure.LinearFit(xs, rss)
 		m.Heap, err2 = measure.LinearFit(xs, heap)
@@ -90,7 +92,11 @@ func renderSlopes(w writer, markdown bool, slopes []MemorySlope) error {
 	align := alignFor(header, 3)
 	var rows [][]string
 	for _, s := range slopes {
-		rows = append(rows, []string{s.Scenario, s.Server, s.Driver,
+		server := s.Server
+		if s.File != "" {
+			server = s.File + ": " + server
+		}
+		rows = append(rows, []string{s.Scenario, server, s.Driver,
 			fmtBytes(s.RSS.Slope), fmtBytes(s.RSS.Intercept), fmt.Sprintf("%.3f", s.RSS.R2),
 			fmtBytes(s.Heap.Slope), fmtBytes(s.Heap.Intercept), fmt.Sprintf("%.3f", s.Heap.R2)})
 	}

@@ -243,7 +243,7 @@ type ThresholdResult struct {
 
 // CheckThresholds checks every threshold on every record it matches.
 // Results come in threshold order, then record order. A record that is not
-// StatusOK, or lacks the metric, gives a failing result with Has unset. A
+// usable (ok or degraded), or lacks the metric, gives a failing result with Has unset. A
 // threshold that matches no record is an error rather than a silent pass.
 func CheckThresholds(ths []Threshold, records []Record) ([]ThresholdResult, error) {
 	var out []ThresholdResult
@@ -257,7 +257,7 @@ func CheckThresholds(ths []Threshold, records []Record) ([]ThresholdResult, erro
 			}
 			n++
 			res := ThresholdResult{Threshold: th, Record: r}
-			if r.Status == StatusOK {
+			if r.Usable() {
 				res.Value, res.Has = th.Metric.Value(*r)
 				res.Pass = res.Has && th.holds(res.Value)
 			}
@@ -331,7 +331,7 @@ func RenderThresholds(w io.Writer, results []ThresholdResult) (failed int) {
 		value := res.Threshold.Metric.Name + " = " + formatMetricValue(res.Threshold.Metric.Unit, res.Value)
 		if !res.Has {
 			switch {
-			case r.Status != StatusOK:
+			case !r.Usable():
 				why := "cell " + r.Status
 				if r.Reason != "" {
 					why += ": " + r.Reason

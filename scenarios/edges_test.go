@@ -92,8 +92,8 @@ func TestOpenLoopAccountsForAWindowThatEndsMidStall(t *testing.T) {
 	if r.OpenLoop.BehindSchedule == 0 {
 		t.Fatal("behind schedule 0 while the writer was blocked")
 	}
-	if !r.Marked() {
-		t.Fatal("a row with messages never sent or answered is not marked")
+	if !r.Marked() || r.Status != report.StatusFailed {
+		t.Fatalf("status %s: a row with 30%% of its messages never sent or answered must be marked and failed", r.Status)
 	}
 }
 
@@ -407,8 +407,8 @@ func TestMemorySnapshotWaitsForTheDrain(t *testing.T) {
 	p := Params{Conns: 2, Payload: 128, Warmup: 10 * time.Millisecond, Duration: 100 * time.Millisecond}
 	r := Run(context.Background(), Plan{Scenario: gcWatcher{&forced}, Target: fastEcho(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
-	if r.Status != report.StatusOK {
-		t.Fatalf("status %s %q", r.Status, r.Reason)
+	if r.Status == report.StatusInterrupted || r.DurationS == 0 {
+		t.Fatalf("status %s %q: the window did not run", r.Status, r.Reason)
 	}
 	if forced != 0 {
 		t.Fatalf("%d forced GCs while the scenario was draining", forced)

@@ -340,6 +340,15 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		}
 		return fail("no connection established to %s: %v", url, cr.firstErr)
 	}
+	// Ctrl-C drops every connection at once, without a close handshake, so
+	// the cell stops within moments whatever the size of the messages in
+	// flight.
+	stopAbort := context.AfterFunc(ctx, func() {
+		for _, c := range cr.clients {
+			_ = c.Conn.Abort()
+		}
+	})
+	defer stopAbort()
 	if p.Compression {
 		rec.Compression = &report.Compression{Offered: true}
 		for _, c := range cr.clients {
@@ -554,7 +563,9 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 	return finish(ctx, rec, srv)
 }
 
-// finish marks a record whose server died or whose run was cut short.
+// finish marks a record whose server died or whose run was cut short, and
+// judges the rest from their counts (report.ApplyVerdict: ok, degraded or
+// failed).
 func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report.Record {
 	switch {
 	case srv != nil && !srv.proc.alive():
@@ -564,6 +575,8 @@ func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report
 		if rec.DurationS == 0 {
 			rec.Reason = "interrupted before the measured window"
 		}
+	default:
+		report.ApplyVerdict(&rec)
 	}
 	return rec
 }

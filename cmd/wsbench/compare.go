@@ -64,6 +64,10 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := report.RenderComparison(stdout, c, *formatS == "markdown"); err != nil {
 		return exitRunFailed, err
 	}
+	if len(c.Rows) == 0 {
+		// Not a regression: there was nothing to judge.
+		return exitUsage, usagef("no cell has usable records in both %s and %s (cells pair by scenario, mode, server, driver, conns, payload and rate); nothing to compare", files[0], files[1])
+	}
 	if c.Failed() {
 		return exitRegression, nil
 	}

@@ -17,8 +17,9 @@ import (
 // Exit codes: usage errors are told apart from runs that failed.
 const (
 	exitOK          = 0
-	exitRunFailed   = 1   // a cell failed; its record says why
-	exitUsage       = 2   // bad command line or input file
+	exitRunFailed   = 1   // a cell failed (its record says why), or the result file could not be written
+	exitUsage       = 2   // bad command line or input file, or a run refused before it starts
+	exitDegraded    = 3   // run: a cell was degraded (faults within the bounds of report/verdict.go)
 	exitRegression  = 98  // compare: a significant regression beyond its allowance
 	exitThresholds  = 99  // run: a --threshold failed (as k6 does)
 	exitInterrupted = 130 // Ctrl-C; partial results were written
@@ -27,7 +28,7 @@ const (
 const usage = `wsbench benchmarks Go WebSocket libraries and load-tests WebSocket servers.
 
 Usage:
-  wsbench run     [flags]                  run a benchmark (default: echo, gorilla vs gobwas vs coder)
+  wsbench run     [flags]                  run a benchmark (default: echo, every reference server, one driver)
   wsbench serve   --server NAME [flags]    run one reference server (the runner starts these itself)
   wsbench report  FILE... [--format F]     re-render result files
   wsbench compare BASE NEW [flags]         significant regressions between two result files

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -14,14 +15,24 @@ import (
 	"github.com/wsbench/wsbench/scenarios"
 )
 
-// presetKeys are the run flags a preset may set.
-var presetKeys = []string{"scenario", "servers", "driver", "conns", "duration", "warmup", "payload", "text", "compression",
-	"runs", "connect-rate", "publishers", "rate", "ping-interval", "pong-timeout"}
+// presetSetting is a flag a preset set, and where.
+type presetSetting struct {
+	key  string // as written in the file
+	line int
+}
 
 // applyPreset sets the flags named in a preset, by file path or built-in
-// name, except those set on the command line. Every mistake is reported
-// with the file, line and key at fault.
-func applyPreset(fset *flag.FlagSet, setOnCLI map[string]bool, ref string) error {
+// name, except those set on the command line. Its keys are the names of
+// every `wsbench run` flag (ping_interval or ping-interval); threshold may
+// be a list. Every mistake is reported with the file, line and key at
+// fault. It returns the preset's name and what it set, by flag name.
+func applyPreset(fset *flag.FlagSet, setOnCLI map[string]bool, ref string) (string, map[string]presetSetting, error) {
+	set := map[string]presetSetting{}
+	name, err := applyPresetTo(fset, setOnCLI, ref, set)
+	return name, set, err
+}
+
+func applyPresetTo(fset *flag.FlagSet, setOnCLI map[string]bool, ref string, set map[string]presetSetting) (string, error) {
 	data, err := os.ReadFile(ref)
 	name := ref
 	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, "/.") {
@@ -32,21 +43,21 @@ func applyPreset(fset *flag.FlagSet, setOnCLI map[string]bool, ref string) error
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return usagef("%s: no such preset file, and no built-in preset of that name (built in: %s)",
+			return name, usagef("%s: no such preset file, and no built-in preset of that name (built in: %s)",
 				ref, strings.Join(scenarios.PresetNames(), ", "))
 		}
-		return usagef("read preset: %v", err)
+		return name, usagef("read preset: %v", err)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return usagef("%s: %v", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return name, usagef("%s:%d: %s", name, yamlErrorLine(data, err), yamlErrorText(err))
 	}
 	if len(doc.Content) == 0 {
-		return usagef("%s: empty preset", name)
+		return name, usagef("%s: empty preset", name)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return usagef("%s:%d: a preset is a mapping of flag names to values", name, root.Line)
+		return name, usagef("%s:%d: a preset is a mapping of flag names to values", name, root.Line)
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
@@ -54,23 +65,63 @@ func applyPreset(fset *flag.FlagSet, setOnCLI map[string]bool, ref string) error
 		if key == "description" {
 			continue
 		}
-		if !slices.Contains(presetKeys, key) {
-			return usagef("%s:%d: unknown field %q (known: description, %s)", name, k.Line, k.Value, strings.Join(presetKeys, ", "))
+		if fset.Lookup(key) == nil {
+			var known []string
+			fset.VisitAll(func(f *flag.Flag) { known = append(known, f.Name) })
+			return name, usagef("%s:%d: unknown field %q (known: description, %s)", name, k.Line, k.Value, strings.Join(known, ", "))
 		}
-		if v.Kind != yaml.ScalarNode {
-			return usagef("%s:%d: %s: want a single value", name, v.Line, k.Value)
+		values := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode && key == "threshold" {
+			values = v.Content
 		}
 		if setOnCLI[key] {
 			continue // the command line wins
 		}
-		if err := checkPresetValue(key, v.Value); err != nil {
-			return usagef("%s:%d: %s: %v", name, v.Line, k.Value, err)
+		for _, v := range values {
+			if v.Kind != yaml.ScalarNode {
+				return name, usagef("%s:%d: %s: want a single value", name, v.Line, k.Value)
+			}
+			if err := checkPresetValue(key, v.Value); err != nil {
+				return name, usagef("%s:%d: %s: %v", name, v.Line, k.Value, err)
+			}
+			if err := fset.Set(key, v.Value); err != nil {
+				return name, usagef("%s:%d: %s: %q is not a valid value", name, v.Line, k.Value, v.Value)
+			}
 		}
-		if err := fset.Set(key, v.Value); err != nil {
-			return usagef("%s:%d: %s: %q is not a valid value", name, v.Line, k.Value, v.Value)
+		set[key] = presetSetting{key: k.Value, line: k.Line}
+	}
+	return name, nil
+}
+
+// yamlErrorText is a YAML error without its "yaml: line N:" prefix.
+func yamlErrorText(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if _, after, ok := strings.Cut(rest, ": "); ok {
+			return after
 		}
 	}
-	return nil
+	return msg
+}
+
+// yamlErrorLine is the line of a YAML syntax error. The parser sometimes
+// names the line before the one at fault (an unclosed [ on line 2 is
+// reported on line 1), so the first line whose inclusion makes the text
+// fail with the same message is taken when it comes later.
+func yamlErrorLine(data []byte, err error) int {
+	reported := 0
+	if m := regexp.MustCompile(`line (\d+):`).FindStringSubmatch(err.Error()); m != nil {
+		reported, _ = strconv.Atoi(m[1])
+	}
+	want := yamlErrorText(err)
+	lines := strings.SplitAfter(string(data), "\n")
+	for k := 1; k <= len(lines); k++ {
+		var n yaml.Node
+		if e := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n); e != nil && yamlErrorText(e) == want {
+			return max(k, reported)
+		}
+	}
+	return max(reported, 1)
 }
 
 // checkPresetValue checks values whose flags are plain strings, so a bad
@@ -84,7 +135,13 @@ func checkPresetValue(key, value string) error {
 		_, err = parseDuration(key, value, true)
 	case "payload":
 		_, err = parseSize(key, value)
-	case "rate", "connect-rate":
+	case "rate":
+		if strings.Contains(value, ":") {
+			_, err = parseRateSteps(value)
+		} else {
+			_, err = parseRate(key, value)
+		}
+	case "connect-rate":
 		_, err = parseRate(key, value)
 	case "conns":
 		_, err = parseConns(value)

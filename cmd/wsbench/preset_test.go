@@ -74,3 +74,52 @@ func TestPresetFileErrorsNameFieldAndLine(t *testing.T) {
 		t.Errorf("unknown preset: exit %d, %q", code, errOut)
 	}
 }
+
+// TestPresetAcceptsRunFlags: a preset file takes every run flag by its
+// name, threshold as a list, and warns about a key its scenario ignores.
+func TestPresetAcceptsRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	body := "scenario: echo\nservers: gorilla\nconns: 3\nduration: 300ms\nwarmup: 0s\nping_interval: 2s\n" +
+		"out: " + filepath.Join(dir, "p.json") + "\nhtml: " + filepath.Join(dir, "p.html") + "\nformat: csv\nfail-on: none\n" +
+		"threshold:\n  - errors==0\n  - p99<10s\n"
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := wsbench(t, "run", file)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.HasPrefix(out, "scenario,mode,") || !strings.Contains(errOut, "✓ errors==0") || !strings.Contains(errOut, "✓ p99<10s") {
+		t.Errorf("format or thresholds from the file not applied:\n%s\n%s", out, errOut)
+	}
+	if !strings.Contains(errOut, "p.yaml:6: ping_interval does not apply to the echo scenario") {
+		t.Errorf("no warning for a key the scenario ignores:\n%s", errOut)
+	}
+	for _, f := range []string{"p.json", "p.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("out/html from the file: %v", err)
+		}
+	}
+	for body, want := range map[string]string{
+		"scenario: echo\nconns: [1, 2\n":                                    `p.yaml:2: did not find expected`,
+		"target: ws://127.0.0.1:1/echo\nduration: 1s\nwarmup: 0s\n":         "target ws://127.0.0.1:1/echo unreachable",
+		"scenario: heartbeat\nslo: p99=10ms\n":                              "warning",
+		"scenario: echo\nrate: 5000:1000:500\nslo: p99=10ms\n":              "END must not be below START",
+		"scenario: echo\nout: " + filepath.Join(dir, "no", "x.json") + "\n": "does not exist",
+	} {
+		os.WriteFile(file, []byte(body), 0o644)
+		// Each is refused before a connection opens; should one start, it is short.
+		args := []string{"run", file, "--duration", "1ms", "--warmup", "0s", "--conns", "1"}
+		if !strings.Contains(body, "out:") {
+			args = append(args, "--out", filepath.Join(dir, "r.json"))
+		}
+		if !strings.Contains(body, "target") {
+			args = append(args, "--servers", "gorilla")
+		}
+		_, _, errOut := wsbench(t, args...)
+		if !strings.Contains(errOut, want) {
+			t.Errorf("preset %q: stderr %q, want %q", body, errOut, want)
+		}
+	}
+}

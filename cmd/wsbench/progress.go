@@ -81,8 +81,11 @@ func summary(r *report.Record) string {
 	if f := r.Integrity.Faults(); f > 0 {
 		parts = append(parts, fmt.Sprintf("%d integrity faults", f))
 	}
-	if r.Status == report.StatusInterrupted {
+	switch r.Status {
+	case report.StatusInterrupted:
 		parts = append(parts, r.Reason)
+	case report.StatusDegraded:
+		parts = append(parts, "DEGRADED: "+r.Reason)
 	}
 	return strings.Join(parts, ", ")
 }

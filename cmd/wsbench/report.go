@@ -45,7 +45,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		if format == report.HTML {
 			return report.RenderHTML(w, results, names)
 		}
-		return report.Render(w, report.Combine(results), format)
+		return report.Render(w, report.Combine(results, names), format)
 	})
 }
 

@@ -71,6 +71,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
 	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm")
 	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
+	failOn := fs.String("fail-on", "degraded", "which cell verdicts set the exit code: degraded (exit 3, failed exit 1), failed (exit 1 only), none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench run [PRESET|FILE.yaml] [flags]\n\n"+
 			"A preset (built in: %s) or preset file sets flag values; flags given\n"+
@@ -83,16 +84,26 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var presetName string
+	var fromPreset map[string]presetSetting
 	switch len(positional) {
 	case 0:
 	case 1:
-		if err := applyPreset(fs, set, positional[0]); err != nil {
+		if presetName, fromPreset, err = applyPreset(fs, set, positional[0]); err != nil {
 			return exitUsage, err
 		}
 	default:
 		return exitUsage, usagef("one preset at a time, got %s", strings.Join(positional, " "))
 	}
-	o.serversSet = set["servers"]
+	o.serversSet = set["servers"] || fromPreset["servers"] != (presetSetting{})
+	if err := checkScenarioFlags(o.scenario, set, presetName, fromPreset, func(name string) {
+		_ = fs.Set(name, fs.Lookup(name).DefValue)
+	}, stderr); err != nil {
+		return exitUsage, err
+	}
+	if !slices.Contains([]string{"degraded", "failed", "none"}, *failOn) {
+		return exitUsage, usagef("--fail-on %q: want degraded, failed or none", *failOn)
+	}
 
 	plan, format, err := o.plan()
 	if err != nil {
@@ -121,9 +132,31 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		pinning = &report.Pinning{ServerCPUs: measure.FormatCPUList(serverCPUs), ClientCPUs: measure.FormatCPUList(clientCPUs),
 			ServerGOMAXPROCS: len(serverCPUs), ClientGOMAXPROCS: len(clientCPUs)}
 	}
+	// Before any connection opens: will the results fit where they go, and
+	// the run in memory?
 	outPath := *out
 	if outPath == "" {
+		// The default folder is created; a folder named by --out is not.
+		if err := os.MkdirAll("results", 0o755); err != nil {
+			return exitUsage, usagef("create the default results folder: %v (or give --out)", err)
+		}
 		outPath = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+plan.Scenario.Name()+".json")
+	}
+	if err := checkWritable("out", outPath); err != nil {
+		return exitUsage, err
+	}
+	if *htmlOut != "" {
+		if err := checkWritable("html", *htmlOut); err != nil {
+			return exitUsage, err
+		}
+	}
+	counts := plan.ConnsList
+	if len(counts) == 0 {
+		counts = []int{plan.Params.Conns}
+	}
+	mem := estimateMemory(plan.Params, counts, plan.Target != "", plan.Settings.ReadBufferSize, plan.Settings.WriteBufferSize)
+	if err := mem.check(availableMemory()); err != nil {
+		return exitUsage, err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -170,15 +203,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(res.MemorySlopes) > 0 {
 		saveErr = errors.Join(saveErr, report.Save(outPath, res))
 	}
-	if saveErr != nil {
-		return exitRunFailed, saveErr
-	}
 	if len(records) == 0 {
 		fmt.Fprintln(stderr, "wsbench run: interrupted before the first cell finished; nothing was measured")
 		return exitInterrupted, nil
 	}
+	// The table comes first, so a file that could not be written does not
+	// lose the run.
 	if err := report.Render(stdout, res, format); err != nil {
 		return exitRunFailed, err
+	}
+	if saveErr != nil {
+		return exitRunFailed, saveErr
 	}
 	fmt.Fprintf(stderr, "\nresults: %s\n", outPath)
 	if *htmlOut != "" {
@@ -199,16 +234,45 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintln(stderr)
 		thresholdsFailed = report.RenderThresholds(stderr, results) > 0
 	}
+	failed, degraded := verdicts(records)
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "wsbench run: interrupted; the results above cover what was measured")
 		return exitInterrupted, nil
-	case slices.ContainsFunc(records, func(r report.Record) bool { return r.Status != report.StatusOK }):
+	case failed > 0 && *failOn != "none":
+		fmt.Fprintf(stderr, "wsbench run: %d of %d cells failed: their numbers are not results (see the notes under the table)\n", failed, len(records))
 		return exitRunFailed, nil
 	case thresholdsFailed:
 		return exitThresholds, nil
+	case degraded > 0 && *failOn == "degraded":
+		fmt.Fprintf(stderr, "wsbench run: %d of %d cells degraded: their numbers stand beside their faults (see the notes under the table)\n", degraded, len(records))
+		return exitDegraded, nil
 	}
 	return exitOK, nil
+}
+
+// verdicts counts the failed and degraded cells that decide the exit code.
+// In a capacity search a step that breaks is what the search looks for, so
+// a failed step counts only for a server none of whose steps passed.
+func verdicts(records []report.Record) (failed, degraded int) {
+	passed := map[string]bool{}
+	for _, r := range records {
+		if r.SLO != nil && r.SLO.Pass {
+			passed[r.Server] = true
+		}
+	}
+	for _, r := range records {
+		if r.SLO != nil && (passed[r.Server] || !r.SLO.Pass && r.Status != report.StatusFailed) {
+			continue
+		}
+		switch r.Status {
+		case report.StatusFailed:
+			failed++
+		case report.StatusDegraded:
+			degraded++
+		}
+	}
+	return failed, degraded
 }
 
 // runOptions are the flags of `wsbench run` as given.

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/wsbench/wsbench/scenarios"
+)
+
+// The checks `wsbench run` makes before any connection opens: flags that
+// do not apply to the scenario, output files that cannot be written, and
+// a run that needs more memory than the machine has.
+
+// scenarioFlags names the run flags that apply to some scenarios only.
+var scenarioFlags = map[string][]string{
+	"publishers":    {"broadcast"},
+	"rate":          {"echo", "broadcast"},
+	"slo":           {"echo", "broadcast"},
+	"ping-interval": {"heartbeat"},
+	"pong-timeout":  {"heartbeat"},
+}
+
+// checkScenarioFlags refuses a flag given on the command line that the
+// scenario does not use, and warns about (and drops) one a preset file set,
+// naming the file and line: a preset's other keys may still be meant for
+// the scenario it names, which the command line may have changed. When the
+// preset chose the scenario, a command-line flag that does not apply is
+// warned about and dropped too: one command line may serve several presets.
+func checkScenarioFlags(scenario string, setOnCLI map[string]bool, preset string, fromPreset map[string]presetSetting,
+	reset func(name string), stderr io.Writer) error {
+	names := make([]string, 0, len(scenarioFlags))
+	for name := range scenarioFlags {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		applies := scenarioFlags[name]
+		if slices.Contains(applies, scenario) {
+			continue
+		}
+		if setOnCLI[name] && preset != "" && !setOnCLI["scenario"] {
+			fmt.Fprintf(stderr, "wsbench run: warning: --%s does not apply to the %s scenario of %s (only to %s); ignored\n",
+				name, scenario, preset, strings.Join(applies, ", "))
+			reset(name)
+			continue
+		}
+		if setOnCLI[name] {
+			return usagef("--%s does not apply to the %s scenario (only to %s)", name, scenario, strings.Join(applies, ", "))
+		}
+		if ps, ok := fromPreset[name]; ok {
+			fmt.Fprintf(stderr, "wsbench run: warning: %s:%d: %s does not apply to the %s scenario (only to %s); ignored\n",
+				preset, ps.line, ps.key, scenario, strings.Join(applies, ", "))
+			reset(name)
+		}
+	}
+	return nil
+}
+
+// checkWritable checks, before the run, that path can be written: its
+// folder exists (a missing one is an error, never created) and takes a new
+// file.
+func checkWritable(flagName, path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usagef("--%s %s: folder %s does not exist; create it first", flagName, path, dir)
+	case err != nil:
+		return usagef("--%s %s: %v", flagName, path, err)
+	case !st.IsDir():
+		return usagef("--%s %s: %s is not a folder", flagName, path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("--%s %s is a folder; name a file", flagName, path)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check*")
+	if err != nil {
+		return usagef("--%s %s: cannot write there: %v", flagName, path, errors.Unwrap(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// The memory a run needs, estimated before any connection opens. Each side
+// of an echo holds up to this many copies of a message per connection at
+// once: the client the message it builds and writes, the reply it reads
+// and the copy it checks; the server the message it reads, the frame it
+// writes and the library's own buffering of either. Both processes run on
+// this machine (only the client with --target).
+const (
+	clientCopiesPerConn = 3
+	serverCopiesPerConn = 3
+	// perConnOverhead is what a connection costs before its messages:
+	// goroutine stacks, socket buffers, the library's structures, on both
+	// sides together (the measured slopes are 2–60 KiB a side).
+	perConnOverhead = 128 << 10
+	// memoryShareAllowed is the share of the machine's available memory
+	// a run may plan to use: the rest is for everything else on it.
+	memoryShareAllowed = 0.8
+)
+
+// memoryEstimate is what a run needs at its largest connection count.
+type memoryEstimate struct {
+	conns, payload int
+	copies         int
+	buffers        int // read and write buffers per connection, both sides
+	perConn, total uint64
+}
+
+func estimateMemory(p scenarios.Params, conns []int, target bool, readBuf, writeBuf int) memoryEstimate {
+	e := memoryEstimate{conns: slices.Max(conns), payload: p.Payload, copies: clientCopiesPerConn + serverCopiesPerConn}
+	e.buffers = 2 * (readBuf + writeBuf)
+	if target {
+		e.copies, e.buffers = clientCopiesPerConn, readBuf+writeBuf
+	}
+	e.perConn = uint64(e.copies)*uint64(e.payload) + uint64(e.buffers) + perConnOverhead
+	e.total = e.perConn * uint64(e.conns)
+	return e
+}
+
+// check refuses a run that needs more than memoryShareAllowed of available
+// bytes, naming the numbers.
+func (e memoryEstimate) check(available uint64) error {
+	if available == 0 || float64(e.total) <= memoryShareAllowed*float64(available) {
+		return nil
+	}
+	return usagef("this run needs about %s of memory and the machine has %s available (%.0f%% may be planned): "+
+		"%d conns × %s per connection (--payload %s × %d copies in flight on the client and server sides, plus %s of buffers and %s of overhead); "+
+		"lower --payload or --conns",
+		fmtBytes(e.total), fmtBytes(available), 100*memoryShareAllowed, e.conns, fmtBytes(e.perConn),
+		fmtBytes(uint64(e.payload)), e.copies, fmtBytes(uint64(e.buffers)), fmtBytes(perConnOverhead))
+}
+
+// availableMemory is MemAvailable from /proc/meminfo, or 0 where unknown.
+func availableMemory() uint64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func fmtBytes(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
