@@ -211,7 +211,7 @@ func TestJudgeListsFaultsPastTheirBoundFirst(t *testing.T) {
 
 func TestVerdictCountsMessagesNeverSentOrAnswered(t *testing.T) {
 	r := Record{Scenario: "echo", Status: StatusOK, Messages: 1000, Latency: Latency{Count: 1000}, Conns: 10,
-		Integrity: measure.Integrity{Sent: 1000, Received: 1000},
+		Integrity:  measure.Integrity{Sent: 1000, Received: 1000},
 		Accounting: &Accounting{Due: 1000, Answered: 995, NeverSent: 5}}
 	if v := Judge(r); v.Status != StatusDegraded {
 		t.Fatalf("5 of 1000 never sent: %+v, want degraded", v)
