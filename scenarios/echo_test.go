@@ -104,7 +104,11 @@ func TestRunnerAgainstReferenceServerProcesses(t *testing.T) {
 		if !clean(r) {
 			t.Fatalf("%s: status %s %s, errors %v, integrity %+v", r.Server, r.Status, r.Reason, r.Errors, r.Integrity)
 		}
-		if r.Messages == 0 || uint64(r.Latency.Count) != r.Messages || r.Latency.P50 <= 0 || r.Latency.P50 > r.Latency.P99 {
+		// Messages counts round trips completed inside the window, the
+		// latency histogram those sent in it: they differ by at most one
+		// in flight per connection at each edge of the window.
+		if d := int64(r.Messages) - r.Latency.Count; r.Messages == 0 || d > int64(p.Conns) || -d > int64(p.Conns) ||
+			r.Latency.P50 <= 0 || r.Latency.P50 > r.Latency.P99 {
 			t.Fatalf("%s: messages %d, latency %+v", r.Server, r.Messages, r.Latency)
 		}
 		if r.Handshake.Count != int64(p.Conns) || r.Connect.Established != p.Conns {
