@@ -651,6 +651,7 @@ var csvHeader = []string{
 	"sent", "received", "lost", "duplicated", "reordered", "corrupt",
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
 	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
+	"file",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -684,6 +685,7 @@ func renderCSV(w io.Writer, res *Result) error {
 			u(in.Sent), u(in.Received), u(in.Lost), u(in.Duplicated), u(in.Reordered), u(in.Corrupt),
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
+			r.File,
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)

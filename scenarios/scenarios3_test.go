@@ -65,7 +65,8 @@ func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
 	plan := Plan{Scenario: broadcast{}, Target: lossyHub(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 500 * time.Millisecond}
 	r := Run(context.Background(), plan, nil)[0]
-	if r.Status != report.StatusOK || r.Broadcast == nil {
+	// One lost delivery in 186 is within the verdict's bound: degraded.
+	if r.Status != report.StatusDegraded || r.Broadcast == nil {
 		t.Fatalf("status %s %q, broadcast %v", r.Status, r.Reason, r.Broadcast)
 	}
 	b := r.Broadcast
