@@ -699,6 +699,7 @@ var csvHeader = []string{
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
 	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
 	"drain_messages", "due", "answered_late", "never_sent", "never_answered", "latency_lower_bounds",
+	"file",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -733,9 +734,10 @@ func renderCSV(w io.Writer, res *Result) error {
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
 			u(r.DrainMessages), "", "", "", "", u(r.LatencyLowerBounds),
+			r.File,
 		}
 		if a := r.Accounting; a != nil {
-			copy(row[len(row)-5:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
+			copy(row[len(row)-6:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)

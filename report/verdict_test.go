@@ -142,6 +142,13 @@ func TestCombineLabelsFiles(t *testing.T) {
 	if !strings.Contains(s, "! b.json: gorilla/gobwas run 1:") {
 		t.Errorf("note does not name its file:\n%s", s)
 	}
+	out.Reset()
+	if err := Render(&out, Combine([]*Result{a, b}, []string{"a.json", "b.json"}), CSV); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); !strings.HasSuffix(lines[0], ",file") || !strings.HasSuffix(lines[4], ",b.json") {
+		t.Errorf("CSV rows do not name their file:\n%s", out.String())
+	}
 	// The summary keeps the files apart: b's median is its own.
 	if !strings.Contains(s, "6,000 [5,000–7,000]") || strings.Contains(s, "[991–7,000]") {
 		t.Errorf("summary medians span both files:\n%s", s)

@@ -65,8 +65,9 @@ func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
 	plan := Plan{Scenario: broadcast{}, Target: lossyHub(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 500 * time.Millisecond}
 	r := Run(context.Background(), plan, nil)[0]
+	// One lost delivery in 186 is within the verdict's bound: degraded.
 	if r.Status != report.StatusDegraded || r.Broadcast == nil {
-		t.Fatalf("status %s %q, broadcast %v: one lost delivery of ~190 is within the 1%% bound", r.Status, r.Reason, r.Broadcast)
+		t.Fatalf("status %s %q, broadcast %v", r.Status, r.Reason, r.Broadcast)
 	}
 	b := r.Broadcast
 	if r.Integrity.Lost != 1 || r.Integrity.Duplicated != 0 || r.Integrity.Corrupt != 0 {
