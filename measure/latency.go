@@ -45,9 +45,6 @@ func NewClock() Clock { return Clock{start: time.Now()} }
 // Now is the time since the clock started.
 func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
 
-// Time converts clock time t back to wall-clock time.
-func (c Clock) Time(t int64) time.Time { return c.start.Add(time.Duration(t)) }
-
 // Recorder merges latencies from many goroutines into one histogram. A
 // histogram is not goroutine-safe and is too large (about 100 KiB) to keep
 // one per connection, so each goroutine records into a small Batch that is

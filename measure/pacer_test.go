@@ -87,7 +87,6 @@ func BenchmarkPacerLateness(b *testing.B) {
 		})
 	}
 	b.Run("go-timer/gap=1ms", func(b *testing.B) {
-		c := NewClock()
 		h := NewHistogram()
 		start := time.Now()
 		tm := time.NewTimer(time.Hour)
@@ -98,7 +97,6 @@ func BenchmarkPacerLateness(b *testing.B) {
 			<-tm.C
 			_ = h.RecordValue(max(Micros(time.Since(due)), 1))
 		}
-		_ = c
 		b.ReportMetric(float64(h.ValueAtQuantile(50)), "p50-late-µs")
 		b.ReportMetric(float64(h.ValueAtQuantile(99)), "p99-late-µs")
 	})

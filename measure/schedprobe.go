@@ -28,7 +28,8 @@ type SchedProbe struct {
 	base []uint64 // bucket counts at the last Reset
 }
 
-// StartSchedProbe starts a probe window now.
+// StartSchedProbe starts a probe window now. It holds no goroutine or
+// timer: the runtime keeps the histogram, the probe only its baseline.
 func StartSchedProbe() *SchedProbe {
 	p := &SchedProbe{}
 	p.Reset()
@@ -55,10 +56,6 @@ func (p *SchedProbe) Reset() {
 	p.base = base
 	p.mu.Unlock()
 }
-
-// Stop ends the probe. It holds no goroutine or timer; Stop exists so a
-// probe's life reads as a window.
-func (p *SchedProbe) Stop() {}
 
 // Snapshot returns the scheduling delays since the probe started or was
 // last Reset, in microseconds, each counted at the upper edge of its runtime

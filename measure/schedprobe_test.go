@@ -14,7 +14,6 @@ import (
 func TestSchedProbeSeesAStarvedScheduler(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	p := StartSchedProbe()
-	defer p.Stop()
 
 	stop := time.Now().Add(60 * time.Millisecond)
 	var wg sync.WaitGroup
