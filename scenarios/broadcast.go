@@ -154,12 +154,7 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		}
 	})
 	pace.halt()
-	for i := range pubs {
-		if inWrite[i].Load() {
-			env.Clients[i].Broken.Store(true)
-			_ = env.Clients[i].Conn.Abort()
-		}
-	}
+	abortBlocked(env.Clients[:pubs], inWrite)
 	pubsWG.Wait()
 	expected := publishes.Load() * nsubs
 	env.MarkDrained()
@@ -179,13 +174,7 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	}
 	w := &env.Window
 	if w.Start() != 0 && w.End() != 0 {
-		var measured uint64
-		for i := range pubs {
-			from, to := pace.windowSeqs(w, i)
-			if s := sent[i].Load(); s > from {
-				measured += min(s, to) - from
-			}
-		}
+		measured := pace.sentInWindow(w, sent)
 		due := pace.dueInWindow(w)
 		bc.MeasuredPublishes = measured
 		bc.NeverSentPublishes = due - measured

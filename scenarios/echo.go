@@ -80,7 +80,17 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			mu.Unlock()
 		}()
 	}
-	gaveUp := waitDrained(ctx, env, finished)
+	gaveUp := awaitDrain(ctx, env, func() bool {
+		for _, f := range finished {
+			select {
+			case <-f:
+			default:
+				return false
+			}
+		}
+		return true
+	})
+	abortUnfinished(env, finished)
 	wg.Wait()
 	env.MarkDrained()
 	if e := env.Window.End(); e != 0 {
@@ -89,49 +99,21 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	return out, nil
 }
 
-// waitDrained waits until the runner ends the measured window, then gives the
-// workers env.DrainTimeout to receive the replies in flight, and aborts the
-// connections of those still waiting (a lost message leaves its connection
-// waiting for ever in a closed loop). It returns the clock time it gave up
-// (or the last worker finished) at.
-func waitDrained(ctx context.Context, env *Env, finished []chan struct{}) int64 {
-	all := make(chan struct{})
-	go func() {
-		for _, f := range finished {
-			<-f
-		}
-		close(all)
-	}()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for env.Phases.Load() < Drain {
-		select {
-		case <-all:
-			return env.Clock.Now()
-		case <-tick.C:
-		}
-	}
-	timeout := env.DrainTimeout
-	if ctx.Err() != nil {
-		timeout = min(timeout, 200*time.Millisecond)
-	}
-	select {
-	case <-all:
-		return env.Clock.Now()
-	case <-time.After(timeout):
-	}
-	gaveUp := env.Clock.Now()
-	env.Phases.Set(Abort)
+// abortUnfinished aborts the connections of the workers still running once
+// the drain is over: a lost message leaves its connection waiting for ever
+// in a closed loop.
+func abortUnfinished(env *Env, finished []chan struct{}) {
 	for i, f := range finished {
 		select {
 		case <-f:
 		default:
+			if env.Phases.Load() < Abort {
+				env.Phases.Set(Abort)
+			}
 			env.Clients[i].Broken.Store(true)
 			_ = env.Clients[i].Conn.Abort()
 		}
 	}
-	<-all
-	return gaveUp
 }
 
 // echoWorker is one connection's closed loop. Its counters are private until

@@ -20,35 +20,53 @@ import (
 // reading, one that caps its rate, one that never answers pings, a window
 // that ends mid-stall, a connect storm above the accept rate.
 
-// stallingEcho echoes until it has read stopAfter messages on a
-// connection, then stops reading (and writing) for good: writes to it block
-// once the socket buffers fill.
-func stallingEcho(t *testing.T, stopAfter int) string {
+// peer is an in-process WebSocket server on loopback that runs serve on
+// every upgraded connection; the edge cases below differ only in serve.
+func peer(t *testing.T, serve func(c *websocket.Conn)) string {
 	t.Helper()
 	up := websocket.Upgrader{}
-	quit := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.Close()
-		for i := 0; ; i++ {
-			if i == stopAfter {
-				<-quit // frozen until the test ends
-				return
-			}
-			typ, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(typ, msg) != nil {
-				return
-			}
-		}
+		serve(c)
 	}))
-	t.Cleanup(func() { close(quit); srv.Close() })
+	t.Cleanup(srv.Close)
 	return wsURL(srv, "/echo")
+}
+
+// echoEach echoes every message after passing it through reply; it stops
+// at the first read or write error.
+func echoEach(c *websocket.Conn, reply func(msg []byte)) {
+	for {
+		typ, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		reply(msg)
+		if c.WriteMessage(typ, msg) != nil {
+			return
+		}
+	}
+}
+
+// stallingEcho echoes until it has read stopAfter messages on a
+// connection, then stops reading (and writing) for good: writes to it block
+// once the socket buffers fill.
+func stallingEcho(t *testing.T, stopAfter int) string {
+	quit := make(chan struct{})
+	url := peer(t, func(c *websocket.Conn) {
+		n := 0
+		echoEach(c, func([]byte) {
+			if n++; n > stopAfter {
+				<-quit // frozen until the test ends
+			}
+		})
+	})
+	t.Cleanup(func() { close(quit) }) // cleanups run last first: before the server's Close
+	return url
 }
 
 // TestOpenLoopAccountsForAWindowThatEndsMidStall: 1000 msgs/s on one
@@ -100,33 +118,16 @@ func TestOpenLoopAccountsForAWindowThatEndsMidStall(t *testing.T) {
 // cappedEcho answers one message at a time, each after service, so it
 // serves at most 1/service messages per second whatever it is offered.
 func cappedEcho(t *testing.T, service time.Duration) string {
-	t.Helper()
-	up := websocket.Upgrader{}
 	var serial sync.Mutex // one server-wide worker
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
+	return peer(t, func(c *websocket.Conn) {
+		echoEach(c, func([]byte) {
 			serial.Lock()
+			defer serial.Unlock()
 			for until := time.Now().Add(service); time.Now().Before(until); {
 				time.Sleep(service / 4)
 			}
-			err = c.WriteMessage(typ, msg)
-			serial.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return wsURL(srv, "/echo")
+		})
+	})
 }
 
 // TestOpenLoopThroughputIsWhatCompletedInTheWindow: a server capped near
@@ -153,23 +154,7 @@ func TestOpenLoopThroughputIsWhatCompletedInTheWindow(t *testing.T) {
 
 // fastEcho echoes in-process with nothing in the way.
 func fastEcho(t *testing.T) string {
-	t.Helper()
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil || c.WriteMessage(typ, msg) != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return wsURL(srv, "/echo")
+	return peer(t, func(c *websocket.Conn) { echoEach(c, func([]byte) {}) })
 }
 
 // TestOpenLoopCorrectedLatencyIsNotTheTimersLateness: against a fast peer
@@ -220,23 +205,14 @@ func TestSeriesHasEverySecondWithItsLatencies(t *testing.T) {
 
 // silentPonger reads everything and never answers a ping.
 func silentPonger(t *testing.T) string {
-	t.Helper()
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	return peer(t, func(c *websocket.Conn) {
 		c.SetPingHandler(func(string) error { return nil })
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
 				return
 			}
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return wsURL(srv, "/echo")
+	})
 }
 
 // TestMissedPongsAreInThePercentiles: a ping without a pong took at least
@@ -264,27 +240,7 @@ func TestMissedPongsAreInThePercentiles(t *testing.T) {
 
 // corruptingEcho flips a filler byte of every reply.
 func corruptingEcho(t *testing.T) string {
-	t.Helper()
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			msg[len(msg)-1] ^= 0xff
-			if c.WriteMessage(typ, msg) != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return wsURL(srv, "/echo")
+	return peer(t, func(c *websocket.Conn) { echoEach(c, func(msg []byte) { msg[len(msg)-1] ^= 0xff }) })
 }
 
 // TestCorruptRepliesAreNoRoundTrips: a closed loop answered only with
@@ -389,11 +345,13 @@ func (gcWatcher) Mode(Params) string                                           {
 func (gcWatcher) Validate(Params) error                                        { return nil }
 func (gcWatcher) ServerSettings(_ Params, s servers.Settings) servers.Settings { return s }
 func (g gcWatcher) Run(ctx context.Context, env *Env) (*Outcome, error) {
+	// Counted from the start of the scenario, so a GC forced the moment
+	// the drain begins is seen however late this goroutine notices it.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	for env.Phases.Load() < Drain {
 		time.Sleep(time.Millisecond)
 	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
 	time.Sleep(100 * time.Millisecond) // replies "in flight"
 	runtime.ReadMemStats(&after)
 	*g.gcDuringDrain = after.NumForcedGC - before.NumForcedGC
@@ -411,6 +369,6 @@ func TestMemorySnapshotWaitsForTheDrain(t *testing.T) {
 		t.Fatalf("status %s %q: the window did not run", r.Status, r.Reason)
 	}
 	if forced != 0 {
-		t.Fatalf("%d forced GCs while the scenario was draining", forced)
+		t.Fatalf("%d forced GCs while the scenario ran and drained", forced)
 	}
 }

@@ -109,6 +109,33 @@ func (p *paced) windowSeqs(w *Window, i int) (from, to uint64) {
 	return measure.ConnSeqs(kFrom, kTo, i, p.n)
 }
 
+// sentInWindow is how many messages due in the window the senders wrote,
+// from each sender's count of messages written (always a prefix: senders
+// write in order).
+func (p *paced) sentInWindow(w *Window, sent []atomic.Uint64) uint64 {
+	var n uint64
+	for i := range sent {
+		from, to := p.windowSeqs(w, i)
+		if s := sent[i].Load(); s > from {
+			n += min(s, to) - from
+		}
+	}
+	return n
+}
+
+// abortBlocked aborts the connection of every sender still inside a write
+// when the cell gives up: the peer is not reading, so the write returns
+// only this way, and the close phase need not wait out a close handshake
+// that cannot be written.
+func abortBlocked(clients []*Client, inWrite []atomic.Bool) {
+	for i := range inWrite {
+		if inWrite[i].Load() {
+			clients[i].Broken.Store(true)
+			_ = clients[i].Conn.Abort()
+		}
+	}
+}
+
 // dueInWindow is how many events fell in the window.
 func (p *paced) dueInWindow(w *Window) uint64 {
 	if w.Start() == 0 || w.End() == 0 {
@@ -260,15 +287,7 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 		}
 	})
 	pace.halt()
-	// A sender still inside a write is blocked by the peer: abort its
-	// connection so the write returns and the close phase does not wait
-	// out a close handshake that cannot be written.
-	for i, c := range env.Clients {
-		if inWrite[i].Load() {
-			c.Broken.Store(true)
-			_ = c.Conn.Abort()
-		}
-	}
+	abortBlocked(env.Clients, inWrite)
 	senders.Wait()
 	env.MarkDrained()
 	readers.Wait() // they end as the runner closes the connections
@@ -299,14 +318,7 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 		}
 		lb.Flush()
 		if d := time.Duration(w.End() - w.Start()); d > 0 {
-			var sentInWindow uint64
-			for i := range env.Clients {
-				from, to := pace.windowSeqs(w, i)
-				if s := sent[i].Load(); s > from {
-					sentInWindow += min(s, to) - from
-				}
-			}
-			ol.AchievedRate = float64(sentInWindow) / d.Seconds()
+			ol.AchievedRate = float64(pace.sentInWindow(w, sent)) / d.Seconds()
 		}
 	}
 	h, clamped := lateness.Snapshot()

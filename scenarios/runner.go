@@ -406,7 +406,6 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		Latency:      measure.NewRecorder(),
 	}
 	probe := measure.StartSchedProbe()
-	defer probe.Stop()
 	type ran struct {
 		out *Outcome
 		err error
