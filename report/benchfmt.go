@@ -122,15 +122,13 @@ func benchLine(r Record) string {
 	var vals []value
 	add := func(v float64, unit string) { vals = append(vals, value{v, unit}) }
 
-	iters := r.Messages
-	rate, rateUnit := r.ThroughputMsgsPerS, "msgs/s"
-	lat := r.Latency
-	if r.Scenario == "connect" {
-		iters = uint64(max(r.Connect.Established, 0))
-		rate, rateUnit = r.Connect.RatePerS, "conns/s"
-		lat = r.Handshake
+	iters := max(HeadlineIters(r), 1)
+	rate, _ := Headline(r)
+	rateUnit := "msgs/s"
+	if ProfileOf(r).Throughput.Source == "connections" {
+		rateUnit = "conns/s"
 	}
-	iters = max(iters, 1)
+	lat := HeadlineLatency(r)
 
 	if rate > 0 {
 		add(1e9/rate, "ns/op")

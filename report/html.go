@@ -433,27 +433,11 @@ func buildGroup(title string, records []Record, cells []*cell) groupView {
 	}
 	g.Spectrum = spectrumChart(first, cells)
 
-	unit := "msgs/s"
-	switch first.Scenario {
-	case "broadcast":
-		unit = "deliveries/s"
-	case "heartbeat":
-		unit = "pongs/s"
-	case "connect":
-		unit = "conns/s"
-	}
+	p := ProfileOf(first)
+	unit := p.Throughput.Label
 	g.Bars = append(g.Bars, barChart("throughput · median across runs, whisker min–max", unit, kindRate, cells,
-		func(r Record) (float64, bool) {
-			if r.Scenario == "connect" {
-				return r.Connect.RatePerS, r.Connect.Established > 0
-			}
-			return r.ThroughputMsgsPerS, r.Messages > 0
-		}, func(v float64) string { return rate(v) + " " + unit }))
-	if first.Scenario != "connect" && first.Scenario != "heartbeat" {
-		per := "msgs"
-		if first.Scenario == "broadcast" {
-			per = "deliveries"
-		}
+		Headline, func(v float64) string { return rate(v) + " " + unit }))
+	if per := p.PerMillion; per != "" {
 		g.Bars = append(g.Bars, barChart("server CPU per million "+per, "CPU seconds / 1M "+per, kindSeconds, cells,
 			func(r Record) (float64, bool) { return optFloat(r.ServerCPUPerMillion) },
 			func(v float64) string { return trimFloat(v) + " s" }))
@@ -670,10 +654,7 @@ func spectrumX(q float64) float64 {
 // never averaged.
 func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []string) {
 	for _, r := range c.runs {
-		l := r.Latency
-		if r.Scenario == "connect" {
-			l = r.Handshake
-		}
+		l := HeadlineLatency(r)
 		if !usable(r) || l.Count == 0 || l.Hist == "" {
 			continue
 		}
@@ -695,15 +676,7 @@ func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []s
 }
 
 func spectrumChart(first Record, cells []*cell) chartView {
-	what := "round-trip latency"
-	switch first.Scenario {
-	case "broadcast":
-		what = "publish→receipt latency"
-	case "heartbeat":
-		what = "ping→pong latency"
-	case "connect":
-		what = "handshake time"
-	}
+	what := ProfileOf(first).Latency.What
 	f := bigFrame
 	c := f.base("spectrum", "latency percentile spectrum · "+what+" (runs of a cell merged)",
 		"percentile (log scale of 1/(1−q))", what+" (log scale; µs, ms, s)", cells, 0)

@@ -48,7 +48,7 @@ func optFloat(p *float64) (float64, bool) {
 }
 
 var metrics = func() map[string]Metric {
-	lat := func(r Record) Latency { return r.Latency }
+	lat := HeadlineLatency
 	hs := func(r Record) Latency { return r.Handshake }
 	list := []Metric{
 		latencyMetric("p50", "median latency (round trip, publish→receipt, ping→pong)", lat, func(l Latency) int64 { return l.P50 }),
@@ -60,10 +60,8 @@ var metrics = func() map[string]Metric {
 		latencyMetric("handshake_p99", "99th percentile handshake", hs, func(l Latency) int64 { return l.P99 }),
 		{Name: "throughput", Unit: PerSecond, HigherIsBetter: true, Doc: "messages per second (deliveries for broadcast, pongs for heartbeat, connections for connect)",
 			Value: func(r Record) (float64, bool) {
-				if r.Scenario == "connect" {
-					return r.Connect.RatePerS, r.Connect.Established > 0
-				}
-				return r.ThroughputMsgsPerS, r.DurationS > 0
+				v, _ := Headline(r)
+				return v, r.DurationS > 0 || r.Connect.Established > 0
 			}},
 		{Name: "errors", Unit: Count, Doc: "errors of every class",
 			Value: func(r Record) (float64, bool) { return float64(r.ErrorCount()), true }},

@@ -111,47 +111,6 @@ func groups(res *Result) []group {
 	return out
 }
 
-// groupTitle describes the parameters shared by the rows of one table,
-// window being the measured window's description.
-func groupTitle(r Record, window string) string {
-	kind := "binary"
-	if r.Text {
-		kind = "text"
-	}
-	msgs := fmt.Sprintf("%d B %s messages", r.PayloadBytes, kind)
-	if r.Compression != nil {
-		msgs += " (compressible filler, permessage-deflate offered)"
-	}
-	switch {
-	case r.Scenario == "broadcast" && r.Broadcast != nil && r.SLO != nil:
-		return fmt.Sprintf("broadcast · open loop, capacity search for %s · %d conns, %d publishing · %s · %s",
-			r.SLO.Objective, r.Conns, r.Broadcast.Publishers, msgs, window)
-	case r.Scenario == "broadcast" && r.Broadcast != nil:
-		return fmt.Sprintf("broadcast · open loop · %d conns, %d publishing %s msgs/s in total · %s · %s",
-			r.Conns, r.Broadcast.Publishers, trimFloat(r.Broadcast.TargetRate), msgs, window)
-	case r.Scenario == "heartbeat" && r.Heartbeat != nil:
-		idle := "unknown"
-		if r.Heartbeat.ServerIdleTimeoutS > 0 {
-			idle = trimFloat(r.Heartbeat.ServerIdleTimeoutS) + "s"
-		}
-		return fmt.Sprintf("heartbeat · %d conns pinging every %ss (pong timeout %ss, server idle timeout %s) · %s",
-			r.Conns, trimFloat(r.Heartbeat.PingIntervalS), trimFloat(r.Heartbeat.PongTimeoutS), idle, window)
-	case r.Scenario == "connect":
-		pace := "as fast as possible (64 dials at a time)"
-		if r.Connect.TargetRatePerS > 0 {
-			pace = "at " + trimFloat(r.Connect.TargetRatePerS) + "/s"
-		}
-		return fmt.Sprintf("connect · %d conns %s, then closed", r.Conns, pace)
-	}
-	mode := strings.ReplaceAll(r.Mode, "-", " ")
-	if r.SLO != nil {
-		mode += ", capacity search for " + r.SLO.Objective
-	} else if r.OpenLoop != nil {
-		mode += " at " + fmtCount(uint64(r.OpenLoop.TargetRate+0.5)) + " msgs/s (latency from the intended send time)"
-	}
-	return fmt.Sprintf("%s · %s · %d conns · %s · %s", r.Scenario, mode, r.Conns, msgs, window)
-}
-
 func renderTables(w io.Writer, res *Result, markdown bool) error {
 	if len(res.Records) == 0 {
 		_, err := fmt.Fprintln(w, "no records")
@@ -180,7 +139,7 @@ func renderTables(w io.Writer, res *Result, markdown bool) error {
 		if markdown {
 			fmt.Fprintln(w)
 		}
-		if err := writeColumns(w, markdown, multiRun, g.records, resourceColumns(first.Scenario)); err != nil {
+		if err := writeColumns(w, markdown, multiRun, g.records, resourceColumns(first)); err != nil {
 			return err
 		}
 		if multiRun {
@@ -338,123 +297,19 @@ func optUs(count, v int64) string {
 	return fmtUs(v)
 }
 
-// mainColumns are what a client sees, per scenario and mode.
-func mainColumns(first Record) []column {
-	lat := func(r Record) Latency { return r.Latency }
-	switch first.Scenario {
-	case "broadcast":
-		bc := func(r Record) *Broadcast {
-			if r.Broadcast == nil {
-				return &Broadcast{}
-			}
-			return r.Broadcast
-		}
-		cols := []column{
-			{name: "publish/s", cell: func(r Record) string { return rate(bc(r).AchievedRate) + " of " + rate(bc(r).TargetRate) }},
-			{name: "publish late p99", cell: func(r Record) string { return optUs(bc(r).SendLateness.Count, bc(r).SendLateness.P99) }},
-			{name: "deliveries/s", headline: true, cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
-		}
-		cols = append(cols, latencyColumns("", lat)...)
-		cols = append(cols,
-			column{name: "fan-out p50", headline: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P50) }},
-			column{name: "fan-out p99", headline: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P99) }},
-			column{name: "complete", cell: func(r Record) string {
-				if r.Integrity.Sent == 0 {
-					return "-"
-				}
-				return fmt.Sprintf("%.3f%%", 100*float64(r.Integrity.Received)/float64(r.Integrity.Sent))
-			}},
-			column{name: "slow-consumer drops", cell: func(r Record) string {
-				b := bc(r)
-				if b.ServerDropped == nil {
-					return na
-				}
-				return fmtCount(*b.ServerDropped + *b.ServerDisconnected)
-			}},
-			colErrors, colIntegrity)
-		return cols
-	case "heartbeat":
-		hb := func(r Record) *Heartbeat {
-			if r.Heartbeat == nil {
-				return &Heartbeat{}
-			}
-			return r.Heartbeat
-		}
-		cols := []column{{name: "pongs/s", headline: true, cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }}}
-		cols = append(cols, latencyColumns("pong ", lat)...)
-		cols = append(cols,
-			column{name: "missed pongs", cell: func(r Record) string { return fmtCount(hb(r).Missed) }},
-			column{name: "stayed up", cell: func(r Record) string { return fmtCount(uint64(hb(r).StayedUp)) }},
-			column{name: "closed by server", cell: func(r Record) string { return fmtCount(hb(r).ClosedByServer) }},
-			colErrors)
-		return cols
-	case "connect":
-		hs := func(r Record) Latency { return r.Handshake }
-		cols := []column{
-			{name: "established", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Established)) }},
-			{name: "failed", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Failed)) }},
-			{name: "conns/s", headline: true, cell: func(r Record) string {
-				if r.Connect.TargetRatePerS > 0 {
-					return rate(r.Connect.RatePerS) + " of " + rate(r.Connect.TargetRatePerS)
-				}
-				return rate(r.Connect.RatePerS)
-			}},
-		}
-		cols = append(cols, latencyColumns("handshake ", hs)...)
-		cols = append(cols,
-			column{name: "clean closes", cell: func(r Record) string { return fmtCount(uint64(r.Close.Clean)) }},
-			column{name: "abrupt", cell: func(r Record) string { return fmtCount(uint64(r.Close.Abrupt)) }},
-			column{name: "close time", cell: func(r Record) string { return trimFloat(r.Connect.CloseDurationS) + "s" }},
-			colErrors)
-		return cols
-	}
-	cols := []column{
-		{name: "msgs/s", headline: true, cell: func(r Record) string { return rate(r.ThroughputMsgsPerS) }},
-		{name: "MB/s", headline: true, cell: func(r Record) string { return trimFloat(r.ThroughputBytesPerS / 1e6) }},
-	}
-	if first.OpenLoop != nil {
-		ol := func(r Record) *OpenLoop {
-			if r.OpenLoop == nil {
-				return &OpenLoop{}
-			}
-			return r.OpenLoop
-		}
-		cols = append([]column{{name: "sent/s", cell: func(r Record) string {
-			return rate(ol(r).AchievedRate) + " of " + rate(ol(r).TargetRate)
-		}}}, cols...)
-		cols = append(cols, latencyColumns("", lat)...)
-		cols = append(cols,
-			column{name: "uncorrected p99", cell: func(r Record) string {
-				if r.ServiceTime == nil {
-					return "-"
-				}
-				return optUs(r.ServiceTime.Count, r.ServiceTime.P99)
-			}},
-			column{name: "send late p99", cell: func(r Record) string {
-				return optUs(ol(r).SendLateness.Count, ol(r).SendLateness.P99)
-			}},
-			column{name: "behind schedule", cell: func(r Record) string { return fmtCount(ol(r).BehindSchedule) }},
-			colNeverSent, colNeverAnswered)
-		return append(cols, colErrors, colIntegrity)
-	}
-	cols = append(cols, latencyColumns("", lat)...)
-	cols = append(cols, colHandshake...)
-	return append(cols, colErrors, colIntegrity)
-}
-
-// resourceColumns are what it cost, per scenario.
-func resourceColumns(scenario string) []column {
+// resourceColumns are what it cost, as the scenario declares: CPU per
+// million of its unit of work, if it has one.
+func resourceColumns(first Record) []column {
+	p := ProfileOf(first)
 	cpu := column{name: "server CPU", cell: func(r Record) string {
 		return fmtOptFloat(r.ServerCPUS, func(v float64) string { return trimFloat(v) + "s" })
 	}}
 	perMillion := column{name: "CPU s / 1M msgs", headline: true, cell: func(r Record) string {
 		return fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" })
 	}}
-	if scenario == "broadcast" {
-		perMillion.name = "CPU s / 1M deliveries"
-	}
+	perMillion.name = "CPU s / 1M " + p.PerMillion
 	cols := []column{cpu}
-	if scenario != "connect" && scenario != "heartbeat" {
+	if p.PerMillion != "" {
 		cols = append(cols, perMillion)
 	}
 	cols = append(cols,
@@ -484,7 +339,7 @@ func resourceColumns(scenario string) []column {
 		}},
 		column{name: "client heap/conn", cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
 	)
-	if scenario == "echo" {
+	if p.ClientPerMillion {
 		cols = append(cols, column{name: "client CPU s / 1M msgs", headline: true, cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
 	}
 	return cols
@@ -603,11 +458,7 @@ func notes(rs []Record) []string {
 			what = append(what, "errors: "+strings.Join(parts, ", "))
 		}
 		if r.Integrity.Faults() > 0 {
-			of := "sent"
-			if r.Broadcast != nil {
-				of = "deliveries expected"
-			}
-			what = append(what, "integrity: "+integrityCell(r)+fmt.Sprintf(" of %s %s", fmtCount(r.Integrity.Sent), of))
+			what = append(what, "integrity: "+integrityCell(r)+fmt.Sprintf(" of %s %s", fmtCount(r.Integrity.Sent), ProfileOf(r).Noun))
 		}
 		if b := r.Broadcast; b != nil {
 			if b.IncompleteFanouts > 0 {
@@ -623,10 +474,7 @@ func notes(rs []Record) []string {
 			}
 		}
 		if a := r.Accounting; a != nil && a.Missing() > 0 {
-			unit := "messages"
-			if r.Broadcast != nil {
-				unit = "deliveries"
-			}
+			unit := ProfileOf(r).Unit
 			what = append(what, fmt.Sprintf("of %s %s due in the window, %s were never sent and %s never answered "+
 				"(%s more were answered only after the window)",
 				fmtCount(a.Due), unit, fmtCount(a.NeverSent), fmtCount(a.NeverAnswered), fmtCount(a.AnsweredLate)))
@@ -653,7 +501,7 @@ func notes(rs []Record) []string {
 			what = append(what, "client-bound: "+strings.Join(c.Reasons, "; ")+
 				": the load generator, not only the server, limited this run")
 		}
-		if r.Scenario == "connect" && r.Close.Abrupt > 0 {
+		if ProfileOf(r).AbruptClosesMatter && r.Close.Abrupt > 0 {
 			what = append(what, fmt.Sprintf("%s of %s closes were abrupt (no close handshake answered with 1000)",
 				fmtCount(uint64(r.Close.Abrupt)), fmtCount(uint64(r.Close.Clean+r.Close.Abrupt))))
 		}
@@ -766,23 +614,15 @@ func spreadMetrics(first Record) []metric {
 			return float64(f(l)), l.Count > 0
 		}}
 	}
-	latency := func(r Record) Latency { return r.Latency }
-	throughput := metric{name: "msgs/s", format: rate, val: func(r Record) (float64, bool) { return r.ThroughputMsgsPerS, r.Messages > 0 }}
-	switch first.Scenario {
-	case "broadcast":
-		throughput.name = "deliveries/s"
-	case "heartbeat":
-		throughput.name = "pongs/s"
-	case "connect":
-		throughput = metric{name: "conns/s", format: rate, val: func(r Record) (float64, bool) { return r.Connect.RatePerS, r.Connect.Established > 0 }}
-		latency = func(r Record) Latency { return r.Handshake }
-	}
+	p := ProfileOf(first)
+	latency := HeadlineLatency
+	throughput := metric{name: p.Throughput.Label, format: rate, val: Headline}
 	ms := []metric{throughput,
 		lat("p50", latency, func(l Latency) int64 { return l.P50 }),
 		lat("p99", latency, func(l Latency) int64 { return l.P99 }),
 		lat("p99.9", latency, func(l Latency) int64 { return l.P999 }),
 	}
-	if first.Scenario == "echo" || first.Scenario == "broadcast" {
+	if p.PerMillion != "" {
 		ms = append(ms, metric{name: "server CPU s / 1M", format: func(v float64) string { return trimFloat(v) + "s" },
 			val: func(r Record) (float64, bool) {
 				if r.ServerCPUPerMillion == nil {

@@ -295,113 +295,18 @@ type Connect struct {
 	CloseDurationS float64 `json:"close_duration_s"`
 }
 
-// Accounting follows every message due (open loop, broadcast) or sent
-// (closed loop) in the measured window to its end. For broadcast the units
-// are deliveries: one message due to reach one subscriber.
-type Accounting struct {
-	Due uint64 `json:"due"`
-	// Answered came back inside the window; AnsweredLate after it ended,
-	// during the drain (their latency is recorded in full, their count is
-	// not in msgs/s).
-	Answered     uint64 `json:"answered"`
-	AnsweredLate uint64 `json:"answered_late"`
-	// NeverSent were due but not sent by the time the cell gave up (the
-	// sender was blocked); NeverAnswered were sent and got no valid reply.
-	NeverSent     uint64 `json:"never_sent"`
-	NeverAnswered uint64 `json:"never_answered"`
-	// GaveUpAfterS is when the cell stopped waiting, in seconds after the
-	// window ended: never-sent and never-answered messages are in the
-	// latency histogram at their age then, a lower bound.
-	GaveUpAfterS float64 `json:"gave_up_after_s"`
-}
-
-// Missing is the messages due in the window that never completed.
-func (a *Accounting) Missing() uint64 {
-	if a == nil {
-		return 0
-	}
-	return a.NeverSent + a.NeverAnswered
-}
+// The sections a scenario fills are measure's: the report stores them as
+// they are.
+type (
+	Accounting = measure.Accounting
+	OpenLoop   = measure.OpenLoop
+	Broadcast  = measure.Broadcast
+	Heartbeat  = measure.Heartbeat
+)
 
 // BehindThreshold is how late a send may leave before it counts as behind
 // schedule.
-const BehindThreshold = time.Millisecond
-
-// OpenLoop holds how well an open-loop sender kept its schedule.
-type OpenLoop struct {
-	// TargetRate is --rate, messages per second across all connections.
-	TargetRate float64 `json:"target_rate_msgs_per_s"`
-	// AchievedRate is messages due in the measured window that were sent,
-	// per second.
-	AchievedRate float64 `json:"achieved_rate_msgs_per_s"`
-	// Sent is the messages sent over the whole cell; BehindSchedule those
-	// due in the window whose write finished more than BehindThreshold
-	// (1 ms) after they were due, for whatever reason: a late pacer, a busy
-	// generator, or a write blocked by the server's back-pressure.
-	Sent           uint64 `json:"sent"`
-	BehindSchedule uint64 `json:"behind_schedule"`
-	// SendLateness is, per message due in the window, how long after its due
-	// time its write began: the generator's own lateness plus any backlog
-	// behind a blocked write. Service time excludes it; Latency includes it.
-	SendLateness Latency `json:"send_lateness_us"`
-}
-
-// Broadcast holds what a broadcast cell measured beyond the common fields.
-// There, Messages counts deliveries (one message reaching one subscriber)
-// in the measured window, Latency is publish→receipt at every subscriber,
-// and Integrity counts deliveries: Sent is the expected deliveries
-// (publishes × subscribers), Lost the missing ones.
-type Broadcast struct {
-	Publishers  int `json:"publishers"`
-	Subscribers int `json:"subscribers"`
-	// TargetRate is --rate, publishes per second across all publishers.
-	TargetRate float64 `json:"target_rate_msgs_per_s"`
-	// Publishes were sent over the whole cell; MeasuredPublishes within
-	// the measured window, and AchievedRate is those per second.
-	Publishes         uint64  `json:"publishes"`
-	MeasuredPublishes uint64  `json:"measured_publishes"`
-	AchievedRate      float64 `json:"achieved_rate_msgs_per_s"`
-	// LateSends are publishes due in the window whose write finished more
-	// than BehindThreshold (1 ms) after they were due.
-	LateSends uint64 `json:"late_sends"`
-	// SendLateness is how long after its due time each publish due in the
-	// window began to be written.
-	SendLateness Latency `json:"send_lateness_us"`
-	// NeverSentPublishes were due in the window and never sent.
-	NeverSentPublishes uint64 `json:"never_sent_publishes"`
-	// Fanout is publish → the last subscriber's receipt, per message
-	// that reached every subscriber.
-	Fanout Latency `json:"fanout_us"`
-	// IncompleteFanouts are measured publishes that did not reach every
-	// subscriber: still short when the cell gave up, or when their
-	// publisher had sent fanoutRing (4096) more messages since.
-	IncompleteFanouts uint64 `json:"incomplete_fanouts"`
-	// ServerDropped and ServerDisconnected are the server's slow-consumer
-	// actions (unknown for a --target).
-	ServerDropped      *uint64 `json:"server_dropped"`
-	ServerDisconnected *uint64 `json:"server_disconnected"`
-	// SlowConsumer is the server's policy: "drop" or "disconnect".
-	SlowConsumer string `json:"slow_consumer,omitempty"`
-}
-
-// Heartbeat holds what a heartbeat cell measured beyond the common fields.
-// There, Latency is the ping→pong round trip and Messages the pongs
-// received in the measured window.
-type Heartbeat struct {
-	PingIntervalS float64 `json:"ping_interval_s"`
-	PongTimeoutS  float64 `json:"pong_timeout_s"`
-	// ServerIdleTimeoutS is the reference server's idle timeout (0: a
-	// --target, unknown).
-	ServerIdleTimeoutS float64 `json:"server_idle_timeout_s"`
-	Pings              uint64  `json:"pings"`
-	Pongs              uint64  `json:"pongs"`
-	// Missed are pings with no pong within the pong timeout.
-	Missed uint64 `json:"missed"`
-	// ClosedByServer are connections the server closed before the close
-	// phase; StayedUp those still open when it began.
-	ClosedByServer uint64 `json:"closed_by_server"`
-	StayedUp       int    `json:"stayed_up"`
-}
+const BehindThreshold = measure.BehindThreshold
 
 // Close summarises the close phase: clean closes ended with a close
 // handshake answered with 1000; abrupt ones did not.
@@ -480,7 +385,7 @@ func (r Record) Marked() bool {
 	if r.Accounting.Missing() > 0 || r.LatencyLowerBounds > 0 || r.ConnectShortfall() {
 		return true
 	}
-	return r.Close.Abrupt > 0 && r.Scenario == "connect"
+	return r.Close.Abrupt > 0 && ProfileOf(r).AbruptClosesMatter
 }
 
 // ConnectShortfall reports whether a paced connect phase established

@@ -111,7 +111,7 @@ func bounded(s, bound float64) string {
 }
 
 func checkCompleted(r Record) (string, string) {
-	if r.Scenario == "connect" {
+	if ProfileOf(r).Throughput.Source == "connections" {
 		if r.Connect.Established == 0 {
 			return StatusFailed, "no connection was established"
 		}

@@ -1,0 +1,154 @@
+// Package profile is the vocabulary between a scenario and the renderers: a
+// scenario declares, next to its code, what it measures (its title, its
+// headline throughput and latency, the columns of its table) and registers
+// that declaration here; tables, markdown, CSV, HTML, benchfmt, thresholds
+// and compare read it back by scenario name instead of comparing names.
+//
+// A declaration names figures by key. The keys are those of the report's
+// column catalog (report.ColumnKeys lists them), so a scenario can show any
+// figure the result schema carries without code in the report.
+package profile
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Profile is what one scenario measures and how its records read.
+type Profile struct {
+	// Scenario is the scenario's command-line name.
+	Scenario string
+	// Title is the heading of a table of the scenario's records, with
+	// {key} placeholders the report fills from the first record (the
+	// catalog's title keys: {scenario}, {mode}, {conns}, {messages},
+	// {window}, ...). SearchTitle, when set, is used for the steps of a
+	// capacity search instead.
+	Title, SearchTitle string
+	// Throughput is the headline rate.
+	Throughput Throughput
+	// Latency is the headline latency distribution.
+	Latency Latency
+	// PerMillion names the unit of the server's "CPU seconds per million"
+	// figure ("msgs", "deliveries"); empty when the scenario has none (its
+	// work is not messages).
+	PerMillion string
+	// ClientPerMillion shows the load generator's CPU per million messages
+	// beside the server's.
+	ClientPerMillion bool
+	// Columns are the scenario's own columns, between the row's name and
+	// the resource columns, in order; ByMode replaces them for a mode
+	// ("open-loop").
+	Columns []Column
+	ByMode  map[string][]Column
+	// AbruptClosesMatter marks records with abrupt closes: the close is
+	// part of what the scenario measures (a connect storm).
+	AbruptClosesMatter bool
+	// Noun is what the scenario's integrity counts are of ("sent",
+	// "deliveries expected"); Unit what its accounting counts ("messages",
+	// "deliveries").
+	Noun, Unit string
+}
+
+// Throughput says which rate is the scenario's headline.
+type Throughput struct {
+	Label string // "msgs/s", "deliveries/s", "pongs/s", "conns/s"
+	// Source is "messages" (completed in the measured window) or
+	// "connections" (established per second of the connect phase).
+	Source string
+}
+
+// Latency says which distribution is the scenario's headline.
+type Latency struct {
+	// Source is "latency" (the record's main distribution) or
+	// "handshake".
+	Source string
+	// Prefix goes before the percentile columns' names ("pong ").
+	Prefix string
+	// What names the distribution in charts ("round-trip latency").
+	What string
+}
+
+// Column is one column of a scenario's table.
+type Column struct {
+	// Key names the figure in the report's column catalog.
+	Key string
+	// Label, when set, replaces the catalog's column name.
+	Label string
+}
+
+// ColumnsFor returns the scenario's columns in the given mode.
+func (p Profile) ColumnsFor(mode string) []Column {
+	if c, ok := p.ByMode[mode]; ok {
+		return c
+	}
+	return p.Columns
+}
+
+// Keys lists every column key the profile uses, for checking them against
+// the catalog.
+func (p Profile) Keys() []string {
+	var keys []string
+	for _, c := range p.Columns {
+		keys = append(keys, c.Key)
+	}
+	for _, cs := range p.ByMode {
+		for _, c := range cs {
+			keys = append(keys, c.Key)
+		}
+	}
+	return keys
+}
+
+var (
+	mu    sync.RWMutex
+	known = map[string]Profile{}
+)
+
+// Register adds a scenario's profile; a second profile for one scenario is
+// a programming error and panics at init.
+func Register(p Profile) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := known[p.Scenario]; dup {
+		panic(fmt.Sprintf("duplicate profile for scenario %q", p.Scenario))
+	}
+	known[p.Scenario] = p
+}
+
+// Lookup returns the scenario's profile. A scenario nobody declared (a
+// file written by another build) reads as Generic.
+func Lookup(scenario string) Profile {
+	mu.RLock()
+	defer mu.RUnlock()
+	if p, ok := known[scenario]; ok {
+		return p
+	}
+	g := Generic
+	g.Scenario = scenario
+	return g
+}
+
+// Names lists the scenarios with a profile, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Generic is how records of an undeclared scenario read: messages per
+// second, the main latency, errors and integrity.
+var Generic = Profile{
+	Title:      "{scenario} · {mode} · {conns} conns · {messages} · {window}",
+	Throughput: Throughput{Label: "msgs/s", Source: "messages"},
+	Latency:    Latency{Source: "latency", What: "latency"},
+	PerMillion: "msgs",
+	Columns:    []Column{{Key: "throughput"}, {Key: "latency"}, {Key: "errors"}, {Key: "integrity"}},
+	Noun:       "sent",
+	Unit:       "messages",
+}
