@@ -2,6 +2,7 @@ package measure
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -157,4 +158,40 @@ type Heartbeat struct {
 	// phase; StayedUp those still open when it began.
 	ClosedByServer uint64 `json:"closed_by_server"`
 	StayedUp       int    `json:"stayed_up"`
+}
+
+// Span is a measured window on a Clock, in nanoseconds: opened and closed
+// by the runner, read by a scenario's goroutines.
+type Span struct{ start, end atomic.Int64 }
+
+// Open starts the window at clock time t (at least 1).
+func (w *Span) Open(t int64) { w.start.Store(max(t, 1)) }
+
+// Close ends the window at clock time t.
+func (w *Span) Close(t int64) { w.end.Store(max(t, 1)) }
+
+// Start is the clock time the window began (0: not yet).
+func (w *Span) Start() int64 { return w.start.Load() }
+
+// End is the clock time the window ended (0: not yet).
+func (w *Span) End() int64 { return w.end.Load() }
+
+// Over reports whether the window has closed.
+func (w *Span) Over() bool { return w.end.Load() != 0 }
+
+// Ended reports whether clock time t is at or after the window's end.
+func (w *Span) Ended(t int64) bool {
+	e := w.end.Load()
+	return e != 0 && t >= e
+}
+
+// Contains reports whether clock time t falls in the window: after its start
+// and, once the window has ended, before its end.
+func (w *Span) Contains(t int64) bool {
+	s := w.start.Load()
+	if s == 0 || t < s {
+		return false
+	}
+	e := w.end.Load()
+	return e == 0 || t < e
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 )
 
@@ -353,3 +354,31 @@ func RenderThresholds(w io.Writer, results []ThresholdResult) (failed int) {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// ParseSLO reads the objective of a capacity search: a latency threshold
+// the headline latency must keep, written as a threshold (p99<10ms,
+// p99<=10ms) or as PERCENTILE=LIMIT (p99=10ms, read as p99<=10ms). It is
+// ParseThreshold with those two rules on top.
+func ParseSLO(s string) (Threshold, error) {
+	in := strings.TrimSpace(s)
+	if name, limit, ok := strings.Cut(in, "="); ok && !strings.ContainsAny(name, "<>!=") && !strings.HasPrefix(limit, "=") {
+		in = name + "<=" + limit
+	}
+	th, err := ParseThreshold(in)
+	if err != nil {
+		return Threshold{}, fmt.Errorf("--slo %q: want a latency objective such as p99<10ms or p99=10ms: %w", s, err)
+	}
+	if th.Metric.Unit != Microseconds || (th.Op != "<" && th.Op != "<=") || th.Scenario != "" || th.Value <= 0 {
+		return Threshold{}, fmt.Errorf("--slo %q: want a latency objective such as p99<10ms or p99=10ms (latency metrics: p50, p90, p99, p999, max, handshake_p50, handshake_p99)", s)
+	}
+	return th, nil
+}
+
+// Objective is an SLO threshold as tables print it ("p99 ≤ 10ms").
+func (t Threshold) Objective() string {
+	op := map[string]string{"<": "<", "<=": "≤"}[t.Op]
+	return fmt.Sprintf("%s %s %s", t.Metric.Name, op, time.Duration(t.Value*float64(time.Microsecond)))
+}
+
+// Holds reports whether v keeps the threshold.
+func (t Threshold) Holds(v float64) bool { return t.holds(v) }

@@ -12,8 +12,7 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
-	"github.com/wsbench/wsbench/report"
-	"github.com/wsbench/wsbench/servers"
+	"github.com/wsbench/wsbench/profile"
 )
 
 func init() { Register(broadcast{}) }
@@ -44,7 +43,26 @@ func (broadcast) Validate(p Params) error {
 	}
 	return nil
 }
-func (broadcast) ServerSettings(_ Params, s servers.Settings) servers.Settings { return s }
+func (broadcast) Measures() Measured                     { return Traffic }
+func (broadcast) ServerIdleTimeout(Params) time.Duration { return 0 }
+
+// Profile: deliveries per second at the subscribers, publish→receipt
+// latency at every one of them, and the time until the last one has a
+// message.
+func (broadcast) Profile() profile.Profile {
+	return profile.Profile{
+		Scenario:    "broadcast",
+		Title:       "broadcast · open loop · {conns} conns, {publishers} publishing {target_rate} msgs/s in total · {messages} · {window}",
+		SearchTitle: "broadcast · open loop, capacity search for {objective} · {conns} conns, {publishers} publishing · {messages} · {window}",
+		Throughput:  profile.Throughput{Label: "deliveries/s", Source: "messages"},
+		Latency:     profile.Latency{Source: "latency", What: "publish→receipt latency"},
+		PerMillion:  "deliveries",
+		Columns: []profile.Column{{Key: "publish_rate"}, {Key: "publish_late_p99"}, {Key: "throughput"}, {Key: "latency"},
+			{Key: "fanout"}, {Key: "complete"}, {Key: "slow_consumer_drops"}, {Key: "errors"}, {Key: "integrity"}},
+		Noun: "deliveries expected",
+		Unit: "deliveries",
+	}
+}
 
 func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
@@ -59,8 +77,8 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		templates[i] = codec.Template(uint32(i))
 	}
 	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
-	fan := newFanout(pubs, len(env.Clients), &env.Window)
-	acc := &report.Accounting{}
+	fan := newFanout(pubs, len(env.Clients), env.Window)
+	acc := &measure.Accounting{}
 	var publishes atomic.Uint64
 	var mu sync.Mutex // guards out and acc while goroutines report
 
@@ -94,7 +112,6 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	pace := startPaced(ctx, env, p.Rate, pubs)
 	lateness := measure.NewRecorder()
 	sent := make([]atomic.Uint64, pubs)
-	inWrite := make([]atomic.Bool, pubs)
 	var late uint64
 	var pubsWG sync.WaitGroup
 	for i := range pubs {
@@ -116,11 +133,11 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				now := env.Clock.Now()
 				codec.Stamp(msg, measure.Header{Conn: uint32(i), Seq: seq, SentNs: due, LateNs: now - due})
 				fan.publish(i, seq, due)
-				inWrite[i].Store(true)
+				c.Busy.Store(true) // a server that does not read blocks the write
 				err := c.Conn.WriteMessage(typ, msg)
-				inWrite[i].Store(false)
+				c.Busy.Store(false)
 				if err != nil {
-					if env.Phases.Load() < Closing && !pace.stopped() {
+					if !env.Ended() {
 						mu.Lock()
 						out.Errors["write"]++
 						mu.Unlock()
@@ -131,7 +148,7 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				publishes.Add(1)
 				if env.Window.Contains(due) {
 					lb.Record(now, time.Duration(now-due))
-					if time.Duration(env.Clock.Now()-due) > report.BehindThreshold {
+					if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
 						behind++
 					}
 				}
@@ -145,7 +162,7 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	pubsDone := make(chan struct{})
 	go func() { pubsWG.Wait(); close(pubsDone) }()
 	nsubs := uint64(len(env.Clients))
-	gaveUp := awaitDrain(ctx, env, func() bool {
+	env.Settle(func() bool {
 		select {
 		case <-pubsDone:
 			return delivered.Load() >= publishes.Load()*nsubs
@@ -153,11 +170,12 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			return false
 		}
 	})
+	<-env.Ending()
+	gaveUp := env.GaveUpAt()
 	pace.halt()
-	abortBlocked(env.Clients[:pubs], inWrite)
-	pubsWG.Wait()
+	pubsWG.Wait() // the runner aborted those blocked in a write
 	expected := publishes.Load() * nsubs
-	env.MarkDrained()
+	env.Quiet()
 	subs.Wait()
 
 	in := &out.Integrity
@@ -166,13 +184,13 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		in.Lost = expected - got
 	}
 	fanLat, fanClamped, incomplete := fan.result()
-	fanout, _ := report.NewLatency(fanLat, fanClamped)
-	bc := &report.Broadcast{
+	fanout, _ := measure.NewLatency(fanLat, fanClamped)
+	bc := &measure.Broadcast{
 		Publishers: pubs, Subscribers: len(env.Clients), TargetRate: p.Rate,
 		Publishes: publishes.Load(), LateSends: late,
 		Fanout: fanout, IncompleteFanouts: incomplete,
 	}
-	w := &env.Window
+	w := env.Window
 	if w.Start() != 0 && w.End() != 0 {
 		measured := pace.sentInWindow(w, sent)
 		due := pace.dueInWindow(w)
@@ -189,7 +207,14 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		}
 	}
 	h, clamped := lateness.Snapshot()
-	bc.SendLateness, _ = report.NewLatency(h, clamped)
+	bc.SendLateness, _ = measure.NewLatency(h, clamped)
+	if srv := env.Server; srv != nil {
+		bc.SlowConsumer = srv.SlowConsumer
+		if c, err := srv.Counters(ctx); err == nil {
+			dropped, disconnected := c["broadcast_dropped"], c["broadcast_disconnected"]
+			bc.ServerDropped, bc.ServerDisconnected = &dropped, &disconnected
+		}
+	}
 	out.Broadcast = bc
 	out.Accounting = acc
 	return out, nil
@@ -223,7 +248,7 @@ func (s *subscriber) run() {
 		_, got, err := s.client.Conn.ReadMessage(buf)
 		if err != nil {
 			s.client.Broken.Store(true)
-			if s.env.Phases.Load() < Closing {
+			if !s.env.Ended() {
 				var ce *drivers.CloseError
 				if errors.As(err, &ce) {
 					s.errors["closed_by_server"]++
@@ -245,7 +270,7 @@ func (s *subscriber) run() {
 		}
 		s.delivered.Add(1)
 		s.fan.deliver(int(h.Conn), h.Seq, now)
-		w := &s.env.Window
+		w := s.env.Window
 		switch {
 		case w.Ended(now):
 			s.inDrain++
@@ -275,7 +300,7 @@ type fanout struct {
 	subs     int32
 	rings    [][]fanSlot
 	rec      *measure.Recorder
-	window   *Window
+	window   *measure.Span
 	complete atomic.Uint64
 	evicted  atomic.Uint64 // measured messages overwritten while incomplete
 }
@@ -286,7 +311,7 @@ type fanSlot struct {
 	count atomic.Int32
 }
 
-func newFanout(pubs, subs int, window *Window) *fanout {
+func newFanout(pubs, subs int, window *measure.Span) *fanout {
 	f := &fanout{subs: int32(subs), rings: make([][]fanSlot, pubs), rec: measure.NewRecorder(), window: window}
 	for i := range f.rings {
 		f.rings[i] = make([]fanSlot, fanoutRing)

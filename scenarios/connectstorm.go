@@ -3,8 +3,9 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"time"
 
-	"github.com/wsbench/wsbench/servers"
+	"github.com/wsbench/wsbench/profile"
 )
 
 func init() { Register(connectStorm{}) }
@@ -19,11 +20,27 @@ func (connectStorm) Name() string { return "connect" }
 func (connectStorm) Description() string {
 	return "connect storm: open --conns at --connect-rate, handshake latency, failures by class, clean closes"
 }
-func (connectStorm) Path() string                                                 { return "/echo" }
-func (connectStorm) Mode(Params) string                                           { return "connect" }
-func (connectStorm) Validate(Params) error                                        { return nil }
-func (connectStorm) ServerSettings(_ Params, s servers.Settings) servers.Settings { return s }
-func (connectStorm) ConnectOnly() bool                                            { return true }
+func (connectStorm) Path() string                           { return "/echo" }
+func (connectStorm) Mode(Params) string                     { return "connect" }
+func (connectStorm) Validate(Params) error                  { return nil }
+func (connectStorm) Measures() Measured                     { return Connecting }
+func (connectStorm) ServerIdleTimeout(Params) time.Duration { return 0 }
+
+// Profile: connections per second and the handshake, from each dial's
+// scheduled time; the close handshakes are part of the work.
+func (connectStorm) Profile() profile.Profile {
+	return profile.Profile{
+		Scenario:   "connect",
+		Title:      "connect · {conns} conns {connect_pace}, then closed",
+		Throughput: profile.Throughput{Label: "conns/s", Source: "connections"},
+		Latency:    profile.Latency{Source: "handshake", Prefix: "handshake ", What: "handshake time"},
+		Columns: []profile.Column{{Key: "established"}, {Key: "failed"}, {Key: "throughput"}, {Key: "latency"},
+			{Key: "clean_closes"}, {Key: "abrupt_closes"}, {Key: "close_time"}, {Key: "errors"}},
+		AbruptClosesMatter: true,
+		Noun:               "sent",
+		Unit:               "messages",
+	}
+}
 
 func (connectStorm) Run(context.Context, *Env) (*Outcome, error) {
 	return nil, errors.New("connect: the runner measures this scenario itself")

@@ -8,8 +8,7 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
-	"github.com/wsbench/wsbench/report"
-	"github.com/wsbench/wsbench/servers"
+	"github.com/wsbench/wsbench/profile"
 )
 
 func init() { Register(echo{}) }
@@ -38,7 +37,28 @@ func (echo) Validate(p Params) error {
 	}
 	return nil
 }
-func (echo) ServerSettings(_ Params, s servers.Settings) servers.Settings { return s }
+func (echo) Measures() Measured                     { return Traffic }
+func (echo) ServerIdleTimeout(Params) time.Duration { return 0 }
+
+// Profile: messages per second completed in the window, the round trip;
+// open loop adds how well the schedule was kept and every message's fate.
+func (echo) Profile() profile.Profile {
+	common := []profile.Column{{Key: "throughput"}, {Key: "mb_per_s"}, {Key: "latency"}}
+	return profile.Profile{
+		Scenario:         "echo",
+		Title:            "{scenario} · {mode} · {conns} conns · {messages} · {window}",
+		Throughput:       profile.Throughput{Label: "msgs/s", Source: "messages"},
+		Latency:          profile.Latency{Source: "latency", What: "round-trip latency"},
+		PerMillion:       "msgs",
+		ClientPerMillion: true,
+		Columns:          append(common, profile.Column{Key: "handshake"}, profile.Column{Key: "errors"}, profile.Column{Key: "integrity"}),
+		ByMode: map[string][]profile.Column{"open-loop": append(append([]profile.Column{{Key: "sent_rate"}}, common...),
+			profile.Column{Key: "uncorrected_p99"}, profile.Column{Key: "send_late_p99"}, profile.Column{Key: "behind_schedule"},
+			profile.Column{Key: "never_sent"}, profile.Column{Key: "never_answered"}, profile.Column{Key: "errors"}, profile.Column{Key: "integrity"})},
+		Noun: "sent",
+		Unit: "messages",
+	}
+}
 
 func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
@@ -49,7 +69,7 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	if env.Params.Rate > 0 {
 		return runOpenLoop(ctx, env, codec)
 	}
-	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}, Accounting: &report.Accounting{}}
+	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}, Accounting: &measure.Accounting{}}
 	var mu sync.Mutex // guards out while workers report
 	var wg sync.WaitGroup
 	finished := make([]chan struct{}, len(env.Clients))
@@ -80,7 +100,7 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			mu.Unlock()
 		}()
 	}
-	gaveUp := awaitDrain(ctx, env, func() bool {
+	env.Settle(func() bool {
 		for _, f := range finished {
 			select {
 			case <-f:
@@ -90,30 +110,13 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		}
 		return true
 	})
-	abortUnfinished(env, finished)
+	<-env.Ending()
 	wg.Wait()
-	env.MarkDrained()
+	env.Quiet()
 	if e := env.Window.End(); e != 0 {
-		out.Accounting.GaveUpAfterS = time.Duration(gaveUp - e).Seconds()
+		out.Accounting.GaveUpAfterS = time.Duration(env.GaveUpAt() - e).Seconds()
 	}
 	return out, nil
-}
-
-// abortUnfinished aborts the connections of the workers still running once
-// the drain is over: a lost message leaves its connection waiting for ever
-// in a closed loop.
-func abortUnfinished(env *Env, finished []chan struct{}) {
-	for i, f := range finished {
-		select {
-		case <-f:
-		default:
-			if env.Phases.Load() < Abort {
-				env.Phases.Set(Abort)
-			}
-			env.Clients[i].Broken.Store(true)
-			_ = env.Clients[i].Conn.Abort()
-		}
-	}
 }
 
 // echoWorker is one connection's closed loop. Its counters are private until
@@ -129,7 +132,7 @@ type echoWorker struct {
 	integrity measure.Integrity
 	// Round trips completed inside the window (throughput) and after it.
 	messages, drained   uint64
-	acc                 report.Accounting
+	acc                 measure.Accounting
 	readErrs, writeErrs uint64
 }
 
@@ -151,14 +154,15 @@ func (w *echoWorker) run() {
 	msg := append([]byte(nil), tmpl...)
 	buf := make([]byte, w.codec.Size)
 	clock := w.env.Clock
-	win := &w.env.Window
+	win := w.env.Window
 	for seq := uint64(0); ; seq++ {
-		if w.env.Phases.Load() >= Drain {
+		if win.Over() {
 			return
 		}
 		sent := clock.Now()
 		measured := win.Contains(sent)
 		w.codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: sent})
+		c.Busy.Store(true) // until the reply: a lost one leaves it waiting for ever
 		if err := c.Conn.WriteMessage(typ, msg); err != nil {
 			w.fail(&w.writeErrs)
 			return
@@ -195,6 +199,7 @@ func (w *echoWorker) run() {
 			replied = h.Seq == seq
 			valid = replied
 		}
+		c.Busy.Store(false)
 		now := clock.Now()
 		if !valid {
 			if measured {
@@ -221,10 +226,10 @@ func (w *echoWorker) run() {
 	}
 }
 
-// fail counts an I/O error unless the runner is tearing connections down.
+// fail counts an I/O error unless the runner has ended the load.
 func (w *echoWorker) fail(counter *uint64) {
 	w.client.Broken.Store(true)
-	if w.env.Phases.Load() < Closing {
+	if !w.env.Ended() {
 		*counter++
 	}
 }

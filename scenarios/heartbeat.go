@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
-	"github.com/wsbench/wsbench/report"
-	"github.com/wsbench/wsbench/servers"
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/profile"
 )
 
 func init() { Register(heartbeat{}) }
@@ -58,15 +58,28 @@ func (heartbeat) Validate(p Params) error {
 	}
 	return nil
 }
-func (heartbeat) ServerSettings(p Params, s servers.Settings) servers.Settings {
-	s.IdleTimeout = heartbeatIdleTimeout(p)
-	return s
+func (heartbeat) Measures() Measured                       { return Traffic }
+func (heartbeat) ServerIdleTimeout(p Params) time.Duration { return heartbeatIdleTimeout(p) }
+
+// Profile: pongs per second, the ping→pong round trip, and whether the
+// connections stayed up.
+func (heartbeat) Profile() profile.Profile {
+	return profile.Profile{
+		Scenario:   "heartbeat",
+		Title:      "heartbeat · {conns} conns pinging every {ping_interval} (pong timeout {pong_timeout}, server idle timeout {idle_timeout}) · {window}",
+		Throughput: profile.Throughput{Label: "pongs/s", Source: "messages"},
+		Latency:    profile.Latency{Source: "latency", Prefix: "pong ", What: "ping→pong latency"},
+		Columns: []profile.Column{{Key: "throughput"}, {Key: "latency"}, {Key: "missed_pongs"}, {Key: "stayed_up"},
+			{Key: "closed_by_server"}, {Key: "errors"}},
+		Noun: "sent",
+		Unit: "messages",
+	}
 }
 
 func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
 	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
-	hb := &report.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
+	hb := &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
 	var mu sync.Mutex // guards out and hb while goroutines report
 	count := func(f func()) { mu.Lock(); f(); mu.Unlock() }
 
@@ -82,7 +95,7 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				_, got, err := c.Conn.ReadMessage(buf)
 				if err != nil {
 					c.Broken.Store(true)
-					if env.Phases.Load() < Closing {
+					if !env.Ended() {
 						var ce *drivers.CloseError
 						if errors.As(err, &ce) {
 							count(func() { hb.ClosedByServer++ })
@@ -119,7 +132,7 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 				case <-ctx.Done():
 					return
 				}
-				if env.Phases.Load() >= Drain || c.Broken.Load() {
+				if env.Window.Over() || c.Broken.Load() {
 					return
 				}
 				sent := env.Clock.Now()
@@ -150,7 +163,7 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 						lowerBounds++
 					}
 				default:
-					if env.Phases.Load() < Closing && ctx.Err() == nil && !c.Broken.Load() {
+					if !env.Ended() && ctx.Err() == nil && !c.Broken.Load() {
 						count(func() { out.Errors["ping"]++ })
 					}
 					return
@@ -160,7 +173,18 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			}
 		}()
 	}
-	pingers.Wait() // at Drain each pinger finishes its ping in flight and stops
+	pingersDone := make(chan struct{})
+	go func() { pingers.Wait(); close(pingersDone) }()
+	env.Settle(func() bool {
+		select {
+		case <-pingersDone:
+			return true
+		default:
+			return false
+		}
+	})
+	<-env.Ending()
+	<-pingersDone // once the window closes each pinger finishes its ping in flight and stops
 	mu.Lock()
 	for _, c := range env.Clients {
 		if !c.Broken.Load() {
@@ -168,8 +192,11 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		}
 	}
 	mu.Unlock()
-	env.MarkDrained()
+	env.Quiet()
 	readers.Wait() // ends as the runner closes the connections
+	if env.Server != nil {
+		hb.ServerIdleTimeoutS = env.Server.IdleTimeout.Seconds()
+	}
 	out.Heartbeat = hb
 	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
-	"github.com/wsbench/wsbench/report"
 )
 
 // pacerChunk bounds one sleep of a pacer, so it notices the end of the
@@ -50,7 +49,7 @@ func startPaced(ctx context.Context, env *Env, rate float64, n int) *paced {
 		for k := uint64(0); ; k++ {
 			due := p.sched.Due(k)
 			for {
-				if env.Window.Ended(due) || ctx.Err() != nil || p.stopped() || env.Phases.Load() >= Abort {
+				if env.Window.Ended(due) || ctx.Err() != nil || p.stopped() || env.Ended() {
 					return
 				}
 				if pacer.Until(due, pacerChunk) >= due {
@@ -104,7 +103,7 @@ func (p *paced) next(ctx context.Context, i int, seq uint64) bool {
 func (p *paced) Due(i int, seq uint64) int64 { return p.sched.Due(seq*uint64(p.n) + uint64(i)) }
 
 // windowSeqs is the range of sender i's messages due in the window.
-func (p *paced) windowSeqs(w *Window, i int) (from, to uint64) {
+func (p *paced) windowSeqs(w *measure.Span, i int) (from, to uint64) {
 	kFrom, kTo := p.sched.First(w.Start()), p.sched.First(w.End())
 	return measure.ConnSeqs(kFrom, kTo, i, p.n)
 }
@@ -112,7 +111,7 @@ func (p *paced) windowSeqs(w *Window, i int) (from, to uint64) {
 // sentInWindow is how many messages due in the window the senders wrote,
 // from each sender's count of messages written (always a prefix: senders
 // write in order).
-func (p *paced) sentInWindow(w *Window, sent []atomic.Uint64) uint64 {
+func (p *paced) sentInWindow(w *measure.Span, sent []atomic.Uint64) uint64 {
 	var n uint64
 	for i := range sent {
 		from, to := p.windowSeqs(w, i)
@@ -123,48 +122,12 @@ func (p *paced) sentInWindow(w *Window, sent []atomic.Uint64) uint64 {
 	return n
 }
 
-// abortBlocked aborts the connection of every sender still inside a write
-// when the cell gives up: the peer is not reading, so the write returns
-// only this way, and the close phase need not wait out a close handshake
-// that cannot be written.
-func abortBlocked(clients []*Client, inWrite []atomic.Bool) {
-	for i := range inWrite {
-		if inWrite[i].Load() {
-			clients[i].Broken.Store(true)
-			_ = clients[i].Conn.Abort()
-		}
-	}
-}
-
 // dueInWindow is how many events fell in the window.
-func (p *paced) dueInWindow(w *Window) uint64 {
+func (p *paced) dueInWindow(w *measure.Span) uint64 {
 	if w.Start() == 0 || w.End() == 0 {
 		return 0
 	}
 	return p.sched.First(w.End()) - p.sched.First(w.Start())
-}
-
-// awaitDrain returns once the runner has begun the drain, then waits until
-// settled() is true or the drain timeout passes, and returns the clock time
-// it gave up (or finished) at.
-func awaitDrain(ctx context.Context, env *Env, settled func() bool) int64 {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for env.Phases.Load() < Drain && ctx.Err() == nil {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-		}
-	}
-	timeout := env.DrainTimeout
-	if ctx.Err() != nil {
-		timeout = min(timeout, 200*time.Millisecond)
-	}
-	deadline := time.Now().Add(timeout)
-	for !settled() && time.Now().Before(deadline) && env.Phases.Load() < Abort {
-		<-tick.C
-	}
-	return env.Clock.Now()
 }
 
 // bitset is a growable set of message numbers, for one goroutine.
@@ -193,16 +156,15 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 	p := env.Params
 	n := len(env.Clients)
 	out := &Outcome{Latency: env.Latency, Service: measure.NewRecorder(), Errors: map[string]uint64{}}
-	ol := &report.OpenLoop{TargetRate: p.Rate}
-	acc := &report.Accounting{}
+	ol := &measure.OpenLoop{TargetRate: p.Rate}
+	acc := &measure.Accounting{}
 	lateness := measure.NewRecorder()
 	var mu sync.Mutex // guards out, ol and acc while goroutines report
 	var sentTotal, settledTotal atomic.Uint64
 	pace := startPaced(ctx, env, p.Rate, n)
 
-	sent := make([]atomic.Uint64, n)  // per connection: messages written, in order
-	inWrite := make([]atomic.Bool, n) // per connection: a write is under way
-	answered := make([]bitset, n)     // per connection, owned by its reader
+	sent := make([]atomic.Uint64, n) // per connection: messages written, in order
+	answered := make([]bitset, n)    // per connection, owned by its reader
 	var senders, readers sync.WaitGroup
 	for i, c := range env.Clients {
 		tmpl := codec.Template(c.ID)
@@ -248,12 +210,12 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 				due := pace.Due(i, seq)
 				now := env.Clock.Now()
 				codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: due, LateNs: now - due})
-				inWrite[i].Store(true)
+				c.Busy.Store(true) // a peer that does not read blocks the write
 				err := c.Conn.WriteMessage(typ, msg)
-				inWrite[i].Store(false)
+				c.Busy.Store(false)
 				if err != nil {
 					c.Broken.Store(true)
-					if env.Phases.Load() < Closing && !pace.stopped() {
+					if !env.Ended() {
 						mu.Lock()
 						out.Errors["write"]++
 						mu.Unlock()
@@ -264,7 +226,7 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 				sentTotal.Add(1)
 				if env.Window.Contains(due) {
 					late.Record(now, time.Duration(now-due))
-					if time.Duration(env.Clock.Now()-due) > report.BehindThreshold {
+					if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
 						behind++
 					}
 				}
@@ -278,7 +240,7 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 	// timeout passes.
 	sendersDone := make(chan struct{})
 	go func() { senders.Wait(); close(sendersDone) }()
-	gaveUp := awaitDrain(ctx, env, func() bool {
+	env.Settle(func() bool {
 		select {
 		case <-sendersDone:
 			return settledTotal.Load() >= sentTotal.Load()
@@ -286,17 +248,18 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 			return false
 		}
 	})
+	<-env.Ending()
+	gaveUp := env.GaveUpAt()
 	pace.halt()
-	abortBlocked(env.Clients, inWrite)
-	senders.Wait()
-	env.MarkDrained()
+	senders.Wait() // the runner aborted those blocked in a write
+	env.Quiet()
 	readers.Wait() // they end as the runner closes the connections
 
 	in := &out.Integrity
 	if got := in.Received + in.Corrupt; in.Sent > got {
 		in.Lost = in.Sent - got
 	}
-	w := &env.Window
+	w := env.Window
 	if w.Start() != 0 && w.End() != 0 {
 		acc.Due = pace.dueInWindow(w)
 		acc.GaveUpAfterS = time.Duration(gaveUp - w.End()).Seconds()
@@ -322,7 +285,7 @@ func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, 
 		}
 	}
 	h, clamped := lateness.Snapshot()
-	ol.SendLateness, _ = report.NewLatency(h, clamped)
+	ol.SendLateness, _ = measure.NewLatency(h, clamped)
 	out.OpenLoop = ol
 	out.Accounting = acc
 	return out, nil
@@ -353,12 +316,12 @@ func (r *openReader) run() {
 	defer r.lat.Flush()
 	defer r.svc.Flush()
 	buf := make([]byte, r.codec.Size)
-	w := &r.env.Window
+	w := r.env.Window
 	for {
 		_, got, err := r.client.Conn.ReadMessage(buf)
 		if err != nil {
 			r.client.Broken.Store(true)
-			if r.env.Phases.Load() < Closing {
+			if !r.env.Ended() {
 				r.readErrs++
 			}
 			return

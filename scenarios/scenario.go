@@ -1,29 +1,23 @@
-// Package scenarios owns what a benchmark does: the Scenario contract, the
-// built-in scenarios (echo so far) written against the drivers.Conn contract
-// only, and the runner that plans the matrix of cells, starts each reference
-// server in its own process, connects, warms up, measures, closes and turns
-// every cell into a report.Record.
+// Package scenarios owns what a benchmark does: the Scenario contract and
+// the built-in scenarios (echo, broadcast, heartbeat, connect), written
+// against the drivers.Conn contract and measure only, each with the profile
+// (package profile) that says what it measures, and the built-in presets
+// (*.yaml, embedded). The runner (package runner) owns time: it opens and
+// closes the measured window, waits for replies in flight and ends the load;
+// a scenario reads the window and reports when nothing more is expected.
 package scenarios
 
 import (
 	"context"
-	"github.com/wsbench/wsbench/internal/registry"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/internal/registry"
 	"github.com/wsbench/wsbench/measure"
-	"github.com/wsbench/wsbench/report"
-	"github.com/wsbench/wsbench/servers"
+	"github.com/wsbench/wsbench/profile"
 )
-
-// ConnectOnly is implemented by scenarios whose measured work is the connect
-// phase itself (connect storms): the runner skips warmup and measure and
-// reports the connect phase as the measured window.
-type ConnectOnly interface {
-	ConnectOnly() bool
-}
 
 // Params are the parameters of one cell that a scenario reads.
 type Params struct {
@@ -62,29 +56,11 @@ type Client struct {
 	// Broken is set when the connection failed or was aborted; the close
 	// phase counts it as an abrupt close.
 	Broken atomic.Bool
+	// Busy is set by a scenario while the connection is inside a call
+	// that only the peer can end (a write the peer does not read, a reply
+	// awaited): when the runner ends the load it aborts busy connections.
+	Busy atomic.Bool
 }
-
-// Phase is where a cell is in its life; scenarios read it on every message.
-type Phase int32
-
-// The phases a scenario sees, in order.
-const (
-	Warmup  Phase = iota // send, but record nothing
-	Measure              // send and record
-	Drain                // send nothing new; wait for replies in flight
-	Closing              // close handshakes under way: close errors are expected
-	Abort                // connections are being torn down: errors are expected
-)
-
-// Phases is the current phase, shared by the runner (which moves it) and the
-// scenario's goroutines (which read it).
-type Phases struct{ v atomic.Int32 }
-
-// Load returns the current phase.
-func (p *Phases) Load() Phase { return Phase(p.v.Load()) }
-
-// Set moves to phase ph.
-func (p *Phases) Set(ph Phase) { p.v.Store(int32(ph)) }
 
 // Counter is a per-connection progress counter padded to its own cache line,
 // so connections on different cores do not contend for it.
@@ -96,59 +72,97 @@ type Counter struct {
 // Add counts n more.
 func (c *Counter) Add(n uint64) { c.n.Add(n) }
 
+// Load is the count so far.
+func (c *Counter) Load() uint64 { return c.n.Load() }
+
+// Server is what a scenario may know of the reference server it runs
+// against; Env.Server is nil for a --target.
+type Server struct {
+	// IdleTimeout is the server's idle timeout, SlowConsumer its policy for
+	// subscribers that fall behind ("drop" or "disconnect").
+	IdleTimeout  time.Duration
+	SlowConsumer string
+	// Counters reads the server's counters once the traffic is over
+	// ("broadcast_dropped", "broadcast_disconnected", ...).
+	Counters func(ctx context.Context) (map[string]uint64, error)
+}
+
 // Env is what the runner hands a scenario for one cell.
 type Env struct {
 	Clients []*Client
 	Params  Params
-	Phases  *Phases
 	Clock   measure.Clock
-	// Done has one counter per client: messages completed so far, all
-	// phases, read by the progress display.
+	// Done has one counter per client: messages completed so far, read by
+	// the progress display.
 	Done []Counter
 	// Latency is where the scenario records its main latency; the runner
 	// reads per-second intervals from it for the time series.
 	Latency *measure.Recorder
-	// DrainTimeout bounds how long replies in flight are awaited after the
-	// measured window before the connections are aborted.
-	DrainTimeout time.Duration
 	// Window is the measured window on Clock: a message sent at t belongs
-	// to it when Window.Contains(t). Set by the runner.
-	Window Window
-	// Drained is closed by the scenario (through MarkDrained) once nothing
-	// more is expected after Drain began; the runner then closes the
-	// connections, which ends goroutines still blocked reading.
-	Drained   chan struct{}
-	drainOnce sync.Once
+	// to it when Window.Contains(t). The runner opens and closes it.
+	Window *measure.Span
+	// Server describes the reference server, nil for a --target.
+	Server *Server
+
+	ended, quiet      chan struct{}
+	gaveUp            atomic.Int64
+	settled           atomic.Pointer[func() bool]
+	endOnce, quietOne sync.Once
 }
 
-// MarkDrained closes Drained, once.
-func (e *Env) MarkDrained() { e.drainOnce.Do(func() { close(e.Drained) }) }
-
-// Window is the measured window on the scenario's Clock, in nanoseconds.
-type Window struct{ start, end atomic.Int64 }
-
-// Start is the clock time the window began (0: not yet).
-func (w *Window) Start() int64 { return w.start.Load() }
-
-// End is the clock time the window ended (0: not yet).
-func (w *Window) End() int64 { return w.end.Load() }
-
-// Ended reports whether clock time t is at or after the window's end.
-func (w *Window) Ended(t int64) bool {
-	e := w.end.Load()
-	return e != 0 && t >= e
+// NewEnv returns a cell's environment, its window not yet open.
+func NewEnv(clients []*Client, p Params) *Env {
+	return &Env{Clients: clients, Params: p, Clock: measure.NewClock(), Done: make([]Counter, len(clients)),
+		Latency: measure.NewRecorder(), Window: &measure.Span{}, ended: make(chan struct{}), quiet: make(chan struct{})}
 }
 
-// Contains reports whether clock time t falls in the window: after its start
-// and, once the window has ended, before its end.
-func (w *Window) Contains(t int64) bool {
-	s := w.start.Load()
-	if s == 0 || t < s {
+// Settle tells the runner how to know that nothing more is expected once
+// the window has closed (every reply in, every sender stopped); without it
+// the runner waits out its whole drain timeout.
+func (e *Env) Settle(settled func() bool) { e.settled.Store(&settled) }
+
+// Settled reports what the scenario's Settle function says (false when it
+// set none).
+func (e *Env) Settled() bool {
+	f := e.settled.Load()
+	return f != nil && (*f)()
+}
+
+// End is the runner's: it ends the load at clock time gaveUp (all settled,
+// or the drain timeout passed), once.
+func (e *Env) End(gaveUp int64) {
+	e.endOnce.Do(func() {
+		e.gaveUp.Store(gaveUp)
+		close(e.ended)
+	})
+}
+
+// Ending is closed when the runner has ended the load: senders stop, and
+// errors from here on are the teardown's, not the server's.
+func (e *Env) Ending() <-chan struct{} { return e.ended }
+
+// Ended reports whether the runner has ended the load.
+func (e *Env) Ended() bool {
+	select {
+	case <-e.ended:
+		return true
+	default:
 		return false
 	}
-	e := w.end.Load()
-	return e == 0 || t < e
 }
+
+// Quiet is the scenario's: once the load has ended, it says that none of
+// its goroutines will write again, so the runner may close the
+// connections (a close handshake must not race a write). Run returning
+// says so too.
+func (e *Env) Quiet() { e.quietOne.Do(func() { close(e.quiet) }) }
+
+// Quieted is closed once the scenario has called Quiet.
+func (e *Env) Quieted() <-chan struct{} { return e.quiet }
+
+// GaveUpAt is the clock time the runner ended the load (0: not yet).
+// Messages never sent or never answered are at least this old.
+func (e *Env) GaveUpAt() int64 { return e.gaveUp.Load() }
 
 // Outcome is what a scenario measured in one cell.
 type Outcome struct {
@@ -160,7 +174,7 @@ type Outcome struct {
 	// had when the cell gave up on it (never sent, never answered).
 	LowerBounds uint64
 	// Accounting follows every message due in the window to its end.
-	Accounting *report.Accounting
+	Accounting *measure.Accounting
 	Latency    *measure.Recorder
 	Integrity  measure.Integrity
 	// Errors counts failures by class ("read", "write", ...).
@@ -169,11 +183,24 @@ type Outcome struct {
 	// left to its reply, without the wait behind a late schedule.
 	Service *measure.Recorder
 	// OpenLoop, Broadcast and Heartbeat carry the figures particular to
-	// those modes; the runner fills in what only it knows (server counters).
-	OpenLoop  *report.OpenLoop
-	Broadcast *report.Broadcast
-	Heartbeat *report.Heartbeat
+	// those modes.
+	OpenLoop  *measure.OpenLoop
+	Broadcast *measure.Broadcast
+	Heartbeat *measure.Heartbeat
 }
+
+// Measured says which part of a cell is its measured window.
+type Measured int
+
+// The measured windows a scenario may declare.
+const (
+	// Traffic: the runner connects, warms up, and measures Duration of
+	// the scenario's traffic.
+	Traffic Measured = iota
+	// Connecting: the connect phase is the measured work; nothing else is
+	// sent, and Run is not called.
+	Connecting
+)
 
 // Scenario is one kind of workload.
 type Scenario interface {
@@ -183,24 +210,34 @@ type Scenario interface {
 	Description() string
 	// Path is the server endpoint the scenario's connections dial ("/echo").
 	Path() string
-	// Mode says how load is offered: "closed-loop" or "open-loop".
+	// Mode says how load is offered: "closed-loop", "open-loop",
+	// "heartbeat" or "connect"; records and tables are grouped by it.
 	Mode(p Params) string
 	// Validate checks the parameters before anything starts; errors name
 	// the flag at fault.
 	Validate(p Params) error
-	// ServerSettings adjusts the reference servers' settings for this
-	// scenario (heartbeat sets the idle timeout it proves it survives).
-	ServerSettings(p Params, s servers.Settings) servers.Settings
-	// Run drives env.Clients through warmup, measure and drain as the runner
-	// moves env.Phases, and returns once every connection's goroutine has
-	// finished (at most env.DrainTimeout after Drain begins).
+	// Measures says which part of the cell is measured.
+	Measures() Measured
+	// ServerIdleTimeout is the idle timeout the reference servers need
+	// for this scenario (heartbeat proves connections survive it); 0
+	// keeps the servers' setting.
+	ServerIdleTimeout(p Params) time.Duration
+	// Profile declares what the scenario measures, for the renderers.
+	Profile() profile.Profile
+	// Run drives env.Clients from warmup through the window the runner
+	// opens and closes, tells the runner through env.Settle when nothing
+	// more is expected, and returns once the runner has ended the load
+	// (env.Ending) and every connection's goroutine has finished.
 	Run(ctx context.Context, env *Env) (*Outcome, error)
 }
 
 var known = registry.New[Scenario]("scenario")
 
-// Register adds a scenario; a duplicate name panics at init.
-func Register(x Scenario) { known.Register(x) }
+// Register adds a scenario and its profile; a duplicate name panics at init.
+func Register(x Scenario) {
+	known.Register(x)
+	profile.Register(x.Profile())
+}
 
 // Names lists the registered scenarios in alphabetical order.
 func Names() []string { return known.Names() }

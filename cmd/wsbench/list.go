@@ -9,12 +9,13 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/runner"
 	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
 )
 
 func listCmd(stdout io.Writer) error {
-	versions := scenarios.ModuleVersions()
+	versions := runner.ModuleVersions()
 	version := func(mod string) string {
 		if v := versions[mod]; v != "" {
 			return v

@@ -167,12 +167,12 @@ func TestParseRateStepsAndSLO(t *testing.T) {
 			t.Errorf("parseRateSteps(%q): want an error", bad)
 		}
 	}
-	slo, err := parseSLO("p99=10ms")
-	if err != nil || slo.Percentile != "p99" || slo.Limit.Milliseconds() != 10 {
+	slo, err := report.ParseSLO("p99=10ms")
+	if err != nil || slo.Metric.Name != "p99" || slo.Value != 10_000 {
 		t.Fatalf("slo %+v, %v", slo, err)
 	}
 	for _, bad := range []string{"p98=10ms", "p99", "p99=fast", "p99=-1ms"} {
-		if _, err := parseSLO(bad); err == nil {
+		if _, err := report.ParseSLO(bad); err == nil {
 			t.Errorf("parseSLO(%q): want an error", bad)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wsbench/wsbench/report"
-	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/runner"
 )
 
 // progress shows the run on stderr: a live status line redrawn each second
@@ -31,7 +31,7 @@ func newProgress(w io.Writer, driver string) *progress {
 	return &progress{w: w, tty: tty, driver: driver}
 }
 
-func (p *progress) event(e scenarios.Event) {
+func (p *progress) event(e runner.Event) {
 	who := e.Cell.Describe(p.driver)
 	if e.Record != nil {
 		p.clear()

@@ -22,6 +22,7 @@ import (
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/runner"
 	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
 )
@@ -176,7 +177,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		Schema:      report.Schema,
 		CreatedAt:   time.Now().UTC(),
 		Command:     append([]string{"wsbench", "run"}, args...),
-		Environment: scenarios.Environment(modules()),
+		Environment: runner.Environment(modules()),
 		Pinning:     pinning,
 	}
 	if plan.Target == "" {
@@ -190,7 +191,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 
 	prog := newProgress(stderr, plan.Driver.Name())
 	var saveErr error
-	records := scenarios.Run(ctx, plan, func(e scenarios.Event) {
+	records := runner.Run(ctx, plan, func(e runner.Event) {
 		prog.event(e)
 		if e.Record != nil {
 			// Save after every cell, so a crash or kill keeps what was measured.
@@ -292,8 +293,8 @@ type runOptions struct {
 
 // plan turns the flags into a plan, checking each one and naming the flag at
 // fault.
-func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
-	var plan scenarios.Plan
+func (o runOptions) plan() (runner.Plan, report.Format, error) {
+	var plan runner.Plan
 	format, err := report.ParseFormat(o.format)
 	if err != nil {
 		return plan, "", usagef("--format: %v", err)
@@ -317,7 +318,7 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 	if o.runs < 1 {
 		return plan, "", usagef("--runs %d: must be at least 1", o.runs)
 	}
-	p := scenarios.Params{Conns: slices.Min(counts), Text: o.text, Compression: o.compression}
+	p := scenarios.Params{Conns: counts[0], Text: o.text, Compression: o.compression}
 	if p.Duration, err = parseDuration("duration", o.duration, false); err != nil {
 		return plan, "", err
 	}
@@ -344,13 +345,14 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 		if o.slo == "" {
 			return plan, "", usagef("--rate %s searches for capacity and needs an objective: add --slo p99=10ms (or p50, p90, p999, max)", rateFlag)
 		}
-		if plan.SLO, err = parseSLO(o.slo); err != nil {
-			return plan, "", err
+		slo, err := report.ParseSLO(o.slo)
+		if err != nil {
+			return plan, "", usagef("%v", err)
 		}
-		if o.scenario != "echo" && o.scenario != "broadcast" {
-			return plan, "", usagef("--rate %s: a capacity search steps the rate of echo (open loop) or broadcast, not %s", rateFlag, o.scenario)
+		plan.SLO = &slo
+		if plan.Scenario.Mode(scenarios.Params{Rate: plan.RateSteps[0]}) != "open-loop" {
+			return plan, "", usagef("--rate %s: a capacity search steps the rate of an open-loop scenario (echo, broadcast), not %s", rateFlag, o.scenario)
 		}
-		p.Rate = plan.RateSteps[0] // for validation; each step sets its own
 	} else if p.Rate, err = parseRate("rate", rateFlag); err != nil {
 		return plan, "", err
 	} else if o.slo != "" {
@@ -366,10 +368,10 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 			return plan, "", err
 		}
 	}
-	if err := plan.Scenario.Validate(p); err != nil {
+	plan.Params, plan.Runs = p, o.runs
+	if err := plan.Validate(); err != nil {
 		return plan, "", usagef("%v", err)
 	}
-	plan.Params, plan.Runs = p, o.runs
 	plan.Settings = servers.DefaultSettings()
 	plan.Settings.ReadLimit = max(plan.Settings.ReadLimit, int64(p.Payload))
 	plan.Settings.Compression = p.Compression
@@ -409,7 +411,7 @@ func (o runOptions) plan() (scenarios.Plan, report.Format, error) {
 
 // preflight dials the target once so an unreachable one gets one clear line
 // instead of a table of failures.
-func preflight(ctx context.Context, plan scenarios.Plan) error {
+func preflight(ctx context.Context, plan runner.Plan) error {
 	s := servers.DefaultSettings()
 	ctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
 	defer cancel()
@@ -418,7 +420,7 @@ func preflight(ctx context.Context, plan scenarios.Plan) error {
 		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
 	})
 	if err != nil {
-		return usagef("target %s unreachable (%s): %v", plan.Target, scenarios.DialErrorClass(err), err)
+		return usagef("target %s unreachable (%s): %v", plan.Target, runner.DialErrorClass(err), err)
 	}
 	_, _ = c.Close(time.Second)
 	return nil
@@ -544,22 +546,4 @@ func parseRateSteps(s string) ([]float64, error) {
 		}
 	}
 	return steps, nil
-}
-
-// parseSLO reads an objective such as p99=10ms.
-func parseSLO(s string) (*scenarios.SLO, error) {
-	name, limit, ok := strings.Cut(s, "=")
-	if !ok {
-		name, limit, ok = strings.Cut(s, "<")
-	}
-	slo := &scenarios.SLO{Percentile: strings.TrimSpace(name)}
-	if _, known := slo.Value(report.Latency{}); !ok || !known {
-		return nil, usagef("--slo %q: want PERCENTILE=LIMIT such as p99=10ms (percentiles: p50, p90, p99, p999, max)", s)
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(limit))
-	if err != nil || d <= 0 {
-		return nil, usagef("--slo %q: the limit must be a duration such as 10ms", s)
-	}
-	slo.Limit = d
-	return slo, nil
 }

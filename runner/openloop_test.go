@@ -1,4 +1,4 @@
-package scenarios
+package runner
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
 )
 
@@ -63,8 +64,8 @@ func TestOpenLoopMeasuresAFixedDelay(t *testing.T) {
 	const delay = 50 * time.Millisecond
 	url := slowEcho(t, func(time.Time) time.Duration { return delay })
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 10, Payload: 128, Rate: 200, Warmup: 100 * time.Millisecond, Duration: time.Second}
-	r := Run(context.Background(), Plan{Scenario: echo{}, Target: url, Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 10, Payload: 128, Rate: 200, Warmup: 100 * time.Millisecond, Duration: time.Second}
+	r := Run(context.Background(), Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if !clean(r) || r.Mode != "open-loop" {
 		t.Fatalf("status %s %q mode %s errors %v integrity %+v", r.Status, r.Reason, r.Mode, r.Errors, r.Integrity)
@@ -97,12 +98,12 @@ func TestOpenLoopSeesAStallThatClosedLoopHides(t *testing.T) {
 		return 0
 	})
 	d, _ := drivers.Lookup(drivers.Default)
-	base := Params{Conns: 10, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 2 * time.Second}
+	base := scenarios.Params{Conns: 10, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 2 * time.Second}
 	open, closed := base, base
 	open.Rate = 500
 	var recs []report.Record
-	for _, p := range []Params{open, closed} {
-		recs = append(recs, Run(context.Background(), Plan{Scenario: echo{}, Target: url, Driver: d, Params: p,
+	for _, p := range []scenarios.Params{open, closed} {
+		recs = append(recs, Run(context.Background(), Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: p,
 			Runs: 1, Settings: servers.DefaultSettings()}, nil)[0])
 	}
 	o, c := recs[0], recs[1]
@@ -125,8 +126,8 @@ func TestOpenLoopSeesAStallThatClosedLoopHides(t *testing.T) {
 
 func TestOpenLoopAgainstReferenceServers(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 20, Payload: 256, Rate: 2000, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
-	plan := Plan{Scenario: echo{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 20, Payload: 256, Rate: 2000, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
+	plan := Plan{Scenario: sc("echo"), Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
 		if !clean(r) || r.OpenLoop == nil {
@@ -142,14 +143,18 @@ func TestOpenLoopAgainstReferenceServers(t *testing.T) {
 func TestCapacitySearchStopsAtTheFirstBrokenStep(t *testing.T) {
 	url := slowEcho(t, func(time.Time) time.Duration { return 10 * time.Millisecond })
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 5, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond}
+	p := scenarios.Params{Conns: 5, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond}
 	for _, c := range []struct {
 		limit     time.Duration
 		wantSteps int
 		wantPass  bool
 	}{{5 * time.Millisecond, 1, false}, {200 * time.Millisecond, 2, true}} {
-		plan := Plan{Scenario: echo{}, Target: url, Driver: d, Params: p, Runs: 1, Settings: servers.DefaultSettings(),
-			RateSteps: []float64{100, 200}, SLO: &SLO{Percentile: "p99", Limit: c.limit}}
+		slo, err := report.ParseSLO("p99=" + c.limit.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: p, Runs: 1, Settings: servers.DefaultSettings(),
+			RateSteps: []float64{100, 200}, SLO: &slo}
 		recs := Run(context.Background(), plan, nil)
 		if len(recs) != c.wantSteps {
 			t.Fatalf("SLO %s: %d steps run, want %d", c.limit, len(recs), c.wantSteps)

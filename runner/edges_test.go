@@ -1,4 +1,4 @@
-package scenarios
+package runner
 
 import (
 	"context"
@@ -6,13 +6,16 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/profile"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
 )
 
@@ -79,9 +82,9 @@ func TestOpenLoopAccountsForAWindowThatEndsMidStall(t *testing.T) {
 	const warmup, rate = 200 * time.Millisecond, 1000
 	url := stallingEcho(t, int(rate*(warmup+700*time.Millisecond).Seconds()))
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 1, Payload: 128 << 10, Rate: rate, Warmup: warmup, Duration: time.Second}
+	p := scenarios.Params{Conns: 1, Payload: 128 << 10, Rate: rate, Warmup: warmup, Duration: time.Second}
 	start := time.Now()
-	r := Run(context.Background(), Plan{Scenario: echo{}, Target: url, Driver: d, Params: p, Runs: 1,
+	r := Run(context.Background(), Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 300 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}, nil)[0]
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("the cell took %s: a blocked writer must not hold it up", took)
@@ -136,8 +139,8 @@ func cappedEcho(t *testing.T, service time.Duration) string {
 func TestOpenLoopThroughputIsWhatCompletedInTheWindow(t *testing.T) {
 	url := cappedEcho(t, 2*time.Millisecond)
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 4, Payload: 128, Rate: 600, Warmup: 300 * time.Millisecond, Duration: time.Second}
-	r := Run(context.Background(), Plan{Scenario: echo{}, Target: url, Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 4, Payload: 128, Rate: 600, Warmup: 300 * time.Millisecond, Duration: time.Second}
+	r := Run(context.Background(), Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 2 * time.Second}, nil)[0]
 	t.Logf("msgs/s %.0f, drain %d, accounting %+v", r.ThroughputMsgsPerS, r.DrainMessages, r.Accounting)
 	if r.ThroughputMsgsPerS > 540 || r.ThroughputMsgsPerS < 200 {
@@ -164,8 +167,8 @@ func fastEcho(t *testing.T) string {
 func TestOpenLoopCorrectedLatencyIsNotTheTimersLateness(t *testing.T) {
 	url := fastEcho(t)
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 2, Payload: 128, Rate: 200, Warmup: 100 * time.Millisecond, Duration: time.Second}
-	r := Run(context.Background(), Plan{Scenario: echo{}, Target: url, Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 2, Payload: 128, Rate: 200, Warmup: 100 * time.Millisecond, Duration: time.Second}
+	r := Run(context.Background(), Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if r.ServiceTime == nil || r.OpenLoop == nil || r.OpenLoop.SendLateness.Count == 0 {
 		t.Fatalf("service %v open loop %+v: want service time and a send-lateness histogram", r.ServiceTime, r.OpenLoop)
@@ -184,9 +187,9 @@ func TestOpenLoopCorrectedLatencyIsNotTheTimersLateness(t *testing.T) {
 // its own with the pongs of that second in it.
 func TestSeriesHasEverySecondWithItsLatencies(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 4, Payload: 128, Warmup: 100 * time.Millisecond, Duration: 2 * time.Second,
+	p := scenarios.Params{Conns: 4, Payload: 128, Warmup: 100 * time.Millisecond, Duration: 2 * time.Second,
 		PingInterval: 200 * time.Millisecond, PongTimeout: time.Second}
-	r := Run(context.Background(), Plan{Scenario: heartbeat{}, Target: fastEcho(t), Driver: d, Params: p, Runs: 1,
+	r := Run(context.Background(), Plan{Scenario: sc("heartbeat"), Target: fastEcho(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if len(r.Series) != 2 {
 		t.Fatalf("%d points in the series of a 2 s window, want 2: %+v", len(r.Series), r.Series)
@@ -220,9 +223,9 @@ func silentPonger(t *testing.T) string {
 func TestMissedPongsAreInThePercentiles(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	const timeout = 100 * time.Millisecond
-	p := Params{Conns: 3, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 600 * time.Millisecond,
+	p := scenarios.Params{Conns: 3, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 600 * time.Millisecond,
 		PingInterval: 150 * time.Millisecond, PongTimeout: timeout}
-	r := Run(context.Background(), Plan{Scenario: heartbeat{}, Target: silentPonger(t), Driver: d, Params: p, Runs: 1,
+	r := Run(context.Background(), Plan{Scenario: sc("heartbeat"), Target: silentPonger(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if r.Heartbeat == nil || r.Heartbeat.Missed == 0 {
 		t.Fatalf("heartbeat %+v: want missed pongs", r.Heartbeat)
@@ -248,7 +251,7 @@ func corruptingEcho(t *testing.T) string {
 func TestCorruptRepliesAreNoRoundTrips(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	p := quickParams()
-	r := Run(context.Background(), Plan{Scenario: echo{}, Target: corruptingEcho(t), Driver: d, Params: p, Runs: 1,
+	r := Run(context.Background(), Plan{Scenario: sc("echo"), Target: corruptingEcho(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if r.Integrity.Corrupt == 0 {
 		t.Fatalf("integrity %+v: want corrupt replies", r.Integrity)
@@ -295,8 +298,8 @@ func slowAcceptor(t *testing.T, delay time.Duration) string {
 // in line, and their handshake latency must run from when they were due.
 func TestConnectStormLatencyIncludesQueueing(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 60, Payload: 128, ConnectRate: 1000}
-	r := Run(context.Background(), Plan{Scenario: connectStorm{}, Target: slowAcceptor(t, 5*time.Millisecond), Driver: d,
+	p := scenarios.Params{Conns: 60, Payload: 128, ConnectRate: 1000}
+	r := Run(context.Background(), Plan{Scenario: sc("connect"), Target: slowAcceptor(t, 5*time.Millisecond), Driver: d,
 		Params: p, Runs: 1, Settings: servers.DefaultSettings(), ConnectParallel: 4}, nil)[0]
 	if r.Connect.Established != 60 || r.HandshakeService == nil {
 		t.Fatalf("established %d, service %v", r.Connect.Established, r.HandshakeService)
@@ -316,53 +319,41 @@ func TestConnectStormLatencyIncludesQueueing(t *testing.T) {
 	}
 }
 
-// TestFanoutCountsIncompleteMessagesPastTheRing: 10,000 measured publishes
-// that never reach every subscriber are 10,000 incomplete fan-outs, not
-// the last 4096.
-func TestFanoutCountsIncompleteMessagesPastTheRing(t *testing.T) {
-	var w Window
-	w.start.Store(1)
-	f := newFanout(1, 2, &w)
-	for seq := range uint64(10_000) {
-		f.publish(0, seq, 10+int64(seq))
-		f.deliver(0, seq, 20+int64(seq)) // one of two subscribers
-	}
-	w.end.Store(1 << 40)
-	if _, _, incomplete := f.result(); incomplete != 10_000 {
-		t.Fatalf("%d incomplete fan-outs, want 10000", incomplete)
-	}
-}
-
 // gcWatcher is a scenario that watches the client's garbage collector
 // through the drain: the runner must not force a GC (its memory snapshot)
 // while replies may still be in flight.
 type gcWatcher struct{ gcDuringDrain *uint32 }
 
-func (gcWatcher) Name() string                                                 { return "gc-watcher" }
-func (gcWatcher) Description() string                                          { return "test" }
-func (gcWatcher) Path() string                                                 { return "/echo" }
-func (gcWatcher) Mode(Params) string                                           { return "closed-loop" }
-func (gcWatcher) Validate(Params) error                                        { return nil }
-func (gcWatcher) ServerSettings(_ Params, s servers.Settings) servers.Settings { return s }
-func (g gcWatcher) Run(ctx context.Context, env *Env) (*Outcome, error) {
+func (gcWatcher) Name() string                                     { return "gc-watcher" }
+func (gcWatcher) Description() string                              { return "test" }
+func (gcWatcher) Path() string                                     { return "/echo" }
+func (gcWatcher) Mode(scenarios.Params) string                     { return "closed-loop" }
+func (gcWatcher) Validate(scenarios.Params) error                  { return nil }
+func (gcWatcher) Measures() scenarios.Measured                     { return scenarios.Traffic }
+func (gcWatcher) ServerIdleTimeout(scenarios.Params) time.Duration { return 0 }
+func (gcWatcher) Profile() profile.Profile                         { return profile.Profile{Scenario: "gc-watcher"} }
+func (g gcWatcher) Run(ctx context.Context, env *scenarios.Env) (*scenarios.Outcome, error) {
 	// Counted from the start of the scenario, so a GC forced the moment
 	// the drain begins is seen however late this goroutine notices it.
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	for env.Phases.Load() < Drain {
+	var done atomic.Bool
+	env.Settle(done.Load)
+	for !env.Window.Over() {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // replies "in flight"
 	runtime.ReadMemStats(&after)
 	*g.gcDuringDrain = after.NumForcedGC - before.NumForcedGC
-	env.MarkDrained()
-	return &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}, nil
+	done.Store(true)
+	<-env.Ending()
+	return &scenarios.Outcome{Latency: env.Latency, Errors: map[string]uint64{}}, nil
 }
 
 func TestMemorySnapshotWaitsForTheDrain(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	var forced uint32
-	p := Params{Conns: 2, Payload: 128, Warmup: 10 * time.Millisecond, Duration: 100 * time.Millisecond}
+	p := scenarios.Params{Conns: 2, Payload: 128, Warmup: 10 * time.Millisecond, Duration: 100 * time.Millisecond}
 	r := Run(context.Background(), Plan{Scenario: gcWatcher{&forced}, Target: fastEcho(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if r.Status == report.StatusInterrupted || r.DurationS == 0 {

@@ -1,4 +1,4 @@
-package scenarios
+package runner
 
 import (
 	"context"
@@ -13,11 +13,16 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/scenarios"
 )
+
+// pacerChunk bounds one sleep of the dial pacer, so it notices a cancelled
+// context within this long.
+const pacerChunk = 20 * time.Millisecond
 
 // connectResult is the outcome of the connect phase.
 type connectResult struct {
-	clients []*Client
+	clients []*scenarios.Client
 	// handshake is each established connection's handshake latency: with
 	// a rate, from when the dial was due on the schedule (queueing behind
 	// busy dialers or a slow server included); service from when the dial
@@ -89,7 +94,7 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 					} else {
 						res.handshake.Record(t1, time.Duration(t1-t0))
 					}
-					res.clients = append(res.clients, &Client{ID: dl.id, Conn: conn})
+					res.clients = append(res.clients, &scenarios.Client{ID: dl.id, Conn: conn})
 				}
 				mu.Unlock()
 			}
@@ -133,8 +138,8 @@ func DialErrorClass(err error) string {
 
 // closeAll closes every connection with a close handshake, at most parallel
 // at a time; broken connections are closed at once and count as abrupt.
-func closeAll(clients []*Client, parallel int, timeout time.Duration) (clean, abrupt int) {
-	work := make(chan *Client)
+func closeAll(clients []*scenarios.Client, parallel int, timeout time.Duration) (clean, abrupt int) {
+	work := make(chan *scenarios.Client)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range min(parallel, max(len(clients), 1)) {

@@ -1,4 +1,4 @@
-package scenarios
+package runner
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
 )
 
@@ -61,8 +62,8 @@ func lossyHub(t *testing.T) string {
 
 func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
 	d, _ := drivers.Lookup("gorilla")
-	p := Params{Conns: 6, Payload: 128, Publishers: 2, Rate: 50, Warmup: 0, Duration: 600 * time.Millisecond}
-	plan := Plan{Scenario: broadcast{}, Target: lossyHub(t), Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 6, Payload: 128, Publishers: 2, Rate: 50, Warmup: 0, Duration: 600 * time.Millisecond}
+	plan := Plan{Scenario: sc("broadcast"), Target: lossyHub(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 500 * time.Millisecond}
 	r := Run(context.Background(), plan, nil)[0]
 	// One lost delivery in 186 is within the verdict's bound: degraded.
@@ -92,8 +93,8 @@ func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
 
 func TestBroadcastAgainstReferenceServers(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 10, Payload: 200, Publishers: 3, Rate: 60, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
-	plan := Plan{Scenario: broadcast{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 10, Payload: 200, Publishers: 3, Rate: 60, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
+	plan := Plan{Scenario: sc("broadcast"), Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
 		if !clean(r) {
@@ -142,9 +143,9 @@ func TestHeartbeatCountsMissedPongs(t *testing.T) {
 	for _, dname := range drivers.Names() {
 		t.Run(dname, func(t *testing.T) {
 			d, _ := drivers.Lookup(dname)
-			p := Params{Conns: 4, PingInterval: 100 * time.Millisecond, PongTimeout: 80 * time.Millisecond,
+			p := scenarios.Params{Conns: 4, PingInterval: 100 * time.Millisecond, PongTimeout: 80 * time.Millisecond,
 				Warmup: 0, Duration: 700 * time.Millisecond}
-			plan := Plan{Scenario: heartbeat{}, Target: deafServer(t), Driver: d, Params: p, Runs: 1,
+			plan := Plan{Scenario: sc("heartbeat"), Target: deafServer(t), Driver: d, Params: p, Runs: 1,
 				Settings: servers.DefaultSettings()}
 			r := Run(context.Background(), plan, nil)[0]
 			h := r.Heartbeat
@@ -166,9 +167,9 @@ func TestHeartbeatCountsMissedPongs(t *testing.T) {
 
 func TestHeartbeatKeepsConnectionsUpPastTheIdleTimeout(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 20, PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
+	p := scenarios.Params{Conns: 20, PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
 		Warmup: 100 * time.Millisecond, Duration: 800 * time.Millisecond}
-	plan := Plan{Scenario: heartbeat{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+	plan := Plan{Scenario: sc("heartbeat"), Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
 		h := r.Heartbeat
@@ -229,7 +230,7 @@ func TestConnectFailureClasses(t *testing.T) {
 			d, _ := drivers.Lookup(dname)
 			s := servers.DefaultSettings()
 			s.HandshakeTimeout = 300 * time.Millisecond
-			plan := Plan{Scenario: connectStorm{}, Target: url, Driver: d, Params: Params{Conns: 5}, Runs: 1, Settings: s}
+			plan := Plan{Scenario: sc("connect"), Target: url, Driver: d, Params: scenarios.Params{Conns: 5}, Runs: 1, Settings: s}
 			r := Run(context.Background(), plan, nil)[0]
 			if r.Status != report.StatusFailed || r.Errors[class] != 5 || r.Connect.Failed != 5 {
 				t.Errorf("%s via %s: status %s, errors %v, want 5 × %s", url, dname, r.Status, r.Errors, class)
@@ -240,8 +241,8 @@ func TestConnectFailureClasses(t *testing.T) {
 
 func TestConnectStormAgainstReferenceServers(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := Params{Conns: 60, ConnectRate: 300}
-	plan := Plan{Scenario: connectStorm{}, Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
+	p := scenarios.Params{Conns: 60, ConnectRate: 300}
+	plan := Plan{Scenario: sc("connect"), Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
 		if !clean(r) {

@@ -1,4 +1,4 @@
-package scenarios
+package runner
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
 )
 
@@ -65,8 +66,8 @@ func testServeCommand(env ...string) ServeCommand {
 }
 
 // quickParams keep runner tests short.
-func quickParams() Params {
-	return Params{Conns: 8, Payload: 256, Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond}
+func quickParams() scenarios.Params {
+	return scenarios.Params{Conns: 8, Payload: 256, Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond}
 }
 
 // clean reports a record measured without failure, errors or integrity
@@ -82,4 +83,13 @@ func clean(r report.Record) bool {
 // wsURL is the WebSocket URL of path on an httptest server.
 func wsURL(srv *httptest.Server, path string) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
+}
+
+// sc is the named built-in scenario.
+func sc(name string) scenarios.Scenario {
+	s, err := scenarios.Lookup(name)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

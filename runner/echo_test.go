@@ -1,4 +1,4 @@
-package scenarios
+package runner
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func faultyServer(t *testing.T) string {
 func TestEchoCountsIntegrityFaults(t *testing.T) {
 	d, _ := drivers.Lookup("gorilla")
 	p := quickParams()
-	plan := Plan{Scenario: echo{}, Target: faultyServer(t), Driver: d, Params: p, Runs: 1,
+	plan := Plan{Scenario: sc("echo"), Target: faultyServer(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 300 * time.Millisecond}
 	recs := Run(context.Background(), plan, nil)
 	if len(recs) != 1 {
@@ -85,7 +85,7 @@ func TestRunnerAgainstReferenceServerProcesses(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	p := quickParams()
 	names := servers.Names()
-	plan := Plan{Scenario: echo{}, Servers: names, Driver: d, Params: p, Runs: 2,
+	plan := Plan{Scenario: sc("echo"), Servers: names, Driver: d, Params: p, Runs: 2,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	var phases []string
 	recs := Run(context.Background(), plan, func(e Event) {
@@ -143,7 +143,7 @@ func TestRunnerGoesOnAfterAFailedCell(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	p := quickParams()
 	calls := 0
-	plan := Plan{Scenario: echo{}, Servers: []string{"gorilla", "gorilla"}, Driver: d, Params: p, Runs: 1,
+	plan := Plan{Scenario: sc("echo"), Servers: []string{"gorilla", "gorilla"}, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(),
 		Serve: func(args []string) *exec.Cmd {
 			calls++
@@ -168,7 +168,7 @@ func TestRunnerRecordsAServerThatDiesMidRun(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	p := quickParams()
 	p.Duration = 5 * time.Second
-	plan := Plan{Scenario: echo{}, Servers: []string{"gorilla"}, Driver: d, Params: p, Runs: 1,
+	plan := Plan{Scenario: sc("echo"), Servers: []string{"gorilla"}, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand("WSBENCH_TEST_DIE_AFTER=600ms"),
 		DrainTimeout: 300 * time.Millisecond}
 	start := time.Now()
@@ -189,7 +189,7 @@ func TestRunnerStopsPromptlyWhenCancelled(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	p := quickParams()
 	p.Duration = 30 * time.Second
-	plan := Plan{Scenario: echo{}, Servers: []string{"gorilla", "coder"}, Driver: d, Params: p, Runs: 1,
+	plan := Plan{Scenario: sc("echo"), Servers: []string{"gorilla", "coder"}, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()

@@ -1,0 +1,65 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wsbench/wsbench/profile"
+	// The built-in scenarios register their profiles.
+	_ "github.com/wsbench/wsbench/scenarios"
+)
+
+// TestEveryProfileNamesKnownColumns: a typo in a scenario's declaration is
+// caught here, not by a blank column.
+func TestEveryProfileNamesKnownColumns(t *testing.T) {
+	if len(profile.Names()) < 4 {
+		t.Fatalf("profiles %v: the built-in scenarios did not register theirs", profile.Names())
+	}
+	for _, name := range profile.Names() {
+		if err := CheckProfile(profile.Lookup(name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := CheckProfile(profile.Profile{Scenario: "x", Columns: []profile.Column{{Key: "nope"}}}); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+// TestNoRendererNeedsTheScenarioName: a scenario the renderers never heard
+// of renders from its declaration alone.
+func TestNoRendererNeedsTheScenarioName(t *testing.T) {
+	profile.Register(profile.Profile{Scenario: "test-storm", Title: "storm of {conns} conns · {window}",
+		Throughput: profile.Throughput{Label: "storms/s", Source: "messages"},
+		Latency:    profile.Latency{Source: "latency", Prefix: "storm ", What: "storm time"},
+		Columns:    []profile.Column{{Key: "throughput"}, {Key: "latency"}, {Key: "errors", Label: "faults"}}})
+	r := Record{Scenario: "test-storm", Server: "s", Driver: "d", Conns: 7, Status: StatusOK, DurationS: 1, Messages: 10,
+		ThroughputMsgsPerS: 10, Latency: Latency{Count: 10, P50: 100, P99: 200}}
+	var b strings.Builder
+	if err := Render(&b, &Result{Records: []Record{r}}, Table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"storm of 7 conns", "storms/s", "storm p99", "faults"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	if v, ok := LookupMetric("throughput"); !ok {
+		t.Fatal("no throughput metric")
+	} else if got, _ := v.Value(r); got != 10 {
+		t.Fatalf("throughput metric %v, want 10", got)
+	}
+}
+
+func TestParseSLOIsAThreshold(t *testing.T) {
+	for in, want := range map[string]string{"p99=10ms": "p99 ≤ 10ms", "p99<10ms": "p99 < 10ms", "p50<=500us": "p50 ≤ 500µs"} {
+		th, err := ParseSLO(in)
+		if err != nil || th.Objective() != want {
+			t.Errorf("ParseSLO(%q) = %q, %v; want %q", in, th.Objective(), err, want)
+		}
+	}
+	for _, bad := range []string{"p99>10ms", "throughput<5", "p99=fast", "echo:p99<1ms", ""} {
+		if _, err := ParseSLO(bad); err == nil {
+			t.Errorf("ParseSLO(%q) accepted", bad)
+		}
+	}
+}

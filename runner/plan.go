@@ -1,0 +1,187 @@
+// Package runner owns time in a benchmark: the plan and the matrix of cells
+// it expands into, the reference server processes, the phases of a cell
+// (connect, warmup, the measured window, the drain of replies in flight,
+// close), ending the load, the capacity search, and the description of the
+// machine. A scenario (package scenarios) only sends, receives and counts
+// inside the window the runner opens and closes; the runner turns what it
+// measured into a report.Record.
+package runner
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// Plan is everything a run needs: what to measure, against what, how often.
+// The matrix's dimensions live here once (servers, connection counts,
+// rates, runs); Cells expands them.
+type Plan struct {
+	Scenario scenarios.Scenario
+	// Servers are the reference servers to start, one process per cell.
+	Servers []string
+	// Target is an external ws:// or wss:// URL measured instead of
+	// reference servers; its path is used as given.
+	Target string
+	Driver drivers.Driver
+	// Params are the cell parameters shared by every cell; Conns and Rate
+	// are the defaults of the dimensions below.
+	Params scenarios.Params
+	// ConnsList, when set, runs every cell at each of these connection
+	// counts (Params.Conns is then ignored), for memory-per-connection slopes.
+	ConnsList []int
+	// Runs repeats every cell, interleaved across servers (A B C A B C).
+	Runs     int
+	Settings servers.Settings
+	// TLS configures wss:// targets; nil verifies certificates as usual.
+	TLS *tls.Config
+	// Serve starts `wsbench serve`; nil means SelfServe.
+	Serve ServeCommand
+	// RateSteps, with SLO, makes the run a capacity search: every server
+	// is run at each rate in turn (Params.Rate is ignored) until a step
+	// breaks the SLO; Capacity then says where each one stopped. The search
+	// is repeated for every connection count and run.
+	RateSteps []float64
+	SLO       *report.Threshold
+	// ServerCPUs, when set, pins every server process to these CPUs with
+	// GOMAXPROCS to match (the CLI pins the load generator itself).
+	ServerCPUs []int
+
+	// Zero values of the knobs below pick the defaults.
+	ConnectParallel int           // concurrent dials (default 64; 512 with a --connect-rate)
+	DrainTimeout    time.Duration // wait for replies in flight (default 2 s)
+	CloseTimeout    time.Duration // per-connection close handshake (default 2 s)
+	SampleInterval  time.Duration // server /proc sampling (default 100 ms)
+
+	connectParallelSet bool // ConnectParallel was given, not defaulted
+}
+
+// Cell is one entry of the run matrix.
+type Cell struct {
+	Index, Total int // 1-based position in the run order
+	Server       string
+	Conns        int
+	Run          int
+	// Rate is the cell's rate (Params.Rate, or a capacity search's step).
+	Rate float64
+}
+
+// cellParams are the scenario parameters of one cell.
+func (p *Plan) cellParams(c Cell) scenarios.Params {
+	q := p.Params
+	q.Conns, q.Rate = c.Conns, c.Rate
+	return q
+}
+
+// names are the servers of the matrix, or the target.
+func (p *Plan) names() []string {
+	if p.Target != "" {
+		return []string{"target"}
+	}
+	return p.Servers
+}
+
+// counts are the connection counts of the matrix.
+func (p *Plan) counts() []int {
+	if len(p.ConnsList) > 0 {
+		return p.ConnsList
+	}
+	return []int{p.Params.Conns}
+}
+
+// rates are the rates of the matrix: a capacity search's steps, or the one
+// rate.
+func (p *Plan) rates() []float64 {
+	if len(p.RateSteps) > 0 {
+		return p.RateSteps
+	}
+	return []float64{p.Params.Rate}
+}
+
+// Cells lists the matrix in run order: runs outermost, then connection
+// counts, then rates, then servers innermost, so repeated runs of a server
+// are spread across the whole invocation and machine drift falls on every
+// server alike. A capacity search walks the same order and leaves out the
+// steps of a server after its first broken one.
+func (p Plan) Cells() []Cell {
+	var cells []Cell
+	for run := 1; run <= max(p.Runs, 1); run++ {
+		for _, n := range p.counts() {
+			for _, r := range p.rates() {
+				for _, s := range p.names() {
+					cells = append(cells, Cell{Server: s, Conns: n, Run: run, Rate: r})
+				}
+			}
+		}
+	}
+	for i := range cells {
+		cells[i].Index, cells[i].Total = i+1, len(cells)
+	}
+	return cells
+}
+
+// Validate checks the parameters of every connection count and rate of the
+// matrix with the scenario before anything starts, naming the cell at
+// fault.
+func (p Plan) Validate() error {
+	for _, n := range p.counts() {
+		for _, r := range p.rates() {
+			q := p.cellParams(Cell{Conns: n, Rate: r})
+			if err := p.Scenario.Validate(q); err != nil {
+				if len(p.counts()) > 1 || len(p.rates()) > 1 {
+					return fmt.Errorf("%w (at %d conns, rate %g)", err, n, r)
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Event reports progress to whoever displays it.
+type Event struct {
+	Cell  Cell
+	Phase string // "starting", "connecting", "warmup", "measure", "closing", "done"
+	// Messages completed so far in this cell and the rate over the last
+	// second; Elapsed is time in the current phase, Length its planned length.
+	Messages        uint64
+	Rate            float64
+	Elapsed, Length time.Duration
+	Errors          uint64
+	// Record is set with Phase "done".
+	Record *report.Record
+}
+
+func (p *Plan) defaults() {
+	if p.Serve == nil {
+		p.Serve = SelfServe
+	}
+	p.connectParallelSet = p.ConnectParallel > 0
+	if p.ConnectParallel <= 0 {
+		p.ConnectParallel = 64
+	}
+	if p.DrainTimeout <= 0 {
+		p.DrainTimeout = 2 * time.Second
+	}
+	if p.CloseTimeout <= 0 {
+		p.CloseTimeout = 2 * time.Second
+	}
+	if p.SampleInterval <= 0 {
+		p.SampleInterval = 100 * time.Millisecond
+	}
+}
+
+// Describe is a one-line summary of a cell for progress output.
+func (c Cell) Describe(driver string) string {
+	run := ""
+	if c.Run > 1 {
+		run = fmt.Sprintf(" run %d", c.Run)
+	}
+	return strings.TrimSpace(fmt.Sprintf("[%d/%d] %s ← %s, %d conns%s", c.Index, c.Total, c.Server, driver, c.Conns, run))
+}
