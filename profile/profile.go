@@ -12,6 +12,7 @@ package profile
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -71,10 +72,65 @@ type Latency struct {
 
 // Column is one column of a scenario's table.
 type Column struct {
-	// Key names the figure in the report's column catalog.
+	// Key names the figure in the report's column catalog, or one of the
+	// scenario's own: "figure.NAME" (Outcome.Figures) or "dist.NAME"
+	// (Outcome.Distributions: its p50, p99 and max).
 	Key string
-	// Label, when set, replaces the catalog's column name.
+	// Label, when set, replaces the catalog's column name; a scenario's
+	// own figure is headed by its Label, or its NAME.
 	Label string
+	// Format says how a scenario's own figure reads: Count (the default),
+	// Seconds, Micros, Rate, Percent or Bytes.
+	Format Format
+	// HigherIsBetter is true for a figure where more is better (a rate);
+	// compare and thresholds judge by it.
+	HigherIsBetter bool
+}
+
+// Format is how a scenario's own figure is shown.
+type Format string
+
+// The formats of a scenario's own figures.
+const (
+	Count   Format = "count"
+	Seconds Format = "seconds"
+	Micros  Format = "micros"
+	Rate    Format = "rate"
+	Percent Format = "percent" // a fraction, shown as a percentage
+	Bytes   Format = "bytes"
+)
+
+// Own reports whether a column key names one of the scenario's own
+// figures or distributions, and which.
+func Own(key string) (kind, name string, ok bool) {
+	for _, k := range []string{"figure", "dist"} {
+		if n, found := strings.CutPrefix(key, k+"."); found && n != "" {
+			return k, n, true
+		}
+	}
+	return "", "", false
+}
+
+// FindColumn returns the column with the given key in any registered
+// profile, for metrics named after a scenario's own figures.
+func FindColumn(key string) (Column, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	for _, p := range known {
+		for _, c := range p.Columns {
+			if c.Key == key {
+				return c, true
+			}
+		}
+		for _, cs := range p.ByMode {
+			for _, c := range cs {
+				if c.Key == key {
+					return c, true
+				}
+			}
+		}
+	}
+	return Column{}, false
 }
 
 // ColumnsFor returns the scenario's columns in the given mode.

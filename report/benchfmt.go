@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +149,16 @@ func benchLine(r Record) string {
 	}
 	if r.ServerMemPerConnBytes != nil {
 		add(*r.ServerMemPerConnBytes, "B/conn")
+	}
+	// The scenario's own figures and distributions, by their names.
+	for _, k := range slices.Sorted(maps.Keys(r.Figures)) {
+		add(r.Figures[k], benchValue(k))
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Distributions)) {
+		if l := r.Distributions[k]; l.Count > 0 {
+			add(float64(l.P50)*1e3, benchValue(k)+"-p50-ns")
+			add(float64(l.P99)*1e3, benchValue(k)+"-p99-ns")
+		}
 	}
 	if len(vals) == 0 {
 		return ""

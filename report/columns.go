@@ -116,7 +116,7 @@ func ColumnKeys() []string {
 func CheckProfile(p profile.Profile) error {
 	var bad []string
 	for _, k := range p.Keys() {
-		if _, ok := catalog[k]; !ok {
+		if _, ok := columnsFor(p, profile.Column{Key: k}); !ok {
 			bad = append(bad, k)
 		}
 	}
@@ -132,18 +132,66 @@ func mainColumns(first Record) []column {
 	p := ProfileOf(first)
 	var cols []column
 	for _, c := range p.ColumnsFor(first.Mode) {
-		mk, ok := catalog[c.Key]
-		if !ok {
-			continue // CheckProfile guards the registered profiles
-		}
-		got := mk(p)
-		if c.Label != "" && len(got) == 1 {
-			got = []column{got[0]}
-			got[0].name = c.Label
-		}
+		got, _ := columnsFor(p, c) // CheckProfile guards the registered profiles
 		cols = append(cols, got...)
 	}
 	return cols
+}
+
+// columnsFor is the table columns of one declared column: from the
+// catalog, or the scenario's own figure or distribution.
+func columnsFor(p profile.Profile, c profile.Column) ([]column, bool) {
+	if kind, name, ok := profile.Own(c.Key); ok {
+		label := c.Label
+		if label == "" {
+			label = name
+		}
+		if kind == "dist" {
+			get := func(r Record) Latency { return r.Distributions[name] }
+			return []column{
+				{name: label + " p50", cell: func(r Record) string { l := get(r); return optUs(l.Count, l.P50) }},
+				{name: label + " p99", cell: func(r Record) string { l := get(r); return optUs(l.Count, l.P99) }},
+				{name: label + " max", cell: func(r Record) string { l := get(r); return optUs(l.Count, l.Max) }},
+			}, true
+		}
+		return []column{{name: label, cell: func(r Record) string {
+			v, ok := r.Figures[name]
+			if !ok {
+				return "-"
+			}
+			return formatFigure(c.Format, v)
+		}}}, true
+	}
+	mk, ok := catalog[c.Key]
+	if !ok {
+		return nil, false
+	}
+	got := mk(p)
+	if c.Label != "" && len(got) == 1 {
+		got = []column{got[0]}
+		got[0].name = c.Label
+	}
+	return got, true
+}
+
+// formatFigure shows a scenario's own figure as its profile says.
+func formatFigure(f profile.Format, v float64) string {
+	switch f {
+	case profile.Seconds:
+		return trimFloat(v) + "s"
+	case profile.Micros:
+		return fmtUs(int64(v + 0.5))
+	case profile.Rate:
+		return rate(v)
+	case profile.Percent:
+		return fmt.Sprintf("%.1f%%", 100*v)
+	case profile.Bytes:
+		return fmtBytes(v)
+	}
+	if v >= 0 && v == float64(uint64(v)) {
+		return fmtCount(uint64(v))
+	}
+	return trimFloat(v)
 }
 
 func ol(r Record) *OpenLoop {

@@ -2,6 +2,9 @@ package report
 
 import (
 	"sort"
+	"strings"
+
+	"github.com/wsbench/wsbench/profile"
 )
 
 // Unit says what a metric's numbers are, so thresholds can take units
@@ -106,10 +109,40 @@ var metrics = func() map[string]Metric {
 	return m
 }()
 
-// LookupMetric returns the named metric.
+// LookupMetric returns the named metric: one of MetricNames, or a
+// scenario's own figure as "figure.NAME" or distribution percentile as
+// "dist.NAME.p99" (p50, p99, max), when a registered profile declares it.
 func LookupMetric(name string) (Metric, bool) {
-	m, ok := metrics[name]
-	return m, ok
+	if m, ok := metrics[name]; ok {
+		return m, true
+	}
+	if rest, ok := strings.CutPrefix(name, "dist."); ok {
+		i := strings.LastIndexByte(rest, '.')
+		if i < 0 {
+			return Metric{}, false
+		}
+		dist, pct := rest[:i], rest[i+1:]
+		pick, known := map[string]func(Latency) int64{"p50": func(l Latency) int64 { return l.P50 },
+			"p99": func(l Latency) int64 { return l.P99 }, "max": func(l Latency) int64 { return l.Max }}[pct]
+		if _, declared := profile.FindColumn("dist." + dist); !known || !declared {
+			return Metric{}, false
+		}
+		return latencyMetric(name, "the scenario's own distribution "+dist, func(r Record) Latency {
+			return r.Distributions[dist]
+		}, pick), true
+	}
+	fig, own := strings.CutPrefix(name, "figure.")
+	c, declared := profile.FindColumn(name)
+	if !own || !declared {
+		return Metric{}, false
+	}
+	unit, ok := map[profile.Format]Unit{profile.Seconds: Seconds, profile.Micros: Microseconds, profile.Rate: PerSecond,
+		profile.Percent: Ratio, profile.Bytes: Bytes}[c.Format]
+	if !ok {
+		unit = Count
+	}
+	return Metric{Name: name, Unit: unit, HigherIsBetter: c.HigherIsBetter, Doc: "the scenario's own figure " + fig,
+		Value: func(r Record) (float64, bool) { v, ok := r.Figures[fig]; return v, ok }}, true
 }
 
 // MetricNames lists every metric name, sorted.

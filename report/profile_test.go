@@ -31,17 +31,33 @@ func TestNoRendererNeedsTheScenarioName(t *testing.T) {
 	profile.Register(profile.Profile{Scenario: "test-storm", Title: "storm of {conns} conns · {window}",
 		Throughput: profile.Throughput{Label: "storms/s", Source: "messages"},
 		Latency:    profile.Latency{Source: "latency", Prefix: "storm ", What: "storm time"},
-		Columns:    []profile.Column{{Key: "throughput"}, {Key: "latency"}, {Key: "errors", Label: "faults"}}})
+		Columns: []profile.Column{{Key: "throughput"}, {Key: "latency"}, {Key: "errors", Label: "faults"},
+			{Key: "figure.recovered", Label: "recovered", Format: profile.Percent, HigherIsBetter: true},
+			{Key: "dist.detect", Label: "detect"}}})
 	r := Record{Scenario: "test-storm", Server: "s", Driver: "d", Conns: 7, Status: StatusOK, DurationS: 1, Messages: 10,
-		ThroughputMsgsPerS: 10, Latency: Latency{Count: 10, P50: 100, P99: 200}}
+		ThroughputMsgsPerS: 10, Latency: Latency{Count: 10, P50: 100, P99: 200},
+		Figures: map[string]float64{"recovered": 0.99}, Distributions: map[string]Latency{"detect": {Count: 3, P50: 1500, P99: 2500, Max: 3000}}}
 	var b strings.Builder
 	if err := Render(&b, &Result{Records: []Record{r}}, Table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"storm of 7 conns", "storms/s", "storm p99", "faults"} {
+	for _, want := range []string{"storm of 7 conns", "storms/s", "storm p99", "faults", "recovered", "99.0%", "detect p99", "2.50ms"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+	for name, want := range map[string]float64{"figure.recovered": 0.99, "dist.detect.p99": 2500, "dist.detect.max": 3000} {
+		m, ok := LookupMetric(name)
+		if got, has := m.Value(r); !ok || !has || got != want {
+			t.Errorf("metric %s: %v (declared %v), want %v", name, got, ok, want)
+		}
+	}
+	th, err := ParseThreshold("test-storm:figure.recovered>=95%")
+	if err != nil || !th.Metric.HigherIsBetter {
+		t.Fatalf("threshold on a scenario's own figure: %+v, %v", th, err)
+	}
+	if _, ok := LookupMetric("figure.undeclared"); ok {
+		t.Error("an undeclared figure is a metric")
 	}
 	if v, ok := LookupMetric("throughput"); !ok {
 		t.Fatal("no throughput metric")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -547,7 +548,7 @@ var csvHeader = []string{
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
 	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
 	"drain_messages", "due", "answered_late", "never_sent", "never_answered", "latency_lower_bounds",
-	"file",
+	"headline_per_s", "headline_unit", "figures", "file",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -582,10 +583,13 @@ func renderCSV(w io.Writer, res *Result) error {
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
 			u(r.DrainMessages), "", "", "", "", u(r.LatencyLowerBounds),
-			r.File,
+			"", ProfileOf(r).Throughput.Label, figuresCell(r), r.File,
 		}
 		if a := r.Accounting; a != nil {
-			copy(row[len(row)-6:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
+			copy(row[len(row)-9:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
+		}
+		if v, ok := Headline(r); ok {
+			row[len(row)-4] = f(v)
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)
@@ -596,6 +600,15 @@ func renderCSV(w io.Writer, res *Result) error {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	return nil
+}
+
+// figuresCell is a record's own figures as name=value pairs, sorted.
+func figuresCell(r Record) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(r.Figures)) {
+		parts = append(parts, k+"="+strconv.FormatFloat(r.Figures[k], 'f', -1, 64))
+	}
+	return strings.Join(parts, ";")
 }
 
 // metric is one number of a record that is summarised across runs.

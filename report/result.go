@@ -131,6 +131,12 @@ type Record struct {
 	// ServiceTime is, in open loop, from when each message actually left
 	// to its reply: the uncorrected figure, kept for comparison.
 	ServiceTime *Latency `json:"service_time_us,omitempty"`
+	// Figures and Distributions are a scenario's own numbers and latency
+	// distributions beyond the common fields, by the names its profile
+	// declares (columns "figure.NAME" and "dist.NAME"), so a new scenario
+	// needs no new field here.
+	Figures       map[string]float64 `json:"figures,omitempty"`
+	Distributions map[string]Latency `json:"distributions,omitempty"`
 	// OpenLoop holds the schedule figures of an open-loop echo.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
 	// Compression is set when permessage-deflate was offered: whether the

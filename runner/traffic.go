@@ -188,6 +188,14 @@ func (c *cellRun) outcome(env *scenarios.Env, out *scenarios.Outcome) {
 		rec.ServiceTime = &svc
 	}
 	rec.OpenLoop, rec.Broadcast, rec.Heartbeat = out.OpenLoop, out.Broadcast, out.Heartbeat
+	rec.Figures = out.Figures
+	for name, d := range out.Distributions {
+		if rec.Distributions == nil {
+			rec.Distributions = map[string]report.Latency{}
+		}
+		h, cl := d.Snapshot()
+		rec.Distributions[name], _ = report.NewLatency(h, cl)
+	}
 	if rec.DurationS > 0 {
 		rec.ThroughputMsgsPerS = float64(out.Messages) / rec.DurationS
 		rec.ThroughputBytesPerS = rec.ThroughputMsgsPerS * float64(c.p.Payload)

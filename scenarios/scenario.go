@@ -182,8 +182,14 @@ type Outcome struct {
 	// Service is the open-loop service time: from when a message actually
 	// left to its reply, without the wait behind a late schedule.
 	Service *measure.Recorder
+	// Figures and Distributions are the scenario's own numbers and
+	// latency distributions, by the names its profile's columns use
+	// ("figure.NAME", "dist.NAME"): a new scenario reports what it
+	// measures here, with no new field anywhere else.
+	Figures       map[string]float64
+	Distributions map[string]*measure.Recorder
 	// OpenLoop, Broadcast and Heartbeat carry the figures particular to
-	// those modes.
+	// those modes (from before Figures existed; their files still load).
 	OpenLoop  *measure.OpenLoop
 	Broadcast *measure.Broadcast
 	Heartbeat *measure.Heartbeat

@@ -1,0 +1,48 @@
+package runner
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestCellsExpandEveryDimensionOnce: servers, connection counts, rates and
+// runs are one matrix whatever the mode, a capacity search included.
+func TestCellsExpandEveryDimensionOnce(t *testing.T) {
+	p := Plan{Scenario: sc("echo"), Servers: []string{"a", "b"}, ConnsList: []int{10, 20}, Runs: 2,
+		RateSteps: []float64{100, 200, 300}}
+	cells := p.Cells()
+	if len(cells) != 2*2*3*2 {
+		t.Fatalf("%d cells, want 24", len(cells))
+	}
+	var order []string
+	for i, c := range cells {
+		if c.Index != i+1 || c.Total != 24 {
+			t.Fatalf("cell %d numbered %d of %d", i, c.Index, c.Total)
+		}
+		order = append(order, fmt.Sprintf("%d/%d/%g/%s", c.Run, c.Conns, c.Rate, c.Server))
+	}
+	// Runs outermost, servers innermost: A B A B, so drift falls on both.
+	want := "1/10/100/a 1/10/100/b 1/10/200/a 1/10/200/b 1/10/300/a 1/10/300/b 1/20/100/a"
+	if got := strings.Join(order[:7], " "); got != want {
+		t.Fatalf("order %s\nwant  %s", got, want)
+	}
+	if last := order[len(order)-1]; last != "2/20/300/b" {
+		t.Fatalf("last cell %s", last)
+	}
+}
+
+// TestValidateChecksEveryCountAndRate: a parameter that only one cell of
+// the matrix breaks is refused before anything starts, naming that cell.
+func TestValidateChecksEveryCountAndRate(t *testing.T) {
+	p := Plan{Scenario: sc("broadcast"), Servers: []string{"a"}, ConnsList: []int{50, 5}}
+	p.Params.Payload, p.Params.Rate, p.Params.Publishers = 128, 100, 10
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--publishers 10") || !strings.Contains(err.Error(), "at 5 conns") {
+		t.Fatalf("err %v: want the publishers refused at 5 conns", err)
+	}
+	p.ConnsList = []int{50, 20}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
