@@ -64,7 +64,7 @@ func (broadcast) Profile() profile.Profile {
 	}
 }
 
-func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
+func (broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
 	codec, err := measure.NewCodec(p.Payload, p.Text)
 	codec.Compressible = p.Compression
@@ -72,128 +72,148 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		return nil, err
 	}
 	pubs := min(p.Publishers, len(env.Clients))
-	templates := make([][]byte, pubs)
-	for i := range templates {
-		templates[i] = codec.Template(uint32(i))
+	r := &broadcastRun{env: env, codec: codec, pubs: pubs, templates: make([][]byte, pubs),
+		out: &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}, acc: &measure.Accounting{},
+		fan: newFanout(pubs, len(env.Clients), env.Window), lateness: measure.NewRecorder(), sent: make([]atomic.Uint64, pubs)}
+	for i := range r.templates {
+		r.templates[i] = codec.Template(uint32(i))
 	}
-	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
-	fan := newFanout(pubs, len(env.Clients), env.Window)
-	acc := &measure.Accounting{}
-	var publishes atomic.Uint64
-	var mu sync.Mutex // guards out and acc while goroutines report
-
-	// Subscribers: every connection reads until its connection closes.
-	var subs sync.WaitGroup
-	var delivered atomic.Uint64 // unique deliveries so far, to know when the drain is done
-	for i, c := range env.Clients {
-		subs.Add(1)
-		go func() {
-			defer subs.Done()
-			s := subscriber{client: c, env: env, codec: codec, templates: templates, fan: fan,
-				seqs: make([]measure.SeqTracker, pubs), batch: out.Latency.Batch(), done: &env.Done[i], delivered: &delivered}
-			s.run()
-			mu.Lock()
-			out.Messages += s.inWindow
-			out.DrainMessages += s.inDrain
-			acc.Answered += s.answeredIn
-			acc.AnsweredLate += s.answeredLate
-			out.Integrity.Add(s.integrity)
-			for k, v := range s.errors {
-				out.Errors[k] += v
-			}
-			mu.Unlock()
-		}()
-	}
-
+	r.subscribe()
 	// Publishers: the first pubs connections, on one paced schedule,
-	// interleaved so the total rate is even. Each message carries its
-	// intended publish time, so a publisher running behind schedule shows
-	// as latency instead of hiding it.
-	pace := startPaced(ctx, env, p.Rate, pubs)
-	lateness := measure.NewRecorder()
-	sent := make([]atomic.Uint64, pubs)
-	var late uint64
-	var pubsWG sync.WaitGroup
+	// interleaved so the total rate is even.
+	r.pace = startPaced(ctx, env, p.Rate, pubs)
 	for i := range pubs {
-		pubsWG.Add(1)
-		go func() {
-			defer pubsWG.Done()
-			c := env.Clients[i]
-			typ := drivers.Binary
-			if codec.Text {
-				typ = drivers.Text
-			}
-			msg := append([]byte(nil), templates[i]...)
-			lb := lateness.Batch()
-			defer lb.Flush()
-			var behind uint64
-			defer func() { mu.Lock(); late += behind; mu.Unlock() }()
-			for seq := uint64(0); pace.next(ctx, i, seq); seq++ {
-				due := pace.Due(i, seq)
-				now := env.Clock.Now()
-				codec.Stamp(msg, measure.Header{Conn: uint32(i), Seq: seq, SentNs: due, LateNs: now - due})
-				fan.publish(i, seq, due)
-				c.Busy.Store(true) // a server that does not read blocks the write
-				err := c.Conn.WriteMessage(typ, msg)
-				c.Busy.Store(false)
-				if err != nil {
-					if !env.Ended() {
-						mu.Lock()
-						out.Errors["write"]++
-						mu.Unlock()
-					}
-					return
-				}
-				sent[i].Store(seq + 1)
-				publishes.Add(1)
-				if env.Window.Contains(due) {
-					lb.Record(now, time.Duration(now-due))
-					if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
-						behind++
-					}
-				}
-			}
-		}()
+		r.pubsWG.Add(1)
+		go r.publish(ctx, i)
 	}
-
-	// Drain: once the publishers have sent everything due in the window,
-	// wait until every subscriber has every message, or the drain timeout
-	// passes.
+	// Settled once the publishers have sent everything due in the window
+	// and every subscriber has every message.
 	pubsDone := make(chan struct{})
-	go func() { pubsWG.Wait(); close(pubsDone) }()
+	go func() { r.pubsWG.Wait(); close(pubsDone) }()
 	nsubs := uint64(len(env.Clients))
 	env.Settle(func() bool {
 		select {
 		case <-pubsDone:
-			return delivered.Load() >= publishes.Load()*nsubs
+			return r.delivered.Load() >= r.publishes.Load()*nsubs
 		default:
 			return false
 		}
 	})
 	<-env.Ending()
-	gaveUp := env.GaveUpAt()
-	pace.halt()
-	pubsWG.Wait() // the runner aborted those blocked in a write
-	expected := publishes.Load() * nsubs
+	r.pace.halt()
+	r.pubsWG.Wait() // the runner aborted those blocked in a write
+	expected := r.publishes.Load() * nsubs
 	env.Quiet()
-	subs.Wait()
+	r.subs.Wait()
+	return r.outcome(ctx, expected), nil
+}
 
+// broadcastRun is one broadcast cell under way.
+type broadcastRun struct {
+	env       *Env
+	codec     measure.Codec
+	pubs      int
+	templates [][]byte
+	fan       *fanout
+	pace      *paced
+	lateness  *measure.Recorder
+	sent      []atomic.Uint64 // per publisher: messages written, in order
+
+	publishes, delivered atomic.Uint64 // delivered: unique deliveries so far
+	subs, pubsWG         sync.WaitGroup
+
+	mu   sync.Mutex // guards out, acc and late while goroutines report
+	out  *Outcome
+	acc  *measure.Accounting
+	late uint64
+}
+
+// subscribe starts every connection's reader; each reads until its
+// connection closes.
+func (r *broadcastRun) subscribe() {
+	for i, c := range r.env.Clients {
+		r.subs.Add(1)
+		go func() {
+			defer r.subs.Done()
+			s := subscriber{client: c, env: r.env, codec: r.codec, templates: r.templates, fan: r.fan,
+				seqs: make([]measure.SeqTracker, r.pubs), batch: r.out.Latency.Batch(), done: &r.env.Done[i], delivered: &r.delivered}
+			s.run()
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.out.Messages += s.inWindow
+			r.out.DrainMessages += s.inDrain
+			r.acc.Answered += s.answeredIn
+			r.acc.AnsweredLate += s.answeredLate
+			r.out.Integrity.Add(s.integrity)
+			for k, v := range s.errors {
+				r.out.Errors[k] += v
+			}
+		}()
+	}
+}
+
+// publish is publisher i's loop. Each message carries its intended publish
+// time, so a publisher running behind schedule shows as latency instead of
+// hiding it.
+func (r *broadcastRun) publish(ctx context.Context, i int) {
+	defer r.pubsWG.Done()
+	env, c := r.env, r.env.Clients[i]
+	typ := drivers.Binary
+	if r.codec.Text {
+		typ = drivers.Text
+	}
+	msg := append([]byte(nil), r.templates[i]...)
+	lb := r.lateness.Batch()
+	defer lb.Flush()
+	var behind uint64
+	defer func() { r.mu.Lock(); r.late += behind; r.mu.Unlock() }()
+	for seq := uint64(0); r.pace.next(ctx, i, seq); seq++ {
+		due := r.pace.Due(i, seq)
+		now := env.Clock.Now()
+		r.codec.Stamp(msg, measure.Header{Conn: uint32(i), Seq: seq, SentNs: due, LateNs: now - due})
+		r.fan.publish(i, seq, due)
+		c.Busy.Store(true) // a server that does not read blocks the write
+		err := c.Conn.WriteMessage(typ, msg)
+		c.Busy.Store(false)
+		if err != nil {
+			if !env.Ended() {
+				r.mu.Lock()
+				r.out.Errors["write"]++
+				r.mu.Unlock()
+			}
+			return
+		}
+		r.sent[i].Store(seq + 1)
+		r.publishes.Add(1)
+		if env.Window.Contains(due) {
+			lb.Record(now, time.Duration(now-due))
+			if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
+				behind++
+			}
+		}
+	}
+}
+
+// outcome accounts for every delivery due in the window once the load has
+// ended; expected is the deliveries the publishes sent call for.
+func (r *broadcastRun) outcome(ctx context.Context, expected uint64) *Outcome {
+	env, out, acc := r.env, r.out, r.acc
 	in := &out.Integrity
 	in.Sent = expected
 	if got := in.Received + in.Corrupt; expected > got {
 		in.Lost = expected - got
 	}
-	fanLat, fanClamped, incomplete := fan.result()
+	fanLat, fanClamped, incomplete := r.fan.result()
 	fanout, _ := measure.NewLatency(fanLat, fanClamped)
 	bc := &measure.Broadcast{
-		Publishers: pubs, Subscribers: len(env.Clients), TargetRate: p.Rate,
-		Publishes: publishes.Load(), LateSends: late,
+		Publishers: r.pubs, Subscribers: len(env.Clients), TargetRate: env.Params.Rate,
+		Publishes: r.publishes.Load(), LateSends: r.late,
 		Fanout: fanout, IncompleteFanouts: incomplete,
 	}
-	w := env.Window
-	if w.Start() != 0 && w.End() != 0 {
-		measured := pace.sentInWindow(w, sent)
-		due := pace.dueInWindow(w)
+	if w := env.Window; w.Start() != 0 && w.End() != 0 {
+		nsubs := uint64(len(env.Clients))
+		measured := r.pace.sentInWindow(w, r.sent)
+		due := r.pace.dueInWindow(w)
 		bc.MeasuredPublishes = measured
 		bc.NeverSentPublishes = due - measured
 		acc.Due = due * nsubs
@@ -201,12 +221,12 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		if got := acc.Answered + acc.AnsweredLate; measured*nsubs > got {
 			acc.NeverAnswered = measured*nsubs - got
 		}
-		acc.GaveUpAfterS = time.Duration(gaveUp - w.End()).Seconds()
+		acc.GaveUpAfterS = time.Duration(env.GaveUpAt() - w.End()).Seconds()
 		if d := time.Duration(w.End() - w.Start()); d > 0 {
 			bc.AchievedRate = float64(measured) / d.Seconds()
 		}
 	}
-	h, clamped := lateness.Snapshot()
+	h, clamped := r.lateness.Snapshot()
 	bc.SendLateness, _ = measure.NewLatency(h, clamped)
 	if srv := env.Server; srv != nil {
 		bc.SlowConsumer = srv.SlowConsumer
@@ -215,9 +235,8 @@ func (b broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			bc.ServerDropped, bc.ServerDisconnected = &dropped, &disconnected
 		}
 	}
-	out.Broadcast = bc
-	out.Accounting = acc
-	return out, nil
+	out.Broadcast, out.Accounting = bc, acc
+	return out
 }
 
 // subscriber is one connection's receiving side.

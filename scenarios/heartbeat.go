@@ -78,103 +78,16 @@ func (heartbeat) Profile() profile.Profile {
 
 func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
-	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}
-	hb := &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
-	var mu sync.Mutex // guards out and hb while goroutines report
-	count := func(f func()) { mu.Lock(); f(); mu.Unlock() }
-
-	var readers, pingers sync.WaitGroup
+	r := &heartbeatRun{env: env, out: &Outcome{Latency: env.Latency, Errors: map[string]uint64{}},
+		hb: &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}}
 	for i, c := range env.Clients {
-		// The reader receives the pongs (and anything else) until the
-		// connection closes.
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			buf := make([]byte, 512)
-			for {
-				_, got, err := c.Conn.ReadMessage(buf)
-				if err != nil {
-					c.Broken.Store(true)
-					if !env.Ended() {
-						var ce *drivers.CloseError
-						if errors.As(err, &ce) {
-							count(func() { hb.ClosedByServer++ })
-						} else {
-							count(func() { out.Errors["read"]++ })
-						}
-					}
-					return
-				}
-				buf = got[:cap(got)]
-			}
-		}()
-		pingers.Add(1)
-		go func() {
-			defer pingers.Done()
-			batch := out.Latency.Batch()
-			defer batch.Flush()
-			var pings, pongs, inWindow, inDrain, missed, lowerBounds uint64
-			defer count(func() {
-				hb.Pings += pings
-				hb.Pongs += pongs
-				hb.Missed += missed
-				out.Messages += inWindow
-				out.DrainMessages += inDrain
-				out.LowerBounds += lowerBounds
-			})
-			next := time.Now().Add(rand.N(p.PingInterval))
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			for {
-				timer.Reset(time.Until(next))
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
-					return
-				}
-				if env.Window.Over() || c.Broken.Load() {
-					return
-				}
-				sent := env.Clock.Now()
-				pctx, cancel := context.WithTimeout(ctx, p.PongTimeout)
-				err := c.Conn.Ping(pctx)
-				cancel()
-				pings++
-				now := env.Clock.Now()
-				switch {
-				case err == nil:
-					pongs++
-					if env.Window.Contains(sent) {
-						batch.Record(now, time.Duration(now-sent))
-					}
-					switch {
-					case env.Window.Ended(now):
-						inDrain++
-					case env.Window.Contains(now):
-						inWindow++
-					}
-					env.Done[i].Add(1)
-				case errors.Is(err, context.DeadlineExceeded):
-					missed++
-					if env.Window.Contains(sent) {
-						// No pong within the timeout: its round trip is at
-						// least that, and the percentiles must say so.
-						batch.Record(now, time.Duration(now-sent))
-						lowerBounds++
-					}
-				default:
-					if !env.Ended() && ctx.Err() == nil && !c.Broken.Load() {
-						count(func() { out.Errors["ping"]++ })
-					}
-					return
-				}
-				jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(p.PingInterval))
-				next = next.Add(p.PingInterval + jitter)
-			}
-		}()
+		r.readers.Add(1)
+		go r.read(c)
+		r.pingers.Add(1)
+		go r.ping(ctx, i, c)
 	}
 	pingersDone := make(chan struct{})
-	go func() { pingers.Wait(); close(pingersDone) }()
+	go func() { r.pingers.Wait(); close(pingersDone) }()
 	env.Settle(func() bool {
 		select {
 		case <-pingersDone:
@@ -185,18 +98,117 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	})
 	<-env.Ending()
 	<-pingersDone // once the window closes each pinger finishes its ping in flight and stops
-	mu.Lock()
+	r.mu.Lock()
 	for _, c := range env.Clients {
 		if !c.Broken.Load() {
-			hb.StayedUp++
+			r.hb.StayedUp++
 		}
 	}
-	mu.Unlock()
+	r.mu.Unlock()
 	env.Quiet()
-	readers.Wait() // ends as the runner closes the connections
+	r.readers.Wait() // ends as the runner closes the connections
 	if env.Server != nil {
-		hb.ServerIdleTimeoutS = env.Server.IdleTimeout.Seconds()
+		r.hb.ServerIdleTimeoutS = env.Server.IdleTimeout.Seconds()
 	}
-	out.Heartbeat = hb
-	return out, nil
+	r.out.Heartbeat = r.hb
+	return r.out, nil
+}
+
+// heartbeatRun is one heartbeat cell under way.
+type heartbeatRun struct {
+	env              *Env
+	readers, pingers sync.WaitGroup
+	mu               sync.Mutex // guards out and hb while goroutines report
+	out              *Outcome
+	hb               *measure.Heartbeat
+}
+
+func (r *heartbeatRun) count(f func()) { r.mu.Lock(); f(); r.mu.Unlock() }
+
+// read receives the pongs (and anything else) until the connection closes.
+func (r *heartbeatRun) read(c *Client) {
+	defer r.readers.Done()
+	buf := make([]byte, 512)
+	for {
+		_, got, err := c.Conn.ReadMessage(buf)
+		if err != nil {
+			c.Broken.Store(true)
+			if !r.env.Ended() {
+				var ce *drivers.CloseError
+				if errors.As(err, &ce) {
+					r.count(func() { r.hb.ClosedByServer++ })
+				} else {
+					r.count(func() { r.out.Errors["read"]++ })
+				}
+			}
+			return
+		}
+		buf = got[:cap(got)]
+	}
+}
+
+// ping pings every interval, a random offset in, until the window closes.
+func (r *heartbeatRun) ping(ctx context.Context, i int, c *Client) {
+	defer r.pingers.Done()
+	env, p := r.env, r.env.Params
+	batch := r.out.Latency.Batch()
+	defer batch.Flush()
+	var pings, pongs, inWindow, inDrain, missed, lowerBounds uint64
+	defer r.count(func() {
+		r.hb.Pings += pings
+		r.hb.Pongs += pongs
+		r.hb.Missed += missed
+		r.out.Messages += inWindow
+		r.out.DrainMessages += inDrain
+		r.out.LowerBounds += lowerBounds
+	})
+	next := time.Now().Add(rand.N(p.PingInterval))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		timer.Reset(time.Until(next))
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		if env.Window.Over() || c.Broken.Load() {
+			return
+		}
+		sent := env.Clock.Now()
+		pctx, cancel := context.WithTimeout(ctx, p.PongTimeout)
+		err := c.Conn.Ping(pctx)
+		cancel()
+		pings++
+		now := env.Clock.Now()
+		switch {
+		case err == nil:
+			pongs++
+			if env.Window.Contains(sent) {
+				batch.Record(now, time.Duration(now-sent))
+			}
+			switch {
+			case env.Window.Ended(now):
+				inDrain++
+			case env.Window.Contains(now):
+				inWindow++
+			}
+			env.Done[i].Add(1)
+		case errors.Is(err, context.DeadlineExceeded):
+			missed++
+			if env.Window.Contains(sent) {
+				// No pong within the timeout: its round trip is at least
+				// that, and the percentiles must say so.
+				batch.Record(now, time.Duration(now-sent))
+				lowerBounds++
+			}
+		default:
+			if !env.Ended() && ctx.Err() == nil && !c.Broken.Load() {
+				r.count(func() { r.out.Errors["ping"]++ })
+			}
+			return
+		}
+		jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(p.PingInterval))
+		next = next.Add(p.PingInterval + jitter)
+	}
 }

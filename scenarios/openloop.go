@@ -153,142 +153,165 @@ func (b bitset) has(i uint64) bool { return i/64 < uint64(len(b)) && b[i/64]&(1<
 // the cell gave up on them, a lower bound. Throughput counts replies that
 // arrived inside the window, whichever message they answer.
 func runOpenLoop(ctx context.Context, env *Env, codec measure.Codec) (*Outcome, error) {
-	p := env.Params
 	n := len(env.Clients)
-	out := &Outcome{Latency: env.Latency, Service: measure.NewRecorder(), Errors: map[string]uint64{}}
-	ol := &measure.OpenLoop{TargetRate: p.Rate}
-	acc := &measure.Accounting{}
-	lateness := measure.NewRecorder()
-	var mu sync.Mutex // guards out, ol and acc while goroutines report
-	var sentTotal, settledTotal atomic.Uint64
-	pace := startPaced(ctx, env, p.Rate, n)
-
-	sent := make([]atomic.Uint64, n) // per connection: messages written, in order
-	answered := make([]bitset, n)    // per connection, owned by its reader
-	var senders, readers sync.WaitGroup
+	r := &openLoopRun{env: env, codec: codec, lateness: measure.NewRecorder(),
+		out: &Outcome{Latency: env.Latency, Service: measure.NewRecorder(), Errors: map[string]uint64{}},
+		ol:  &measure.OpenLoop{TargetRate: env.Params.Rate}, acc: &measure.Accounting{},
+		sent: make([]atomic.Uint64, n), answered: make([]bitset, n)}
+	r.pace = startPaced(ctx, env, env.Params.Rate, n)
 	for i, c := range env.Clients {
 		tmpl := codec.Template(c.ID)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			r := openReader{client: c, env: env, codec: codec, tmpl: tmpl, lat: out.Latency.Batch(),
-				svc: out.Service.Batch(), done: &env.Done[i], settled: &settledTotal, answered: &answered[i]}
-			r.run()
-			mu.Lock()
-			out.Messages += r.inWindow
-			out.DrainMessages += r.inDrain
-			acc.Answered += r.answeredIn
-			acc.AnsweredLate += r.answeredLate
-			out.Integrity.Add(r.integrity)
-			if r.readErrs > 0 {
-				out.Errors["read"] += r.readErrs
-			}
-			mu.Unlock()
-		}()
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			typ := drivers.Binary
-			if codec.Text {
-				typ = drivers.Text
-			}
-			msg := append([]byte(nil), tmpl...)
-			late := lateness.Batch()
-			defer late.Flush()
-			var behind uint64
-			defer func() {
-				mu.Lock()
-				out.Integrity.Sent += sent[i].Load()
-				ol.Sent += sent[i].Load()
-				ol.BehindSchedule += behind
-				mu.Unlock()
-			}()
-			for seq := uint64(0); pace.next(ctx, i, seq); seq++ {
-				if c.Broken.Load() {
-					return
-				}
-				due := pace.Due(i, seq)
-				now := env.Clock.Now()
-				codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: due, LateNs: now - due})
-				c.Busy.Store(true) // a peer that does not read blocks the write
-				err := c.Conn.WriteMessage(typ, msg)
-				c.Busy.Store(false)
-				if err != nil {
-					c.Broken.Store(true)
-					if !env.Ended() {
-						mu.Lock()
-						out.Errors["write"]++
-						mu.Unlock()
-					}
-					return
-				}
-				sent[i].Store(seq + 1)
-				sentTotal.Add(1)
-				if env.Window.Contains(due) {
-					late.Record(now, time.Duration(now-due))
-					if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
-						behind++
-					}
-				}
-			}
-		}()
+		r.readers.Add(1)
+		go r.read(i, tmpl)
+		r.senders.Add(1)
+		go r.send(ctx, i, tmpl)
 	}
-
-	// Drain: the pacer releases what was due before the window's end and
-	// stops; wait until it has, every sender has sent its backlog and
-	// every message sent has been answered (or found corrupt), or the drain
-	// timeout passes.
+	// Settled once the pacer has released what was due before the window's
+	// end, every sender has sent its backlog and every message sent has
+	// been answered (or found corrupt).
 	sendersDone := make(chan struct{})
-	go func() { senders.Wait(); close(sendersDone) }()
+	go func() { r.senders.Wait(); close(sendersDone) }()
 	env.Settle(func() bool {
 		select {
 		case <-sendersDone:
-			return settledTotal.Load() >= sentTotal.Load()
+			return r.settledTotal.Load() >= r.sentTotal.Load()
 		default:
 			return false
 		}
 	})
 	<-env.Ending()
-	gaveUp := env.GaveUpAt()
-	pace.halt()
-	senders.Wait() // the runner aborted those blocked in a write
+	r.pace.halt()
+	r.senders.Wait() // the runner aborted those blocked in a write
 	env.Quiet()
-	readers.Wait() // they end as the runner closes the connections
+	r.readers.Wait() // they end as the runner closes the connections
+	return r.outcome(), nil
+}
 
+// openLoopRun is one open-loop echo cell under way.
+type openLoopRun struct {
+	env      *Env
+	codec    measure.Codec
+	pace     *paced
+	lateness *measure.Recorder
+	sent     []atomic.Uint64 // per connection: messages written, in order
+	answered []bitset        // per connection, owned by its reader
+
+	sentTotal, settledTotal atomic.Uint64
+	senders, readers        sync.WaitGroup
+
+	mu  sync.Mutex // guards out, ol and acc while goroutines report
+	out *Outcome
+	ol  *measure.OpenLoop
+	acc *measure.Accounting
+}
+
+// read runs connection i's reader until its connection closes.
+func (r *openLoopRun) read(i int, tmpl []byte) {
+	defer r.readers.Done()
+	c := r.env.Clients[i]
+	rd := openReader{client: c, env: r.env, codec: r.codec, tmpl: tmpl, lat: r.out.Latency.Batch(),
+		svc: r.out.Service.Batch(), done: &r.env.Done[i], settled: &r.settledTotal, answered: &r.answered[i]}
+	rd.run()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.out.Messages += rd.inWindow
+	r.out.DrainMessages += rd.inDrain
+	r.acc.Answered += rd.answeredIn
+	r.acc.AnsweredLate += rd.answeredLate
+	r.out.Integrity.Add(rd.integrity)
+	if rd.readErrs > 0 {
+		r.out.Errors["read"] += rd.readErrs
+	}
+}
+
+// send is connection i's sender: each message as the pacer releases it,
+// stamped with the time it was due.
+func (r *openLoopRun) send(ctx context.Context, i int, tmpl []byte) {
+	defer r.senders.Done()
+	env, c := r.env, r.env.Clients[i]
+	typ := drivers.Binary
+	if r.codec.Text {
+		typ = drivers.Text
+	}
+	msg := append([]byte(nil), tmpl...)
+	late := r.lateness.Batch()
+	defer late.Flush()
+	var behind uint64
+	defer func() {
+		r.mu.Lock()
+		r.out.Integrity.Sent += r.sent[i].Load()
+		r.ol.Sent += r.sent[i].Load()
+		r.ol.BehindSchedule += behind
+		r.mu.Unlock()
+	}()
+	for seq := uint64(0); r.pace.next(ctx, i, seq); seq++ {
+		if c.Broken.Load() {
+			return
+		}
+		due := r.pace.Due(i, seq)
+		now := env.Clock.Now()
+		r.codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: due, LateNs: now - due})
+		c.Busy.Store(true) // a peer that does not read blocks the write
+		err := c.Conn.WriteMessage(typ, msg)
+		c.Busy.Store(false)
+		if err != nil {
+			c.Broken.Store(true)
+			if !env.Ended() {
+				r.mu.Lock()
+				r.out.Errors["write"]++
+				r.mu.Unlock()
+			}
+			return
+		}
+		r.sent[i].Store(seq + 1)
+		r.sentTotal.Add(1)
+		if env.Window.Contains(due) {
+			late.Record(now, time.Duration(now-due))
+			if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
+				behind++
+			}
+		}
+	}
+}
+
+// outcome accounts for every message due in the window once the load has
+// ended: never sent and never answered ones go into the latency histogram
+// at their age when the cell gave up on them, a lower bound.
+func (r *openLoopRun) outcome() *Outcome {
+	env, out, acc, ol := r.env, r.out, r.acc, r.ol
 	in := &out.Integrity
 	if got := in.Received + in.Corrupt; in.Sent > got {
 		in.Lost = in.Sent - got
 	}
-	w := env.Window
-	if w.Start() != 0 && w.End() != 0 {
-		acc.Due = pace.dueInWindow(w)
+	if w := env.Window; w.Start() != 0 && w.End() != 0 {
+		gaveUp := env.GaveUpAt()
+		acc.Due = r.pace.dueInWindow(w)
 		acc.GaveUpAfterS = time.Duration(gaveUp - w.End()).Seconds()
 		lb := out.Latency.Batch()
 		for i := range env.Clients {
-			from, to := pace.windowSeqs(w, i)
+			from, to := r.pace.windowSeqs(w, i)
 			for seq := from; seq < to; seq++ {
 				switch {
-				case seq >= sent[i].Load():
+				case seq >= r.sent[i].Load():
 					acc.NeverSent++
-				case !answered[i].has(seq):
+				case !r.answered[i].has(seq):
 					acc.NeverAnswered++
 				default:
 					continue
 				}
-				lb.Record(gaveUp, time.Duration(gaveUp-pace.Due(i, seq)))
+				lb.Record(gaveUp, time.Duration(gaveUp-r.pace.Due(i, seq)))
 				out.LowerBounds++
 			}
 		}
 		lb.Flush()
 		if d := time.Duration(w.End() - w.Start()); d > 0 {
-			ol.AchievedRate = float64(pace.sentInWindow(w, sent)) / d.Seconds()
+			ol.AchievedRate = float64(r.pace.sentInWindow(w, r.sent)) / d.Seconds()
 		}
 	}
-	h, clamped := lateness.Snapshot()
+	h, clamped := r.lateness.Snapshot()
 	ol.SendLateness, _ = measure.NewLatency(h, clamped)
-	out.OpenLoop = ol
-	out.Accounting = acc
-	return out, nil
+	out.OpenLoop, out.Accounting = ol, acc
+	return out
 }
 
 // openReader is the receiving side of one open-loop connection.
