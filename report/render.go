@@ -50,7 +50,8 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q (known: %s)", s, strings.Join(names, ", "))
 }
 
-// Render writes res in format f.
+// Render writes res in format f; HTML is report/htmlreport's, which this
+// package does not import.
 func Render(w io.Writer, res *Result, f Format) error {
 	switch f {
 	case Table, Markdown:
@@ -66,7 +67,7 @@ func Render(w io.Writer, res *Result, f Format) error {
 	case Hgrm:
 		return renderHgrm(w, res)
 	case HTML:
-		return RenderHTML(w, []*Result{res}, nil)
+		return fmt.Errorf("format %q: the HTML report is rendered by package report/htmlreport", f)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }
@@ -713,11 +714,7 @@ func spreadCell(vals []float64, format func(float64) string) string {
 	if len(vals) == 0 {
 		return "-"
 	}
-	slices.Sort(vals)
-	med := vals[len(vals)/2]
-	if len(vals)%2 == 0 {
-		med = (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
-	}
+	med := median(vals) // sorts vals
 	if len(vals) == 1 {
 		return format(med)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/report/htmlreport"
 )
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
@@ -43,7 +44,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	return writeOutput(*outFile, stdout, func(w io.Writer) error {
 		if format == report.HTML {
-			return report.RenderHTML(w, results, names)
+			return htmlreport.Render(w, results, names)
 		}
 		return report.Render(w, report.Combine(results, names), format)
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/report/htmlreport"
 	"github.com/wsbench/wsbench/runner"
 	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
@@ -219,7 +220,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fmt.Fprintf(stderr, "\nresults: %s\n", outPath)
 	if *htmlOut != "" {
 		if err := writeOutput(*htmlOut, stdout, func(w io.Writer) error {
-			return report.RenderHTML(w, []*report.Result{res}, []string{filepath.Base(outPath)})
+			return htmlreport.Render(w, []*report.Result{res}, []string{filepath.Base(outPath)})
 		}); err != nil {
 			return exitRunFailed, err
 		}

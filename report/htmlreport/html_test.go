@@ -1,4 +1,4 @@
-package report
+package htmlreport
 
 import (
 	"bytes"
@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
 )
 
 // htmlRecord is one echo run against server: latencies from lo to lo×50
 // µs with a tail, ten seconds of per-second series, and server figures.
-func htmlRecord(t *testing.T, server string, run int, lo int64, tput float64) Record {
+func htmlRecord(t *testing.T, server string, run int, lo int64, tput float64) report.Record {
 	t.Helper()
 	h := measure.NewHistogram()
 	for i := int64(0); i < 2000; i++ {
@@ -28,22 +29,22 @@ func htmlRecord(t *testing.T, server string, run int, lo int64, tput float64) Re
 			t.Fatal(err)
 		}
 	}
-	lat, err := NewLatency(h, 0)
+	lat, err := report.NewLatency(h, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cpu, perM, perConn := 2.5, 1.2+0.1*float64(run), 20000.0+500*float64(run)
 	rss := uint64(40 << 20)
-	var series []Second
+	var series []report.Second
 	for s := 1; s <= 10; s++ {
 		r := rss + uint64(s)<<16
 		u := 0.8
-		series = append(series, Second{T: float64(s), Messages: uint64(tput), MsgsPerS: tput + float64(s*10),
+		series = append(series, report.Second{T: float64(s), Messages: uint64(tput), MsgsPerS: tput + float64(s*10),
 			P99Us: lat.P99 + int64(s), ServerRSSBytes: &r, ServerCPUUtil: &u})
 	}
-	return Record{
+	return report.Record{
 		Scenario: "echo", Mode: "closed-loop", Server: server, Driver: "gobwas", Conns: 100, PayloadBytes: 1024,
-		Run: run, Status: StatusOK, StartedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
+		Run: run, Status: report.StatusOK, StartedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
 		WarmupS: 2, DurationS: 10, Messages: uint64(tput * 10), ThroughputMsgsPerS: tput, ThroughputBytesPerS: tput * 1024,
 		Errors: map[string]uint64{}, Latency: lat, Handshake: lat,
 		ServerCPUS: &cpu, ServerCPUPerMillion: &perM, ServerRSSPeakBytes: &rss, ServerMemPerConnBytes: &perConn,
@@ -51,11 +52,11 @@ func htmlRecord(t *testing.T, server string, run int, lo int64, tput float64) Re
 	}
 }
 
-func htmlResult(t *testing.T, servers []string, runs int, lo int64, tput float64) *Result {
+func htmlResult(t *testing.T, servers []string, runs int, lo int64, tput float64) *report.Result {
 	t.Helper()
-	res := &Result{Schema: Schema, CreatedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
+	res := &report.Result{Schema: report.Schema, CreatedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC),
 		Command: []string{"wsbench", "run", "--servers", strings.Join(servers, ","), "--note", "see https://example.invalid/x & <b>"},
-		Environment: Environment{GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64", CPUModel: "Test CPU @ 3GHz",
+		Environment: report.Environment{GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64", CPUModel: "Test CPU @ 3GHz",
 			Cores: 8, GOMAXPROCS: 8, Kernel: "6.1.0-test",
 			Libraries: map[string]string{"github.com/gorilla/websocket": "v1.5.3", "github.com/coder/websocket": "v1.8.15"}},
 		ServerSettings:   map[string]any{"read_buffer": 4096, "compression": false, "note": "<script>alert(1)</script>"},
@@ -69,10 +70,10 @@ func htmlResult(t *testing.T, servers []string, runs int, lo int64, tput float64
 	return res
 }
 
-func renderHTMLString(t *testing.T, results []*Result, names []string) string {
+func renderHTMLString(t *testing.T, results []*report.Result, names []string) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := RenderHTML(&buf, results, names); err != nil {
+	if err := Render(&buf, results, names); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -137,7 +138,7 @@ func seriesPolylines(t *testing.T, page string, minPoints int) [][]string {
 func TestRenderHTMLOneFile(t *testing.T) {
 	servers := []string{"gorilla", "coder", "gobwas"}
 	res := htmlResult(t, servers, 3, 50, 90000)
-	page := renderHTMLString(t, []*Result{res}, []string{"run.json"})
+	page := renderHTMLString(t, []*report.Result{res}, []string{"run.json"})
 	checkHTML(t, page)
 	if !strings.Contains(page, "<svg") {
 		t.Error("page has no <svg")
@@ -176,17 +177,17 @@ func TestRenderHTMLOneFile(t *testing.T) {
 }
 
 func TestRenderHTMLMergesHistograms(t *testing.T) {
-	rec := func(run int, v int64) Record {
+	rec := func(run int, v int64) report.Record {
 		r := htmlRecord(t, "gorilla", run, 10, 1000)
 		h := measure.NewHistogram()
 		for range 1000 {
 			h.RecordValue(v)
 		}
-		r.Latency, _ = NewLatency(h, 0)
+		r.Latency, _ = report.NewLatency(h, 0)
 		return r
 	}
-	res := &Result{Schema: Schema, Records: []Record{rec(1, 100), rec(2, 10000)}}
-	page := renderHTMLString(t, []*Result{res}, nil)
+	res := &report.Result{Schema: report.Schema, Records: []report.Record{rec(1, 100), rec(2, 10000)}}
+	page := renderHTMLString(t, []*report.Result{res}, nil)
 	checkHTML(t, page)
 	// Merged, half the samples are 100µs and half 10ms: p0 is 100µs and
 	// p99 10ms. Averaging the runs' percentiles would give about 5ms for both.
@@ -204,10 +205,10 @@ func TestRenderHTMLTarget(t *testing.T) {
 	for i := range r.Series {
 		r.Series[i].ServerRSSBytes, r.Series[i].ServerCPUUtil = nil, nil
 	}
-	failed := Record{Scenario: "echo", Mode: "closed-loop", Server: "gobwas", Driver: "gobwas", Conns: 100, PayloadBytes: 1024,
-		WarmupS: 2, DurationS: 10, Run: 1, Status: StatusFailed, Reason: "server gobwas did not start: boom"}
-	res := &Result{Schema: Schema, Command: []string{"wsbench", "run", "--target", r.Target}, Records: []Record{r, failed}}
-	page := renderHTMLString(t, []*Result{res}, []string{"target.json"})
+	failed := report.Record{Scenario: "echo", Mode: "closed-loop", Server: "gobwas", Driver: "gobwas", Conns: 100, PayloadBytes: 1024,
+		WarmupS: 2, DurationS: 10, Run: 1, Status: report.StatusFailed, Reason: "server gobwas did not start: boom"}
+	res := &report.Result{Schema: report.Schema, Command: []string{"wsbench", "run", "--target", r.Target}, Records: []report.Record{r, failed}}
+	page := renderHTMLString(t, []*report.Result{res}, []string{"target.json"})
 	checkHTML(t, page)
 	if got := len(seriesPolylines(t, page, 20)); got != 1 {
 		t.Errorf("%d spectrum polylines, want 1 (the failed server has no latency)", got)
@@ -228,7 +229,7 @@ func TestRenderHTMLTwoFiles(t *testing.T) {
 	}
 	base.Records = append(base.Records, htmlResult(t, []string{"coder"}, 2, 50, 1000).Records...)
 	next.Records = append(next.Records, htmlResult(t, []string{"coder"}, 2, 50, 1000).Records...)
-	page := renderHTMLString(t, []*Result{base, next}, []string{"base.json", "new.json"})
+	page := renderHTMLString(t, []*report.Result{base, next}, []string{"base.json", "new.json"})
 	checkHTML(t, page)
 	lines := seriesPolylines(t, page, 20)
 	if len(lines) != 4 {
@@ -254,10 +255,10 @@ func TestRenderHTMLTwoFiles(t *testing.T) {
 
 func TestRenderHTMLErrors(t *testing.T) {
 	var buf bytes.Buffer
-	if err := RenderHTML(&buf, nil, nil); err == nil {
+	if err := Render(&buf, nil, nil); err == nil {
 		t.Error("want an error for no results")
 	}
-	page := renderHTMLString(t, []*Result{{Schema: Schema}}, []string{"empty.json"})
+	page := renderHTMLString(t, []*report.Result{{Schema: report.Schema}}, []string{"empty.json"})
 	checkHTML(t, page)
 	if !strings.Contains(page, "No records.") {
 		t.Error("empty result should say so")
@@ -276,7 +277,7 @@ func TestRenderHTMLChromium(t *testing.T) {
 		t.Skip("no chromium: install Debian's chromium package to run this test")
 	}
 	servers := []string{"gorilla", "coder", "gobwas"}
-	page := renderHTMLString(t, []*Result{htmlResult(t, servers, 2, 50, 90000)}, []string{"run.json"})
+	page := renderHTMLString(t, []*report.Result{htmlResult(t, servers, 2, 50, 90000)}, []string{"run.json"})
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.html")
 	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
@@ -311,9 +312,9 @@ func TestRenderHTMLCompression(t *testing.T) {
 	a := htmlRecord(t, "gorilla", 1, 10, 1000)
 	b := htmlRecord(t, "nbio", 1, 10, 1000)
 	a.Connect.Established, b.Connect.Established = 10, 10
-	a.Compression = &Compression{Offered: true, NegotiatedConns: 10}
-	b.Compression = &Compression{Offered: true, NegotiatedConns: 4}
-	page := renderHTMLString(t, []*Result{{Schema: Schema, Records: []Record{a, b}}}, nil)
+	a.Compression = &report.Compression{Offered: true, NegotiatedConns: 10}
+	b.Compression = &report.Compression{Offered: true, NegotiatedConns: 4}
+	page := renderHTMLString(t, []*report.Result{{Schema: report.Schema, Records: []report.Record{a, b}}}, nil)
 	checkHTML(t, page)
 	if want := "gorilla/" + a.Driver + " on, nbio/" + b.Driver + " 4/10"; !strings.Contains(page, want) {
 		t.Errorf("page lacks %q", want)

@@ -1,4 +1,8 @@
-package report
+// Package htmlreport owns the HTML report: one self-contained page of
+// tables and charts for one or more result files, its page an embedded
+// template (page.html.tmpl). It reads results and their scenarios'
+// profiles through package report, which does not import it.
+package htmlreport
 
 // The HTML report is one self-contained page: no scripts, no external
 // stylesheets, fonts or images, nothing fetched over the network. Charts are
@@ -9,7 +13,7 @@ package report
 // lines, server names, file names, settings) goes through html/template.
 
 import (
-	"encoding/json"
+	_ "embed"
 	"errors"
 	"fmt"
 	"html/template"
@@ -22,15 +26,17 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/wsbench/wsbench/report"
 )
 
-// RenderHTML writes a self-contained HTML page with charts for results.
+// Render writes a self-contained HTML page with charts for results.
 // names label the results (usually their file names), one per result; a
 // missing or empty name becomes "file N". With two or more results the
 // charts show every (file, server) as its own series, side by side; with
 // exactly two the page also carries the comparison of the second against
-// the first (Compare with AllowInsufficient).
-func RenderHTML(w io.Writer, results []*Result, names []string) error {
+// the first (report.Compare with AllowInsufficient).
+func Render(w io.Writer, results []*report.Result, names []string) error {
 	if len(results) == 0 {
 		return errors.New("html report: no results")
 	}
@@ -173,7 +179,7 @@ type cell struct {
 	// showDriver and showFile say whether the label names the driver
 	// (several in the group) and the file (several files).
 	showDriver, showFile bool
-	runs                 []Record
+	runs                 []report.Record
 }
 
 type seriesKey struct {
@@ -181,7 +187,7 @@ type seriesKey struct {
 	server, driver string
 }
 
-func buildPage(results []*Result, labels []string) (*htmlPage, error) {
+func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 	multi := len(results) > 1
 	p := &htmlPage{Title: "wsbench report · " + strings.Join(labels, " vs "), Multi: multi}
 	for i, res := range results {
@@ -195,7 +201,7 @@ func buildPage(results []*Result, labels []string) (*htmlPage, error) {
 	// files with the same title next to the first file's.
 	type pgroup struct {
 		title   string
-		records []Record
+		records []report.Record
 		cells   []*cell
 		byKey   map[seriesKey]*cell
 	}
@@ -203,15 +209,15 @@ func buildPage(results []*Result, labels []string) (*htmlPage, error) {
 	byTitle := map[string]*pgroup{}
 	colours := map[seriesKey]int{}
 	for fi, res := range results {
-		for _, g := range groups(res) {
-			pg := byTitle[g.title]
+		for _, g := range report.Groups(res) {
+			pg := byTitle[g.Title]
 			if pg == nil {
-				pg = &pgroup{title: g.title, byKey: map[seriesKey]*cell{}}
-				byTitle[g.title] = pg
+				pg = &pgroup{title: g.Title, byKey: map[seriesKey]*cell{}}
+				byTitle[g.Title] = pg
 				order = append(order, pg)
 			}
-			pg.records = append(pg.records, g.records...)
-			for _, r := range g.records {
+			pg.records = append(pg.records, g.Records...)
+			for _, r := range g.Records {
 				server := r.Server
 				if server == "" {
 					server = r.Target
@@ -263,23 +269,23 @@ func buildPage(results []*Result, labels []string) (*htmlPage, error) {
 	for i, res := range results {
 		slopes := res.MemorySlopes
 		if len(slopes) == 0 {
-			slopes = Slopes(res.Records)
+			slopes = report.Slopes(res.Records)
 		}
 		for _, s := range slopes {
 			var counts []string
 			for _, c := range s.Conns {
-				counts = append(counts, fmtCount(uint64(c)))
+				counts = append(counts, report.FormatCount(uint64(c)))
 			}
 			p.Slopes = append(p.Slopes, slopeView{File: labels[i], Scenario: s.Scenario, Server: s.Server, Driver: s.Driver,
 				Conns: strings.Join(counts, ", "),
-				RSS:   fmtBytes(s.RSS.Slope), RSSFixed: fmtBytes(s.RSS.Intercept), RSSR2: fmt.Sprintf("%.3f", s.RSS.R2),
-				Heap: fmtBytes(s.Heap.Slope), HeapFixed: fmtBytes(s.Heap.Intercept), HeapR2: fmt.Sprintf("%.3f", s.Heap.R2)})
+				RSS:   report.FormatBytes(s.RSS.Slope), RSSFixed: report.FormatBytes(s.RSS.Intercept), RSSR2: fmt.Sprintf("%.3f", s.RSS.R2),
+				Heap: report.FormatBytes(s.Heap.Slope), HeapFixed: report.FormatBytes(s.Heap.Intercept), HeapR2: fmt.Sprintf("%.3f", s.Heap.R2)})
 		}
 	}
 	return p, nil
 }
 
-func fileSection(res *Result, name string) fileView {
+func fileSection(res *report.Result, name string) fileView {
 	f := fileView{Name: name, Command: shellJoin(res.Command)}
 	if !res.CreatedAt.IsZero() {
 		f.Created = res.CreatedAt.UTC().Format(time.RFC3339)
@@ -305,7 +311,7 @@ func fileSection(res *Result, name string) fileView {
 	}
 	add("kernel", e.Kernel)
 	if e.OpenFileLimit > 0 {
-		add("open file limit", fmtCount(e.OpenFileLimit))
+		add("open file limit", report.FormatCount(e.OpenFileLimit))
 	}
 	add("wsbench version", e.WsbenchVersion)
 	add("wsbench commit", e.WsbenchCommit)
@@ -313,56 +319,16 @@ func fileSection(res *Result, name string) fileView {
 		add("server CPUs", fmt.Sprintf("%s (GOMAXPROCS %d)", pin.ServerCPUs, pin.ServerGOMAXPROCS))
 		add("client CPUs", fmt.Sprintf("%s (GOMAXPROCS %d)", pin.ClientCPUs, pin.ClientGOMAXPROCS))
 	}
-	for _, k := range sortedKeys(e.Libraries) {
+	for _, k := range report.SortedKeys(e.Libraries) {
 		f.Libraries = append(f.Libraries, [2]string{k, e.Libraries[k]})
 	}
-	for _, k := range sortedKeys(res.ServerSettings) {
-		f.Settings = append(f.Settings, [2]string{k, manifestValue(res, k)})
+	for _, k := range report.SortedKeys(res.ServerSettings) {
+		f.Settings = append(f.Settings, [2]string{k, report.ManifestValue(res, k)})
 	}
-	for _, k := range sortedKeys(res.ServerExceptions) {
+	for _, k := range report.SortedKeys(res.ServerExceptions) {
 		f.Exceptions = append(f.Exceptions, [2]string{k, strings.Join(res.ServerExceptions[k], "; ")})
 	}
 	return f
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// settingValue formats a manifest setting for reading: durations (keys
-// ending _ns) and sizes (_bytes) in units, zero limits as "none".
-func settingValue(key string, v any) string {
-	if f, ok := v.(float64); ok {
-		switch {
-		case key == "gomaxprocs" && f == 0:
-			return "Go default"
-		case strings.HasSuffix(key, "_ns"):
-			if f <= 0 {
-				return "none"
-			}
-			return time.Duration(f).String()
-		case strings.HasSuffix(key, "_bytes"):
-			if f <= 0 {
-				return "none"
-			}
-			return fmtBytes(f)
-		}
-	}
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return "null"
-	}
-	if b, err := json.Marshal(v); err == nil {
-		return string(b)
-	}
-	return fmt.Sprint(v)
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:=,@%+^-]+$`)
@@ -380,41 +346,41 @@ func shellJoin(args []string) string {
 	return strings.Join(out, " ")
 }
 
-func comparison(base, next *Result, baseName, newName string) *compareView {
+func comparison(base, next *report.Result, baseName, newName string) *compareView {
 	v := &compareView{Base: baseName, New: newName}
-	c, err := Compare(base, next, CompareOptions{AllowInsufficient: true})
+	c, err := report.Compare(base, next, report.CompareOptions{AllowInsufficient: true})
 	if err != nil {
 		v.Err = err.Error()
 		return v
 	}
 	for _, r := range c.Rows {
-		m, _ := LookupMetric(r.Metric)
+		m, _ := report.LookupMetric(r.Metric)
 		verdict, class := r.Verdict, "same"
 		switch r.Verdict {
-		case VerdictBetter:
+		case report.VerdictBetter:
 			class = "better"
-		case VerdictWorse:
+		case report.VerdictWorse:
 			class = "worse"
 			if r.Fail {
 				verdict = "worse ✗"
 			}
-		case VerdictInsufficient:
+		case report.VerdictInsufficient:
 			class = "insufficient"
 		}
 		v.Rows = append(v.Rows, compareRowView{Cell: r.Cell, Metric: r.Metric,
-			Old: formatMetric(m.Unit, r.OldMedian), New: formatMetric(m.Unit, r.NewMedian),
-			Delta: fmtDeltaPct(r.DeltaPct), P: strconv.FormatFloat(r.P, 'f', 3, 64),
+			Old: report.FormatMetric(m.Unit, r.OldMedian), New: report.FormatMetric(m.Unit, r.NewMedian),
+			Delta: report.FormatDeltaPct(r.DeltaPct), P: strconv.FormatFloat(r.P, 'f', 3, 64),
 			Verdict: verdict, Class: class, N: fmt.Sprintf("%d vs %d", len(r.Old), len(r.New))})
 	}
 	v.OnlyInBase, v.OnlyInNew = c.OnlyInBase, c.OnlyInNew
 	n := c.Counts()
 	v.Summary = fmt.Sprintf("%d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient (too few runs to reach p < %s; %d or more runs per cell can)",
-		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient, strconv.FormatFloat(c.Alpha, 'f', -1, 64), RecommendedRuns(c.Alpha))
+		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient, strconv.FormatFloat(c.Alpha, 'f', -1, 64), report.RecommendedRuns(c.Alpha))
 	return v
 }
 
-func buildGroup(title string, records []Record, cells []*cell) groupView {
-	g := groupView{Title: title, Notes: notes(records)}
+func buildGroup(title string, records []report.Record, cells []*cell) groupView {
+	g := groupView{Title: title, Notes: report.Notes(records)}
 	first := records[0]
 	if first.Compression != nil {
 		var per []string
@@ -433,17 +399,17 @@ func buildGroup(title string, records []Record, cells []*cell) groupView {
 	}
 	g.Spectrum = spectrumChart(first, cells)
 
-	p := ProfileOf(first)
+	p := report.ProfileOf(first)
 	unit := p.Throughput.Label
 	g.Bars = append(g.Bars, barChart("throughput · median across runs, whisker min–max", unit, kindRate, cells,
-		Headline, func(v float64) string { return rate(v) + " " + unit }))
+		report.Headline, func(v float64) string { return report.FormatRate(v) + " " + unit }))
 	if per := p.PerMillion; per != "" {
 		g.Bars = append(g.Bars, barChart("server CPU per million "+per, "CPU seconds / 1M "+per, kindSeconds, cells,
-			func(r Record) (float64, bool) { return optFloat(r.ServerCPUPerMillion) },
-			func(v float64) string { return trimFloat(v) + " s" }))
+			func(r report.Record) (float64, bool) { return report.OptFloat(r.ServerCPUPerMillion) },
+			func(v float64) string { return report.FormatFloat(v) + " s" }))
 	}
 	g.Bars = append(g.Bars, barChart("server memory per connection (ΔRSS ÷ conns)", "bytes per connection", kindBytes, cells,
-		func(r Record) (float64, bool) { return optFloat(r.ServerMemPerConnBytes) }, fmtBytes))
+		func(r report.Record) (float64, bool) { return report.OptFloat(r.ServerMemPerConnBytes) }, report.FormatBytes))
 
 	has := false
 	for _, c := range cells {
@@ -456,24 +422,24 @@ func buildGroup(title string, records []Record, cells []*cell) groupView {
 		return g
 	}
 	g.Series = append(g.Series,
-		timeChart("throughput per second", unit, kindRate, cells, func(s Second) (float64, bool) { return s.MsgsPerS, true },
-			func(v float64) string { return rate(v) + " " + unit }),
-		timeChart("p99 latency per second", "latency", kindUs, cells, func(s Second) (float64, bool) { return float64(s.P99Us), s.Messages > 0 },
-			func(v float64) string { return fmtUs(int64(v)) }),
-		timeChart("server RSS", "resident memory", kindBytes, cells, func(s Second) (float64, bool) {
+		timeChart("throughput per second", unit, kindRate, cells, func(s report.Second) (float64, bool) { return s.MsgsPerS, true },
+			func(v float64) string { return report.FormatRate(v) + " " + unit }),
+		timeChart("p99 latency per second", "latency", kindUs, cells, func(s report.Second) (float64, bool) { return float64(s.P99Us), s.Messages > 0 },
+			func(v float64) string { return report.FormatMicros(int64(v)) }),
+		timeChart("server RSS", "resident memory", kindBytes, cells, func(s report.Second) (float64, bool) {
 			if s.ServerRSSBytes == nil {
 				return 0, false
 			}
 			return float64(*s.ServerRSSBytes), true
-		}, fmtBytes))
+		}, report.FormatBytes))
 	return g
 }
 
 // usable reports whether a run's figures count: it finished, or was
 // interrupted and its numbers cover what ran.
-func usable(r Record) bool { return r.Usable() || r.Status == StatusInterrupted }
+func usable(r report.Record) bool { return r.Usable() || r.Status == report.StatusInterrupted }
 
-func firstWithSeries(c *cell) *Record {
+func firstWithSeries(c *cell) *report.Record {
 	for i := range c.runs {
 		if len(c.runs[i].Series) > 0 {
 			return &c.runs[i]
@@ -654,7 +620,7 @@ func spectrumX(q float64) float64 {
 // never averaged.
 func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []string) {
 	for _, r := range c.runs {
-		l := HeadlineLatency(r)
+		l := report.HeadlineLatency(r)
 		if !usable(r) || l.Count == 0 || l.Hist == "" {
 			continue
 		}
@@ -675,8 +641,8 @@ func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []s
 	return h, runs, problems
 }
 
-func spectrumChart(first Record, cells []*cell) chartView {
-	what := ProfileOf(first).Latency.What
+func spectrumChart(first report.Record, cells []*cell) chartView {
+	what := report.ProfileOf(first).Latency.What
 	f := bigFrame
 	c := f.base("spectrum", "latency percentile spectrum · "+what+" (runs of a cell merged)",
 		"percentile (log scale of 1/(1−q))", what+" (log scale; µs, ms, s)", cells, 0)
@@ -747,26 +713,17 @@ func spectrumChart(first Record, cells []*cell) chartView {
 			v := math.Max(float64(d.h.ValueAtQuantile(t.q)), 1)
 			l.Dots = append(l.Dots, dotView{X: f.xAt(spectrumX(t.q)), Y: f.yAt(yFrac(v)),
 				Tip: fmt.Sprintf("%s · p%s = %s (%s samples from %d run(s))", d.cell.label, strings.TrimSuffix(t.label, "%"),
-					fmtUs(int64(v)), fmtCount(uint64(d.h.TotalCount())), d.runs)})
+					report.FormatMicros(int64(v)), report.FormatCount(uint64(d.h.TotalCount())), d.runs)})
 		}
 		c.Lines = append(c.Lines, l)
 	}
 	return c
 }
 
-func median(vals []float64) float64 {
-	slices.Sort(vals)
-	n := len(vals)
-	if n%2 == 1 {
-		return vals[n/2]
-	}
-	return (vals[n/2-1] + vals[n/2]) / 2
-}
-
 // barChart draws one bar per cell: the median of val across its usable
 // runs, with a whisker from the smallest to the largest run. A cell with
 // no value (a --target's server-side figures) gets "n/a" instead of a bar.
-func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(Record) (float64, bool), format func(float64) string) chartView {
+func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(report.Record) (float64, bool), format func(float64) string) chartView {
 	f := bigFrame
 	c := f.base("bar", title, "server", ylabel, cells, 14)
 	type stat struct {
@@ -787,7 +744,7 @@ func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(Recor
 			continue
 		}
 		slices.Sort(vals)
-		s := stat{med: median(vals), lo: vals[0], hi: vals[len(vals)-1], n: len(vals), ok: true}
+		s := stat{med: report.Median(vals), lo: vals[0], hi: vals[len(vals)-1], n: len(vals), ok: true}
 		stats[i] = s
 		max = math.Max(max, s.hi)
 	}
@@ -810,7 +767,7 @@ func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(Recor
 		s := stats[i]
 		if !s.ok {
 			b.NA = true
-			b.Value = na
+			b.Value = report.NA
 			b.ValueY = f.top + f.plotH - 6
 			b.Tip = cl.label + ": n/a (not measured, e.g. an external --target)"
 			c.Bars = append(c.Bars, b)
@@ -846,7 +803,7 @@ func max1(n int) int {
 
 // timeChart draws one line per cell over the measured window, from the
 // first run of the cell that recorded a per-second series.
-func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(Second) (float64, bool), format func(float64) string) chartView {
+func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(report.Second) (float64, bool), format func(float64) string) chartView {
 	f := smallFrame
 	c := f.base("timeseries", title, "time in measured window (s)", ylabel, cells, 0)
 	type line struct {
@@ -907,108 +864,14 @@ func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(Seco
 
 // --- the template -----------------------------------------------------
 
+// page.html.tmpl is the page; the Go code only builds what it shows.
+//
+//go:embed page.html.tmpl
+var pageTemplate string
+
 var htmlTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"f": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 1.5em auto; max-width: 1560px; padding: 0 1em; }
-h1 { font-size: 1.5em; margin: 0 0 .4em; }
-h2 { font-size: 1.15em; margin: 1.8em 0 .6em; padding-top: .6em; border-top: 2px solid #ddd; }
-h3 { font-size: 1em; margin: 1em 0 .4em; }
-pre.cmd { background: #f4f4f4; border: 1px solid #ddd; padding: .5em .7em; white-space: pre-wrap; word-break: break-all; margin: .2em 0 .8em; }
-table { border-collapse: collapse; margin: .4em 0 1em; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; }
-td.l, th.l { text-align: left; }
-tr.better td.v { color: #1a7f37; font-weight: 600; }
-tr.worse td.v { color: #c62828; font-weight: 600; }
-tr.insufficient td.v { color: #9a6700; }
-tr.same td.v { color: #666; }
-ul.notes { color: #b00020; }
-.row { display: flex; flex-wrap: wrap; gap: 8px; }
-figure.chart { margin: 0 0 10px; }
-figure.chart figcaption { color: #b00020; font-size: 12px; }
-svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; fill: #333; }
-svg text.ctitle { font-size: 13px; font-weight: 600; }
-svg text.axis { font-size: 12px; fill: #444; }
-svg text.value { font-size: 10px; }
-svg text.empty { font-size: 13px; fill: #888; }
-svg rect.plot { fill: #fff; stroke: #999; }
-svg line.grid { stroke: #e4e4e4; }
-svg polyline { fill: none; stroke-width: 2; stroke-linejoin: round; }
-svg line.whisker { stroke: #222; stroke-width: 1.5; }
-.muted { color: #666; }
-</style>
-</head>
-<body>
-<h1>{{.Title}}</h1>
-{{range .Files}}<div class="file">{{if $.Multi}}<h3>{{.Name}}</h3>{{end}}<p>Created {{.Created}} by:</p>
-<pre class="cmd"><code>{{.Command}}</code></pre></div>
-{{end}}
-{{with .Compare}}<h2>Comparison · {{.New}} against {{.Base}}</h2>
-{{if .Err}}<p class="muted">Not compared: {{.Err}}</p>{{else}}
-<p class="muted">Each run is one sample; medians give the delta, a Mann–Whitney U test the p-value. Verdicts: ~ no significant change, better, worse, insufficient (too few runs to judge).</p>
-{{if .Rows}}<table class="compare">
-<thead><tr><th class="l">cell</th><th class="l">metric</th><th>{{.Base}}</th><th>{{.New}}</th><th>delta</th><th>p</th><th class="l">verdict</th><th>runs</th></tr></thead>
-<tbody>
-{{range .Rows}}<tr class="{{.Class}}"><td class="l">{{.Cell}}</td><td class="l">{{.Metric}}</td><td>{{.Old}}</td><td>{{.New}}</td><td>{{.Delta}}</td><td>{{.P}}</td><td class="l v">{{.Verdict}}</td><td>{{.N}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>Nothing to compare: no cell has a metric measured in both files.</p>{{end}}
-{{range .OnlyInBase}}<p class="muted">only in {{$.Compare.Base}} (not compared): {{.}}</p>{{end}}
-{{range .OnlyInNew}}<p class="muted">only in {{$.Compare.New}} (not compared): {{.}}</p>{{end}}
-<p>{{.Summary}}</p>{{end}}
-{{end}}
-{{if not .Groups}}<p>No records.</p>{{end}}
-{{range .Groups}}<section class="group">
-<h2>{{.Title}}</h2>
-{{if .Deflate}}<p class="muted">permessage-deflate negotiated (read from each handshake): {{.Deflate}}</p>{{end}}
-{{if .Notes}}<ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
-{{template "chart" .Spectrum}}
-<div class="row">{{range .Bars}}{{template "chart" .}}{{end}}</div>
-{{if .NoSeries}}<p class="muted">No per-second series recorded.</p>{{else}}<div class="row">{{range .Series}}{{template "chart" .}}{{end}}</div>{{end}}
-</section>
-{{end}}
-{{if .Slopes}}<h2>Memory per connection · least-squares fit over connection counts</h2>
-<p class="muted">slope = bytes per extra connection, intercept = fixed cost of the process.</p>
-<table><thead><tr>{{if .Multi}}<th class="l">file</th>{{end}}<th class="l">scenario</th><th class="l">server</th><th class="l">driver</th><th>conns</th><th>RSS/conn</th><th>RSS fixed</th><th>RSS R²</th><th>heap/conn</th><th>heap fixed</th><th>heap R²</th></tr></thead>
-<tbody>{{range .Slopes}}<tr>{{if $.Multi}}<td class="l">{{.File}}</td>{{end}}<td class="l">{{.Scenario}}</td><td class="l">{{.Server}}</td><td class="l">{{.Driver}}</td><td>{{.Conns}}</td><td>{{.RSS}}</td><td>{{.RSSFixed}}</td><td>{{.RSSR2}}</td><td>{{.Heap}}</td><td>{{.HeapFixed}}</td><td>{{.HeapR2}}</td></tr>
-{{end}}</tbody></table>{{end}}
-<h2>Environment</h2>
-{{range .Files}}{{if $.Multi}}<h3>{{.Name}}</h3>{{end}}
-<table class="env"><tbody>{{range .Env}}<tr><th class="l">{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>
-{{if .Libraries}}<table class="libs"><thead><tr><th class="l">library</th><th class="l">version</th></tr></thead><tbody>{{range .Libraries}}<tr><td class="l">{{index . 0}}</td><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>{{end}}
-{{end}}
-<h2>Fairness manifest</h2>
-{{range .Files}}{{if $.Multi}}<h3>{{.Name}}</h3>{{end}}
-{{if .Settings}}<p>Settings every reference server was given:</p>
-<table class="settings"><tbody>{{range .Settings}}<tr><th class="l">{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>{{else}}<p class="muted">No server settings recorded (an external --target).</p>{{end}}
-{{if .Exceptions}}<p>Settings a server's library could not apply:</p>
-<table class="exceptions"><tbody>{{range .Exceptions}}<tr><th class="l">{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</tbody></table>{{else}}<p class="muted">No exceptions: every server applied every setting.</p>{{end}}
-{{end}}
-</body>
-</html>
-{{define "chart"}}<figure class="chart">
-<svg class="{{.Kind}}" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Title}}">
-<title>{{.Title}}</title>
-<text class="ctitle" x="{{f .TitleX}}" y="18" text-anchor="middle">{{.Title}}</text>
-<rect class="plot" x="{{f .Plot.X}}" y="{{f .Plot.Y}}" width="{{f .Plot.W}}" height="{{f .Plot.H}}"/>
-{{range .YTicks}}<line class="grid" x1="{{f .X1}}" y1="{{f .Y1}}" x2="{{f .X2}}" y2="{{f .Y2}}"/><text x="{{f .TX}}" y="{{f .TY}}" text-anchor="{{.Anchor}}">{{.Label}}</text>
-{{end}}{{range .XTicks}}<line class="grid" x1="{{f .X1}}" y1="{{f .Y1}}" x2="{{f .X2}}" y2="{{f .Y2}}"/><text x="{{f .TX}}" y="{{f .TY}}" text-anchor="{{.Anchor}}">{{.Label}}</text>
-{{end}}<text class="axis" x="{{f .XLabelX}}" y="{{f .XLabelY}}" text-anchor="middle">{{.XLabel}}</text>
-<text class="axis" x="{{f .YLabelX}}" y="{{f .YLabelY}}" text-anchor="middle" transform="rotate(-90 {{f .YLabelX}} {{f .YLabelY}})">{{.YLabel}}</text>
-{{if .Empty}}<text class="empty" x="{{f .XLabelX}}" y="{{f .YLabelY}}" text-anchor="middle">{{.Empty}}</text>
-{{end}}{{range .Lines}}<polyline class="{{.Class}}" data-server="{{.Server}}" data-file="{{.File}}" stroke="{{.Color}}"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}} points="{{.Points}}"><title>{{.Label}}</title></polyline>
-{{$c := .Color}}{{range .Dots}}<circle cx="{{f .X}}" cy="{{f .Y}}" r="3" fill="{{$c}}"><title>{{.Tip}}</title></circle>{{end}}
-{{end}}{{range .Bars}}{{if .NA}}<text class="value" x="{{f .CX}}" y="{{f .ValueY}}" text-anchor="middle"><title>{{.Tip}}</title>{{.Value}}</text>{{else}}<rect class="bar" x="{{f .X}}" y="{{f .Y}}" width="{{f .W}}" height="{{f .H}}" fill="{{.Color}}"><title>{{.Tip}}</title></rect>{{if .Whisker}}<line class="whisker" x1="{{f .CX}}" y1="{{f .WY1}}" x2="{{f .CX}}" y2="{{f .WY2}}"/><line class="whisker" x1="{{f .CapX1}}" y1="{{f .WY1}}" x2="{{f .CapX2}}" y2="{{f .WY1}}"/><line class="whisker" x1="{{f .CapX1}}" y1="{{f .WY2}}" x2="{{f .CapX2}}" y2="{{f .WY2}}"/>{{end}}<text class="value" x="{{f .CX}}" y="{{f .ValueY}}" text-anchor="middle">{{.Value}}</text>{{end}}
-<text x="{{f .CX}}" y="{{f .LabelY1}}" text-anchor="middle">{{.Label1}}</text>{{if .Label2}}<text x="{{f .CX}}" y="{{f .LabelY2}}" text-anchor="middle">{{.Label2}}</text>{{end}}
-{{end}}{{range .Legend}}<g class="legend" data-server="{{.Server}}"><line x1="{{f .X}}" y1="{{f .LY}}" x2="{{f .X2}}" y2="{{f .LY}}" stroke="{{.Color}}" stroke-width="3"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}}/><text x="{{f .TX}}" y="{{f .Y}}">{{.Label}}</text></g>
-{{end}}</svg>
-{{range .Notes}}<figcaption>{{.}}</figcaption>{{end}}
-</figure>{{end}}`))
+}).Parse(pageTemplate))
 
 // tickFractions places axis ticks as fractions of the axis top and labels them.
 func tickFractions(ticks []float64, top float64, label func(float64) string) ([]float64, []string) {

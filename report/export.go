@@ -1,0 +1,125 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The helpers below are shared by this package's renderers and the HTML
+// report (report/htmlreport), so a figure reads the same in every format.
+
+// FormatMicros shows a latency in µs with its unit ("850µs", "1.25ms").
+func FormatMicros(us int64) string { return fmtUs(us) }
+
+// FormatRate shows a per-second rate as a whole count with separators.
+func FormatRate(v float64) string { return rate(v) }
+
+// FormatFloat shows v with as few digits as it needs.
+func FormatFloat(v float64) string { return trimFloat(v) }
+
+// FormatBytes shows a size in binary units.
+func FormatBytes(b float64) string { return fmtBytes(b) }
+
+// FormatCount shows a count with thousands separators.
+func FormatCount(n uint64) string { return fmtCount(n) }
+
+// OptFloat reads an optional figure; ok is false when it is unknown.
+func OptFloat(p *float64) (float64, bool) { return optFloat(p) }
+
+// Median is the middle of vals (the mean of the middle two for an even
+// count); it sorts vals.
+func Median(vals []float64) float64 { return median(vals) }
+
+// SortedKeys are m's keys in order.
+func SortedKeys[V any](m map[string]V) []string { return sortedKeys(m) }
+
+// SettingValue formats a fairness-manifest setting for reading.
+func SettingValue(key string, v any) string { return settingValue(key, v) }
+
+// GroupTitle describes the parameters shared by records of one table, from
+// their scenario's profile; window describes the measured window.
+func GroupTitle(r Record, window string) string { return groupTitle(r, window) }
+
+func median(vals []float64) float64 {
+	slices.Sort(vals)
+	n := len(vals)
+	if n%2 == 1 {
+		return vals[n/2]
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// settingValue formats a manifest setting for reading: durations (keys
+// ending _ns) and sizes (_bytes) in units, zero limits as "none".
+func settingValue(key string, v any) string {
+	if f, ok := v.(float64); ok {
+		switch {
+		case key == "gomaxprocs" && f == 0:
+			return "Go default"
+		case strings.HasSuffix(key, "_ns"):
+			if f <= 0 {
+				return "none"
+			}
+			return time.Duration(f).String()
+		case strings.HasSuffix(key, "_bytes"):
+			if f <= 0 {
+				return "none"
+			}
+			return fmtBytes(f)
+		}
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return "null"
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// Group is the records that belong in one table, and its title.
+type Group struct {
+	Title   string
+	Records []Record
+}
+
+// Groups puts res's records with the same parameters in one table each, as
+// the table renderer does.
+func Groups(res *Result) []Group {
+	var out []Group
+	for _, g := range groups(res) {
+		out = append(out, Group{Title: g.title, Records: g.records})
+	}
+	return out
+}
+
+// ManifestValue is a fairness-manifest setting as the cells ran with it.
+func ManifestValue(res *Result, key string) string { return manifestValue(res, key) }
+
+// FormatMetric shows a value in unit u.
+func FormatMetric(u Unit, v float64) string { return formatMetric(u, v) }
+
+// FormatDeltaPct shows a relative change as a signed percentage.
+func FormatDeltaPct(d float64) string { return fmtDeltaPct(d) }
+
+// Notes explains every marked record of rs, one line each, as under a
+// table.
+func Notes(rs []Record) []string { return notes(rs) }
+
+// NA is what a figure unknown for a record (a --target's server side) reads.
+const NA = na
