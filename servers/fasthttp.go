@@ -30,10 +30,6 @@ func (fasthttpServer) Module() string { return "github.com/fasthttp/websocket" }
 // the fasthttp.Server (the upgrader's own HandshakeTimeout is never read).
 func (fasthttpServer) Exceptions() []string { return nil }
 
-// Handlers is empty: fasthttpServer is an Engine, and Run serves /echo and
-// /broadcast on its own fasthttp.Server.
-func (fasthttpServer) Handlers(Settings, *Live) Handlers { return Handlers{} }
-
 // fasthttpShutdownBound bounds each of Run's two shutdown steps, stopping
 // the fasthttp.Server and waiting for the WebSocket handlers it closes, so
 // that Run returns well within shutdownTimeout.

@@ -44,9 +44,6 @@ func (gobwasEpollServer) Module() string { return "github.com/gobwas/ws" }
 // held by every connection.
 func (gobwasEpollServer) Exceptions() []string { return nil }
 
-// Handlers is empty: Run serves the endpoints, around its epoll instance.
-func (gobwasEpollServer) Handlers(Settings, *Live) Handlers { return Handlers{} }
-
 // Run serves net/http on ln, upgrading /echo and /broadcast with gobwas and
 // handing the upgraded sockets to an epoll instance that lives as long as
 // Run does.

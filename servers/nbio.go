@@ -74,10 +74,6 @@ func (nbioServer) Exceptions() []string {
 	}
 }
 
-// Handlers is empty: nbioServer is an Engine, and Run serves /echo and
-// /broadcast on its own nbhttp.Engine.
-func (nbioServer) Handlers(Settings, *Live) Handlers { return Handlers{} }
-
 // nbioShutdownBound bounds stopping the engine, so that Run returns well
 // within shutdownTimeout. nbhttp's Shutdown polls its connection table every
 // 200 ms.

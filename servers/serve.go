@@ -99,7 +99,7 @@ func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.
 		go func() { served <- eng.Run(runCtx, ln, s, live, mux) }()
 		stop = func() error { return shutdownEngine(cancel, served, live, name) }
 	} else {
-		h := srv.Handlers(s, live)
+		h := srv.(Mounter).Handlers(s, live) // Register admits nothing else
 		mux.Handle("/echo", orNotImplemented(h.Echo))
 		mux.Handle("/broadcast", orNotImplemented(h.Broadcast))
 		hs := &http.Server{

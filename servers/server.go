@@ -7,11 +7,13 @@ package servers
 
 import (
 	"context"
-	"github.com/wsbench/wsbench/internal/registry"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wsbench/wsbench/internal/registry"
 )
 
 // Handlers are the WebSocket endpoints a reference server mounts.
@@ -25,24 +27,31 @@ type Handlers struct {
 	Broadcast http.Handler
 }
 
-// Server is one library's reference server.
+// Server is one library's reference server: what every server has. It
+// serves in exactly one of two ways: as a Mounter (handlers plugged into
+// net/http) or as an Engine (the library's own HTTP server on the
+// listener).
 type Server interface {
 	// Name is the short name used on the command line ("gorilla").
 	Name() string
 	// Module is the Go module path of the library, used to report its version.
 	Module() string
-	// Handlers builds the endpoints with the given settings. Every accepted
-	// connection registers with live so shutdown can close it with 1001.
-	Handlers(s Settings, live *Live) Handlers
 	// Exceptions names the settings this library cannot apply, each with the
 	// reason, e.g. "read_buffer_bytes: coder/websocket sizes its own buffers".
 	Exceptions() []string
 }
 
-// Engine is implemented by a server whose library brings its own HTTP server
-// (an event loop such as nbio's, or fasthttp) instead of plugging handlers
-// into net/http. Serve then hands it the listener rather than mounting
-// Handlers on an http.Server.
+// Mounter is a server whose library plugs handlers into net/http: Serve
+// mounts them on an http.Server.
+type Mounter interface {
+	Server
+	// Handlers builds the endpoints with the given settings. Every accepted
+	// connection registers with live so shutdown can close it with 1001.
+	Handlers(s Settings, live *Live) Handlers
+}
+
+// Engine is a server whose library brings its own HTTP server (an event
+// loop such as nbio's, or fasthttp): Serve hands it the listener.
 type Engine interface {
 	Server
 	// Run serves on ln until ctx ends: the WebSocket endpoints /echo and
@@ -144,8 +153,27 @@ func (l *Live) GoingAway() {
 
 var known = registry.New[Server]("server")
 
-// Register adds a server; a duplicate name panics at init.
-func Register(x Server) { known.Register(x) }
+// Register adds a server; a duplicate name, or a server that is not
+// exactly one of Mounter and Engine, panics at init.
+func Register(x Server) {
+	if err := checkSides(x); err != nil {
+		panic(err)
+	}
+	known.Register(x)
+}
+
+// checkSides says whether x serves in exactly one way.
+func checkSides(x Server) error {
+	_, mounts := x.(Mounter)
+	_, engine := x.(Engine)
+	switch {
+	case !mounts && !engine:
+		return fmt.Errorf("server %q serves no endpoints: implement servers.Mounter (Handlers for net/http) or servers.Engine (Run on the listener)", x.Name())
+	case mounts && engine:
+		return fmt.Errorf("server %q is both a servers.Mounter and a servers.Engine: implement one", x.Name())
+	}
+	return nil
+}
 
 // Names lists the registered servers in alphabetical order.
 func Names() []string { return known.Names() }

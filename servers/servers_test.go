@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -569,5 +570,45 @@ func BenchmarkEcho(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// sideless is a server that serves nothing; twoSided one that claims both
+// ways of serving.
+type sideless struct{}
+
+func (sideless) Name() string         { return "sideless" }
+func (sideless) Module() string       { return "example.com/none" }
+func (sideless) Exceptions() []string { return nil }
+
+type twoSided struct{ sideless }
+
+func (twoSided) Handlers(Settings, *Live) Handlers { return Handlers{} }
+func (twoSided) Run(context.Context, net.Listener, Settings, *Live, http.Handler) error {
+	return nil
+}
+
+// TestEveryServerServesOneWay: each registered server is a Mounter or an
+// Engine, never both, never neither; Register refuses the others by name.
+func TestEveryServerServesOneWay(t *testing.T) {
+	for _, name := range Names() {
+		srv, _ := Lookup(name)
+		if err := checkSides(srv); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, bad := range []Server{sideless{}, twoSided{}} {
+		err := checkSides(bad)
+		if err == nil || !strings.Contains(err.Error(), `"sideless"`) {
+			t.Errorf("%T: %v", bad, err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("Register(%T) did not refuse it", bad)
+				}
+			}()
+			Register(bad)
+		}()
 	}
 }
