@@ -9,9 +9,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/wsbench/wsbench/internal/registry"
+	"net"
+	neturl "net/url"
 	"strings"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/registry"
 )
 
 // MessageType is the WebSocket data frame opcode of a message.
@@ -159,3 +162,39 @@ func Names() []string { return known.Names() }
 
 // Lookup returns the named driver, or an error that lists the known ones.
 func Lookup(name string) (Driver, error) { return known.Lookup(name) }
+
+// target is a ws:// or wss:// URL parsed for a driver that opens the TCP
+// connection (and TLS) itself: its host:port, the port defaulted to 80 or
+// 443.
+type target struct {
+	URL    *neturl.URL
+	Addr   string
+	Secure bool // wss://
+}
+
+// parseTarget checks url's scheme and defaults its port.
+func parseTarget(url string) (target, error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return target{}, err
+	}
+	t := target{URL: u, Secure: u.Scheme == "wss"}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return target{}, fmt.Errorf("scheme %q: want ws or wss", u.Scheme)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if t.Secure {
+			port = "443"
+		}
+	}
+	t.Addr = net.JoinHostPort(u.Hostname(), port)
+	return t, nil
+}
+
+// dialTCP opens the TCP connection to t within ctx.
+func (t target) dialTCP(ctx context.Context) (net.Conn, error) {
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", t.Addr)
+}

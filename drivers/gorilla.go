@@ -3,7 +3,6 @@ package drivers
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/gorilla/websocket"
 )
@@ -28,23 +27,7 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 		EnableCompression: opts.Compression,
 	}
 	c, resp, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil && resp.StatusCode != 101 {
-			return nil, fmt.Errorf("gorilla: dial %s: %w", url, &HandshakeStatusError{Status: resp.StatusCode})
-		}
-		return nil, fmt.Errorf("gorilla: dial %s: %w", url, err)
-	}
-	// gorilla treats 0 as "no limit", which is also what ReadLimit <= 0
-	// means for every driver.
-	c.SetReadLimit(max(opts.ReadLimit, 0))
-	compressed := DeflateAccepted(resp.Header.Values("Sec-WebSocket-Extensions"))
-	if compressed && opts.CompressionLevel != 0 {
-		if err := c.SetCompressionLevel(opts.CompressionLevel); err != nil {
-			_ = c.NetConn().Close()
-			return nil, fmt.Errorf("gorilla: dial %s: %w", url, err)
-		}
-	}
-	return newGorillaStyleConn(c, &gorillaLib, compressed, c.SetPongHandler), nil
+	return dialGorillaStyle(&gorillaLib, url, opts, c, resp, err, websocket.ErrBadHandshake)
 }
 
 // gorillaLib is what the gorilla-style Conn (gorillastyle.go) needs to know

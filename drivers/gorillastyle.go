@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"time"
 )
@@ -20,6 +21,39 @@ type gorillaAPI interface {
 	WriteControl(messageType int, data []byte, deadline time.Time) error
 	SetReadDeadline(t time.Time) error
 	NetConn() net.Conn
+}
+
+// gorillaDialed is a connection a gorilla-style Dialer returned, with
+// what dialGorillaStyle sets on it.
+type gorillaDialed interface {
+	gorillaAPI
+	SetReadLimit(limit int64)
+	SetCompressionLevel(level int) error
+	SetPongHandler(h func(appData string) error)
+}
+
+// dialGorillaStyle finishes a gorilla-style dial: it names a refused
+// upgrade by its status (errBadHandshake is the library's), applies the
+// read limit and compression level, and wraps the connection. dialErr,
+// resp and c are what the library's DialContext returned.
+func dialGorillaStyle[C gorillaDialed](lib *gorillaStyleLib, url string, opts DialOptions, c C, resp *http.Response, dialErr, errBadHandshake error) (Conn, error) {
+	if dialErr != nil {
+		if errors.Is(dialErr, errBadHandshake) && resp != nil && resp.StatusCode != 101 {
+			return nil, fmt.Errorf("%s: dial %s: %w", lib.name, url, &HandshakeStatusError{Status: resp.StatusCode})
+		}
+		return nil, fmt.Errorf("%s: dial %s: %w", lib.name, url, dialErr)
+	}
+	// gorilla and its fork treat 0 as "no limit", which is also what
+	// ReadLimit <= 0 means for every driver.
+	c.SetReadLimit(max(opts.ReadLimit, 0))
+	compressed := DeflateAccepted(resp.Header.Values("Sec-WebSocket-Extensions"))
+	if compressed && opts.CompressionLevel != 0 {
+		if err := c.SetCompressionLevel(opts.CompressionLevel); err != nil {
+			_ = c.NetConn().Close()
+			return nil, fmt.Errorf("%s: dial %s: %w", lib.name, url, err)
+		}
+	}
+	return newGorillaStyleConn(c, lib, compressed, c.SetPongHandler), nil
 }
 
 // gorillaStyleLib is what a gorilla-style library names differently.

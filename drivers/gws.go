@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	neturl "net/url"
 	"sync/atomic"
 	"time"
 
@@ -36,35 +35,25 @@ func (gwsDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, 
 		ctx, cancel = context.WithTimeout(ctx, opts.HandshakeTimeout)
 		defer cancel()
 	}
-	u, err := neturl.Parse(url)
+	t, err := parseTarget(url)
 	if err != nil {
 		return nil, fmt.Errorf("gws: dial %s: %w", url, err)
-	}
-	port := u.Port()
-	switch {
-	case u.Scheme != "ws" && u.Scheme != "wss":
-		return nil, fmt.Errorf("gws: dial %s: scheme %q: want ws or wss", url, u.Scheme)
-	case port == "" && u.Scheme == "ws":
-		port = "80"
-	case port == "":
-		port = "443"
 	}
 	// The TCP conn (and TLS) are set up here rather than by gws.NewClient,
 	// whose dialer knows no context, and so that gws gets the conn
 	// wrapped (gwsNetConn).
-	var nd net.Dialer
-	raw, err := nd.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	raw, err := t.dialTCP(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gws: dial %s: %w", url, err)
 	}
 	nc := raw
-	if u.Scheme == "wss" {
+	if t.Secure {
 		cfg := &tls.Config{}
 		if opts.TLSConfig != nil {
 			cfg = opts.TLSConfig.Clone()
 		}
 		if cfg.ServerName == "" {
-			cfg.ServerName = u.Hostname()
+			cfg.ServerName = t.URL.Hostname()
 		}
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -10,33 +10,29 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/wsbench/wsbench/internal/framescan"
 	"io"
 	"math"
 	"net"
 	"net/http"
-	neturl "net/url"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/framescan"
+	"github.com/wsbench/wsbench/internal/nbioutil"
 
 	"github.com/lesismal/llib/std/crypto/tls"
 	"github.com/lesismal/nbio"
-	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 )
 
 func init() {
 	Register(nbioDriver{})
-	// nbio logs to stdout by default, where the runner writes its results;
-	// its info lines are noise there. Errors still go to stderr.
-	logging.Output = os.Stderr
-	logging.SetLevel(logging.LevelError)
+	nbioutil.QuietLogging() // nbio logs to stdout by default
 }
 
 // nbioDriver dials with github.com/lesismal/nbio's websocket client: the
@@ -212,33 +208,17 @@ func nbioDial(ctx context.Context, url string, opts DialOptions) (*nbioConn, err
 	if err != nil {
 		return nil, err
 	}
-	u, err := neturl.Parse(url)
+	t, err := parseTarget(url)
 	if err != nil {
 		return nil, err
 	}
-	secure := false
-	switch u.Scheme {
-	case "ws":
-	case "wss":
-		secure = true
-	default:
-		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if secure {
-			port = "443"
-		}
-		addr = net.JoinHostPort(u.Hostname(), port)
-	}
+	u, secure := t.URL, t.Secure
 	if opts.HandshakeTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.HandshakeTimeout)
 		defer cancel()
 	}
-	var nd net.Dialer
-	raw, err := nd.DialContext(ctx, "tcp", addr)
+	raw, err := t.dialTCP(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -572,7 +552,7 @@ func (c *nbioConn) flushEarly() {
 	c.earlyData = nil
 	if err := c.parse(data); err != nil {
 		c.end(fmt.Errorf("nbio: read: %w", err))
-		nbioHangUp(c.nbc)
+		nbioutil.HangUp(c.nbc)
 	}
 	c.early.Store(false)
 }
@@ -747,7 +727,7 @@ func (c *nbioConn) Ping(ctx context.Context) error {
 }
 
 func (c *nbioConn) Close(timeout time.Duration) (bool, error) {
-	defer nbioHangUp(c.nbc)
+	defer nbioutil.HangUp(c.nbc)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	c.wmu.Lock()
@@ -775,34 +755,6 @@ func (c *nbioConn) Close(timeout time.Duration) (bool, error) {
 
 func (c *nbioConn) Abort() error {
 	c.end(fmt.Errorf("nbio: connection aborted: %w", net.ErrClosed))
-	nbioHangUp(c.nbc)
+	nbioutil.HangUp(c.nbc)
 	return nil
-}
-
-// nbioHangUp ends a connection from outside its poller goroutine: it shuts
-// the socket down both ways, and the poller, woken by the hang-up, closes
-// it at once. Closing the descriptor here instead (nbio's Close) races with
-// the poller: an epoll event it has already fetched for the socket is then
-// applied to whatever connection gets the same descriptor number next (a
-// dial right after a Close, in a connect storm), which nbio closes in its
-// place. A connection nbio has closed already is left alone: its
-// descriptor may belong to another connection by now, and the lock keeps
-// nbio from closing it meanwhile.
-func nbioHangUp(nc *nbio.Conn) {
-	nc.Lock()
-	defer nc.Unlock()
-	if closed, _ := nc.IsClosed(); closed {
-		return
-	}
-	rc, err := nc.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) { _ = nbioShutdown(syscall.Shutdown, fd) })
-}
-
-// nbioShutdown calls shutdown(fd, SHUT_RDWR), whatever the descriptor type
-// of the platform's syscall.Shutdown (int on Unix, Handle on Windows).
-func nbioShutdown[FD ~int | ~uintptr](shutdown func(FD, int) error, fd uintptr) error {
-	return shutdown(FD(fd), syscall.SHUT_RDWR)
 }

@@ -161,7 +161,7 @@ func TestNbioTLSConfig(t *testing.T) {
 // aborted) in quick succession, a few at a time, all work. A descriptor
 // freed by one is handed to the next dial at once; nbio closing it outside
 // its poller could let a stale epoll event close the new connection (see
-// nbioHangUp). The race is narrow: this is a smoke test, not a proof.
+// nbioutil.HangUp). The race is narrow: this is a smoke test, not a proof.
 func TestNbioDialCloseChurn(t *testing.T) {
 	url := newEchoServer(t)
 	d, _ := Lookup("nbio")

@@ -4,19 +4,18 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/wsbench/wsbench/internal/framescan"
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/framescan"
+	"github.com/wsbench/wsbench/internal/nbioutil"
+
 	"github.com/lesismal/nbio"
-	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/wsbench/wsbench/internal/deflate"
@@ -24,11 +23,7 @@ import (
 
 func init() {
 	Register(nbioServer{})
-	// nbio logs to stdout by default, where `wsbench serve` writes its ready
-	// line and the runner its results; its info lines (engine start and
-	// stop) are noise there. Errors still go to stderr.
-	logging.Output = os.Stderr
-	logging.SetLevel(logging.LevelError)
+	nbioutil.QuietLogging() // nbio logs to stdout by default
 }
 
 // nbioServer is the reference server for github.com/lesismal/nbio
@@ -171,42 +166,13 @@ func (nbioServer) Run(ctx context.Context, ln net.Listener, s Settings, live *Li
 // nbioKeepOpen serves h with every request's Close cleared, so that nbhttp
 // does not close the connection after the response of a "Connection: close"
 // request (the runner's /stats client sends it): it would close it from its
-// worker pool, outside the connection's poller (see nbioHangUp). The client
+// worker pool, outside the connection's poller (see nbioutil.HangUp). The client
 // closes it instead, after the response, and the poller sees that.
 func nbioKeepOpen(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Close = false
 		h.ServeHTTP(w, r)
 	})
-}
-
-// nbioHangUp ends a connection from outside its poller goroutine: it shuts
-// the socket down both ways, and the poller, woken by the hang-up, closes
-// it. Closing the descriptor here instead (nbio's Close) races with the
-// poller: an epoll event it has already fetched for the socket is then
-// applied to whatever connection the kernel hands the same descriptor number
-// next, which nbio closes in its place (seen as one /stats request in a few
-// hundred failing with EOF, when nbhttp closed "Connection: close" requests
-// from its pool). A connection nbio has closed already is left alone: its
-// descriptor may belong to another connection by now, and the lock keeps
-// nbio from closing it meanwhile.
-func nbioHangUp(nc *nbio.Conn) {
-	nc.Lock()
-	defer nc.Unlock()
-	if closed, _ := nc.IsClosed(); closed {
-		return
-	}
-	rc, err := nc.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) { _ = nbioShutdown(syscall.Shutdown, fd) })
-}
-
-// nbioShutdown calls shutdown(fd, SHUT_RDWR), whatever the descriptor type
-// of the platform's syscall.Shutdown (int on Unix, Handle on Windows).
-func nbioShutdown[FD ~int | ~uintptr](shutdown func(FD, int) error, fd uintptr) error {
-	return shutdown(FD(fd), syscall.SHUT_RDWR)
 }
 
 // nbioConnOf returns the WebSocket state of an nbio connection, nil for a
@@ -665,7 +631,7 @@ func (c *nbioConn) checkWrite() {
 			c.wTimer.Reset(d - stalled)
 			return
 		}
-		nbioHangUp(c.nbc) // leaves wArmed set: nothing is written any more
+		nbioutil.HangUp(c.nbc) // leaves wArmed set: nothing is written any more
 		return
 	}
 }
@@ -737,7 +703,7 @@ func (c *nbioConn) close(code int, reason string) {
 		}
 		t.Stop()
 	}
-	nbioHangUp(c.nbc)
+	nbioutil.HangUp(c.nbc)
 }
 
 // ended is nbio's OnClose: the socket is closed. It runs after the upgrade

@@ -164,7 +164,7 @@ func TestNbioBroadcastCompressed(t *testing.T) {
 // inline on the poller, nbhttp deadlocks the poller on such a request, so
 // the server hands HTTP to nbio's worker pool; and closed by nbhttp from
 // that pool, about one in a few hundred connections was closed unanswered
-// by a stale epoll event of the one before (see nbioHangUp).
+// by a stale epoll event of the one before (see nbioutil.HangUp).
 func TestNbioStatsWithConnectionClose(t *testing.T) {
 	ts := startServe(t, "nbio", testSettings())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
