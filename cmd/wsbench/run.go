@@ -44,7 +44,62 @@ const (
 	fdReserve = 100
 )
 
+// runCmd is `wsbench run`: flags to plan, checks before any connection
+// opens, the run, the table and the file, and the exit code.
 func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
+	o, err := parseRunFlags(args, stderr)
+	if err != nil {
+		return exitUsage, err
+	}
+	plan, format, err := o.plan()
+	if err != nil {
+		return exitUsage, err
+	}
+	inv, err := o.prepare(&plan)
+	if err != nil {
+		if errors.Is(err, errPin) {
+			return exitRunFailed, err
+		}
+		return exitUsage, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	if plan.Target != "" {
+		if err := preflight(ctx, plan); err != nil {
+			return exitUsage, err
+		}
+	}
+	res, records, saveErr := inv.run(ctx, plan, args, stderr)
+	if len(records) == 0 {
+		fmt.Fprintln(stderr, "wsbench run: interrupted before the first cell finished; nothing was measured")
+		return exitInterrupted, nil
+	}
+	// The table comes first, so a file that could not be written does not
+	// lose the run.
+	if err := report.Render(stdout, res, format); err != nil {
+		return exitRunFailed, err
+	}
+	if saveErr != nil {
+		return exitRunFailed, saveErr
+	}
+	fmt.Fprintf(stderr, "\nresults: %s\n", inv.outPath)
+	if inv.htmlOut != "" {
+		if err := writeOutput(inv.htmlOut, stdout, func(w io.Writer) error {
+			return htmlreport.Render(w, []*report.Result{res}, []string{filepath.Base(inv.outPath)})
+		}); err != nil {
+			return exitRunFailed, err
+		}
+		fmt.Fprintf(stderr, "report: %s\n", inv.htmlOut)
+	}
+	return inv.exitCode(ctx, records, stderr), nil
+}
+
+// parseRunFlags reads the flags (and a preset) of `wsbench run`.
+func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var o runOptions
 	fs.StringVar(&o.scenario, "scenario", "echo", "scenario to run: "+strings.Join(scenarios.Names(), ", "))
@@ -60,7 +115,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
 	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
 	fs.StringVar(&o.rate, "rate", "", "messages per second across all connections on a fixed schedule: open-loop echo, or broadcast publishes (broadcast default "+defaultRate+")")
-	fs.StringVar(&o.slo, "slo", "", "capacity search objective with --rate START:END:STEP, e.g. p99=10ms (p50, p90, p99, p999, max)")
+	fs.StringVar(&o.slo, "slo", "", "capacity search objective with --rate START:END:STEP: a latency threshold such as p99<10ms, or p99=10ms (p50, p90, p99, p999, max)")
 	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
 	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
 	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
@@ -68,12 +123,11 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")
-	var thresholdFlags listFlag
-	fs.Var(&thresholdFlags, "threshold", "fail (exit 99) unless every matching record meets this, e.g. 'p99<5ms', 'echo/gorilla:errors==0' (repeatable)")
-	out := fs.String("out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
+	fs.Var(&o.thresholds, "threshold", "fail (exit 99) unless every matching record meets this, e.g. 'p99<5ms', 'echo/gorilla:errors==0' (repeatable)")
+	fs.StringVar(&o.out, "out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
 	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm")
-	htmlOut := fs.String("html", "", "also write a self-contained HTML report with charts to this file")
-	failOn := fs.String("fail-on", "degraded", "which cell verdicts set the exit code: degraded (exit 3, failed exit 1), failed (exit 1 only), none")
+	fs.StringVar(&o.htmlOut, "html", "", "also write a self-contained HTML report with charts to this file")
+	fs.StringVar(&o.failOn, "fail-on", "degraded", "which cell verdicts set the exit code: degraded (exit 3, failed exit 1), failed (exit 1 only), none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench run [PRESET|FILE.yaml] [flags]\n\n"+
 			"A preset (built in: %s) or preset file sets flag values; flags given\n"+
@@ -82,7 +136,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	positional, err := parseFlags(fs, args, stderr)
 	if err != nil {
-		return exitUsage, err
+		return o, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -92,64 +146,75 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	case 0:
 	case 1:
 		if presetName, fromPreset, err = applyPreset(fs, set, positional[0]); err != nil {
-			return exitUsage, err
+			return o, err
 		}
 	default:
-		return exitUsage, usagef("one preset at a time, got %s", strings.Join(positional, " "))
+		return o, usagef("one preset at a time, got %s", strings.Join(positional, " "))
 	}
 	o.serversSet = set["servers"] || fromPreset["servers"] != (presetSetting{})
 	if err := checkScenarioFlags(o.scenario, set, presetName, fromPreset, func(name string) {
 		_ = fs.Set(name, fs.Lookup(name).DefValue)
 	}, stderr); err != nil {
-		return exitUsage, err
+		return o, err
 	}
-	if !slices.Contains([]string{"degraded", "failed", "none"}, *failOn) {
-		return exitUsage, usagef("--fail-on %q: want degraded, failed or none", *failOn)
+	if !slices.Contains([]string{"degraded", "failed", "none"}, o.failOn) {
+		return o, usagef("--fail-on %q: want degraded, failed or none", o.failOn)
 	}
+	return o, nil
+}
 
-	plan, format, err := o.plan()
-	if err != nil {
-		return exitUsage, err
-	}
-	var thresholds []report.Threshold
-	for _, t := range thresholdFlags {
+// errPin marks a failure to pin the load generator: the machine's, not the
+// command line's.
+var errPin = errors.New("pin the load generator")
+
+// invocation is what a run needs besides its plan, checked before any
+// connection opens.
+type invocation struct {
+	thresholds       []report.Threshold
+	pinning          *report.Pinning
+	outPath, htmlOut string
+	failOn           string
+}
+
+// prepare checks thresholds, pins the processes, and checks that the
+// results fit where they go and the run in memory.
+func (o runOptions) prepare(plan *runner.Plan) (*invocation, error) {
+	inv := &invocation{htmlOut: o.htmlOut, failOn: o.failOn}
+	for _, t := range o.thresholds {
 		th, err := report.ParseThreshold(t)
 		if err != nil {
-			return exitUsage, usagef("--threshold: %v", err)
+			return nil, usagef("--threshold: %v", err)
 		}
-		thresholds = append(thresholds, th)
+		inv.thresholds = append(inv.thresholds, th)
 	}
 	serverCPUs, clientCPUs, err := o.pinning()
 	if err != nil {
-		return exitUsage, err
+		return nil, err
 	}
-	var pinning *report.Pinning
 	if len(serverCPUs) > 0 {
 		if err := measure.PinProcess(os.Getpid(), clientCPUs); err != nil {
-			return exitRunFailed, fmt.Errorf("pin the load generator: %w", err)
+			return nil, fmt.Errorf("%w: %w", errPin, err)
 		}
 		runtime.GOMAXPROCS(len(clientCPUs))
 		plan.ServerCPUs = serverCPUs
 		plan.Settings.GOMAXPROCS = len(serverCPUs)
-		pinning = &report.Pinning{ServerCPUs: measure.FormatCPUList(serverCPUs), ClientCPUs: measure.FormatCPUList(clientCPUs),
+		inv.pinning = &report.Pinning{ServerCPUs: measure.FormatCPUList(serverCPUs), ClientCPUs: measure.FormatCPUList(clientCPUs),
 			ServerGOMAXPROCS: len(serverCPUs), ClientGOMAXPROCS: len(clientCPUs)}
 	}
-	// Before any connection opens: will the results fit where they go, and
-	// the run in memory?
-	outPath := *out
-	if outPath == "" {
+	inv.outPath = o.out
+	if inv.outPath == "" {
 		// The default folder is created; a folder named by --out is not.
 		if err := os.MkdirAll("results", 0o755); err != nil {
-			return exitUsage, usagef("create the default results folder: %v (or give --out)", err)
+			return nil, usagef("create the default results folder: %v (or give --out)", err)
 		}
-		outPath = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+plan.Scenario.Name()+".json")
+		inv.outPath = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+plan.Scenario.Name()+".json")
 	}
-	if err := checkWritable("out", outPath); err != nil {
-		return exitUsage, err
+	if err := checkWritable("out", inv.outPath); err != nil {
+		return nil, err
 	}
-	if *htmlOut != "" {
-		if err := checkWritable("html", *htmlOut); err != nil {
-			return exitUsage, err
+	if o.htmlOut != "" {
+		if err := checkWritable("html", o.htmlOut); err != nil {
+			return nil, err
 		}
 	}
 	counts := plan.ConnsList
@@ -158,28 +223,20 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	mem := estimateMemory(plan.Params, counts, plan.Target != "", plan.Settings.ReadBufferSize, plan.Settings.WriteBufferSize)
 	if err := mem.check(availableMemory()); err != nil {
-		return exitUsage, err
+		return nil, err
 	}
+	return inv, nil
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills at once
-	}()
-
-	if plan.Target != "" {
-		if err := preflight(ctx, plan); err != nil {
-			return exitUsage, err
-		}
-	}
-
+// run measures the plan, saving the result file after every cell so a
+// crash or kill keeps what was measured.
+func (inv *invocation) run(ctx context.Context, plan runner.Plan, args []string, stderr io.Writer) (*report.Result, []report.Record, error) {
 	res := &report.Result{
 		Schema:      report.Schema,
 		CreatedAt:   time.Now().UTC(),
 		Command:     append([]string{"wsbench", "run"}, args...),
 		Environment: runner.Environment(modules()),
-		Pinning:     pinning,
+		Pinning:     inv.pinning,
 	}
 	if plan.Target == "" {
 		res.ServerSettings = settingsMap(plan.Settings)
@@ -189,49 +246,32 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			res.ServerExceptions[name] = srv.Exceptions()
 		}
 	}
-
 	prog := newProgress(stderr, plan.Driver.Name())
 	var saveErr error
 	records := runner.Run(ctx, plan, func(e runner.Event) {
 		prog.event(e)
 		if e.Record != nil {
-			// Save after every cell, so a crash or kill keeps what was measured.
 			res.Records = append(res.Records, *e.Record)
-			saveErr = report.Save(outPath, res)
+			saveErr = report.Save(inv.outPath, res)
 		}
 	})
 	prog.finish()
 	res.MemorySlopes = report.Slopes(res.Records)
 	if len(res.MemorySlopes) > 0 {
-		saveErr = errors.Join(saveErr, report.Save(outPath, res))
+		saveErr = errors.Join(saveErr, report.Save(inv.outPath, res))
 	}
-	if len(records) == 0 {
-		fmt.Fprintln(stderr, "wsbench run: interrupted before the first cell finished; nothing was measured")
-		return exitInterrupted, nil
-	}
-	// The table comes first, so a file that could not be written does not
-	// lose the run.
-	if err := report.Render(stdout, res, format); err != nil {
-		return exitRunFailed, err
-	}
-	if saveErr != nil {
-		return exitRunFailed, saveErr
-	}
-	fmt.Fprintf(stderr, "\nresults: %s\n", outPath)
-	if *htmlOut != "" {
-		if err := writeOutput(*htmlOut, stdout, func(w io.Writer) error {
-			return htmlreport.Render(w, []*report.Result{res}, []string{filepath.Base(outPath)})
-		}); err != nil {
-			return exitRunFailed, err
-		}
-		fmt.Fprintf(stderr, "report: %s\n", *htmlOut)
-	}
+	return res, records, saveErr
+}
+
+// exitCode checks the thresholds and says how the run ended: interrupted,
+// failed cells, broken thresholds, degraded cells, or ok.
+func (inv *invocation) exitCode(ctx context.Context, records []report.Record, stderr io.Writer) int {
 	thresholdsFailed := false
-	if len(thresholds) > 0 {
-		results, err := report.CheckThresholds(thresholds, res.Records)
+	if len(inv.thresholds) > 0 {
+		results, err := report.CheckThresholds(inv.thresholds, records)
 		if err != nil {
 			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
-			return exitThresholds, nil
+			return exitThresholds
 		}
 		fmt.Fprintln(stderr)
 		thresholdsFailed = report.RenderThresholds(stderr, results) > 0
@@ -240,17 +280,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "wsbench run: interrupted; the results above cover what was measured")
-		return exitInterrupted, nil
-	case failed > 0 && *failOn != "none":
+		return exitInterrupted
+	case failed > 0 && inv.failOn != "none":
 		fmt.Fprintf(stderr, "wsbench run: %d of %d cells failed: their numbers are not results (see the notes under the table)\n", failed, len(records))
-		return exitRunFailed, nil
+		return exitRunFailed
 	case thresholdsFailed:
-		return exitThresholds, nil
-	case degraded > 0 && *failOn == "degraded":
+		return exitThresholds
+	case degraded > 0 && inv.failOn == "degraded":
 		fmt.Fprintf(stderr, "wsbench run: %d of %d cells degraded: their numbers stand beside their faults (see the notes under the table)\n", degraded, len(records))
-		return exitDegraded, nil
+		return exitDegraded
 	}
-	return exitOK, nil
+	return exitOK
 }
 
 // verdicts counts the failed and degraded cells that decide the exit code.
@@ -290,6 +330,8 @@ type runOptions struct {
 	text, insecure, serversSet bool
 	compression                bool
 	target, format             string
+	out, htmlOut, failOn       string
+	thresholds                 listFlag
 }
 
 // plan turns the flags into a plan, checking each one and naming the flag at
