@@ -14,6 +14,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -252,45 +253,9 @@ func nbioDial(ctx context.Context, url string, opts DialOptions) (*nbioConn, err
 		hs = tc
 	}
 
-	var nonce [16]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return nil, err
-	}
-	key := base64.StdEncoding.EncodeToString(nonce[:])
-	path := u.RequestURI()
-	var req strings.Builder
-	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n")
-	if opts.Compression {
-		req.WriteString("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n")
-	}
-	req.WriteString("\r\n")
-	if _, err := io.WriteString(hs, req.String()); err != nil {
-		return nil, nbioCtxErr(ctx, err)
-	}
-	br := bufio.NewReaderSize(hs, 4096)
-	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	resp, br, compressed, err := nbioUpgrade(ctx, hs, u, opts)
 	if err != nil {
-		return nil, nbioCtxErr(ctx, err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		return nil, &HandshakeStatusError{Status: resp.StatusCode}
-	}
-	sum := sha1.Sum([]byte(key + nbioKeyGUID))
-	if !nbioHeaderHas(resp.Header, "Upgrade", "websocket") || !nbioHeaderHas(resp.Header, "Connection", "upgrade") ||
-		resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
-		return nil, errors.New("bad handshake response")
-	}
-	exts := resp.Header.Values("Sec-WebSocket-Extensions")
-	compressed := DeflateAccepted(exts)
-	if compressed {
-		// As nbio's Dialer checks: only what was offered, and with no
-		// context takeover, the one mode nbio implements.
-		all := strings.ToLower(strings.Join(exts, ","))
-		if !opts.Compression || !strings.Contains(all, "server_no_context_takeover") || !strings.Contains(all, "client_no_context_takeover") {
-			return nil, fmt.Errorf("server accepted permessage-deflate as %q", exts)
-		}
+		return nil, err
 	}
 	// Frames the server sent right after its answer.
 	var early []byte
@@ -355,6 +320,53 @@ func nbioDial(ctx context.Context, url string, opts DialOptions) (*nbioConn, err
 	}
 	c.flushEarly()
 	return c, nil
+}
+
+// nbioUpgrade sends the HTTP upgrade request through hs and reads and checks
+// the answer: 101, the accept key, and permessage-deflate only as offered.
+// br holds what the server sent after its answer.
+func nbioUpgrade(ctx context.Context, hs net.Conn, u *url.URL, opts DialOptions) (resp *http.Response, br *bufio.Reader, compressed bool, err error) {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, nil, false, err
+	}
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	path := u.RequestURI()
+	var req strings.Builder
+	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+		"\r\nSec-WebSocket-Version: 13\r\n")
+	if opts.Compression {
+		req.WriteString("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n")
+	}
+	req.WriteString("\r\n")
+	if _, err := io.WriteString(hs, req.String()); err != nil {
+		return nil, nil, false, nbioCtxErr(ctx, err)
+	}
+	br = bufio.NewReaderSize(hs, 4096)
+	resp, err = http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		return nil, nil, false, nbioCtxErr(ctx, err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return nil, nil, false, &HandshakeStatusError{Status: resp.StatusCode}
+	}
+	sum := sha1.Sum([]byte(key + nbioKeyGUID))
+	if !nbioHeaderHas(resp.Header, "Upgrade", "websocket") || !nbioHeaderHas(resp.Header, "Connection", "upgrade") ||
+		resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
+		return nil, nil, false, errors.New("bad handshake response")
+	}
+	exts := resp.Header.Values("Sec-WebSocket-Extensions")
+	compressed = DeflateAccepted(exts)
+	if compressed {
+		// As nbio's Dialer checks: only what was offered, and with no
+		// context takeover, the one mode nbio implements.
+		all := strings.ToLower(strings.Join(exts, ","))
+		if !opts.Compression || !strings.Contains(all, "server_no_context_takeover") || !strings.Contains(all, "client_no_context_takeover") {
+			return nil, nil, false, fmt.Errorf("server accepted permessage-deflate as %q", exts)
+		}
+	}
+	return resp, br, compressed, nil
 }
 
 // nbioCtxErr prefers the context's error when it cut the handshake short.
