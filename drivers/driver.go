@@ -8,10 +8,14 @@ package drivers
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	neturl "net/url"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wsbench/wsbench/internal/registry"
@@ -197,4 +201,35 @@ func parseTarget(url string) (target, error) {
 func (t target) dialTCP(ctx context.Context) (net.Conn, error) {
 	var nd net.Dialer
 	return nd.DialContext(ctx, "tcp", t.Addr)
+}
+
+// DialErrorClass names the class of a dial failure for the errors table:
+// refused, timeout, handshake status, TLS, reset, or other.
+func DialErrorClass(err error) string {
+	var hs *HandshakeStatusError
+	var cert *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var recordHdr tls.RecordHeaderError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &hs):
+		return "dial_handshake_status"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "dial_refused"
+	case errors.As(err, &cert), errors.As(err, &unknownAuth), errors.As(err, &hostname),
+		errors.As(err, &certInvalid), errors.As(err, &recordHdr):
+		return "dial_tls"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return "dial_timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "dial_reset"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "dial_fd_limit"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "dial_no_ports"
+	}
+	return "dial_other"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,6 +120,13 @@ func (p *ProcSampler) Stop() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
+}
+
+// Samples returns a copy of every sample taken so far.
+func (p *ProcSampler) Samples() []ProcSample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.samples)
 }
 
 // Window summarises the samples taken between from and to (inclusive).

@@ -195,3 +195,45 @@ func (w *Span) Contains(t int64) bool {
 	e := w.end.Load()
 	return e == 0 || t < e
 }
+
+// Timeline is a scenario's own counts in fixed intervals of the measured
+// window (a reconnect storm's connections up, detected dead and reconnected
+// every 100 ms): Points[i][j] is Names[j] in interval i, which starts
+// i×IntervalS seconds after the window opened.
+type Timeline struct {
+	IntervalS float64     `json:"interval_s"`
+	Names     []string    `json:"names"`
+	Points    [][]float64 `json:"points"`
+}
+
+// Column returns the named column's values, or nil.
+func (t *Timeline) Column(name string) []float64 {
+	if t == nil {
+		return nil
+	}
+	for j, n := range t.Names {
+		if n == name {
+			out := make([]float64, len(t.Points))
+			for i, p := range t.Points {
+				if j < len(p) {
+					out[i] = p[j]
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// Add appends a column; values beyond the timeline's length are dropped and
+// missing ones are 0.
+func (t *Timeline) Add(name string, values []float64) {
+	t.Names = append(t.Names, name)
+	for i := range t.Points {
+		v := 0.0
+		if i < len(values) {
+			v = values[i]
+		}
+		t.Points[i] = append(t.Points[i], v)
+	}
+}

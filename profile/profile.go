@@ -42,6 +42,9 @@ type Profile struct {
 	// ("open-loop").
 	Columns []Column
 	ByMode  map[string][]Column
+	// Charts are the scenario's timeline columns the HTML report draws,
+	// one chart each, a line per server.
+	Charts []Chart
 	// AbruptClosesMatter marks records with abrupt closes: the close is
 	// part of what the scenario measures (a connect storm).
 	AbruptClosesMatter bool
@@ -49,6 +52,11 @@ type Profile struct {
 	// "deliveries expected"); Unit what its accounting counts ("messages",
 	// "deliveries").
 	Noun, Unit string
+}
+
+// Chart is one timeline column drawn over time.
+type Chart struct {
+	Name, Title, Unit string
 }
 
 // Throughput says which rate is the scenario's headline.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -95,7 +96,17 @@ var catalog = map[string]func(p profile.Profile) []column{
 	"failed":           one(column{name: "failed", cell: func(r Record) string { return fmtCount(uint64(r.Connect.Failed)) }}),
 	"clean_closes":     one(column{name: "clean closes", cell: func(r Record) string { return fmtCount(uint64(r.Close.Clean)) }}),
 	"abrupt_closes":    one(column{name: "abrupt", cell: func(r Record) string { return fmtCount(uint64(r.Close.Abrupt)) }}),
-	"close_time":       one(column{name: "close time", cell: func(r Record) string { return trimFloat(r.Connect.CloseDurationS) + "s" }}),
+	"close_codes": one(column{name: "close codes", left: true, cell: func(r Record) string {
+		if len(r.CloseCodes) == 0 {
+			return "-"
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(r.CloseCodes)) {
+			parts = append(parts, k+"×"+fmtCount(r.CloseCodes[k]))
+		}
+		return strings.Join(parts, " ")
+	}}),
+	"close_time": one(column{name: "close time", cell: func(r Record) string { return trimFloat(r.Connect.CloseDurationS) + "s" }}),
 }
 
 func one(c column) func(profile.Profile) []column {
@@ -269,6 +280,20 @@ var titleKeys = map[string]func(r Record, window string) string{
 		}
 		return "as fast as possible (64 dials at a time)"
 	},
+	"fault": func(r Record, _ string) string {
+		f := r.Fault
+		if f == nil {
+			return "none"
+		}
+		what := f.Kind
+		if f.Cmd != "" {
+			what = fmt.Sprintf("%q", f.Cmd)
+		}
+		if f.ForS > 0 {
+			what += " for " + trimFloat(f.ForS) + "s"
+		}
+		return what + " at " + trimFloat(f.AtS) + "s"
+	},
 	"duration": func(r Record, _ string) string { return time.Duration(r.DurationS * float64(time.Second)).String() },
 }
 
@@ -295,6 +320,8 @@ func groupTitle(r Record, window string) string {
 		key := t[i+1 : i+j]
 		if f, ok := titleKeys[key]; ok {
 			b.WriteString(f(r, window))
+		} else if label, ok := strings.CutPrefix(key, "label."); ok {
+			b.WriteString(r.Labels[label])
 		} else {
 			b.WriteString("{" + key + "}")
 		}

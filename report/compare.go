@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -53,6 +54,12 @@ func (r Record) CellKey() string {
 	}
 	if r.Connect.TargetRatePerS > 0 {
 		parts = append(parts, "connect_rate="+num(r.Connect.TargetRatePerS))
+	}
+	if r.Fault != nil {
+		parts = append(parts, "fault="+r.Fault.Kind)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Labels)) {
+		parts = append(parts, k+"="+r.Labels[k])
 	}
 	return strings.Join(parts, "/")
 }

@@ -499,6 +499,12 @@ func notes(rs []Record) []string {
 			what = append(what, fmt.Sprintf("%s of %s pings got no pong within %ss; %s connections closed by the server",
 				fmtCount(h.Missed), fmtCount(h.Pings), trimFloat(h.PongTimeoutS), fmtCount(h.ClosedByServer)))
 		}
+		if f := r.Fault; f != nil && f.Error != "" {
+			what = append(what, "fault "+f.Kind+": "+f.Error)
+		}
+		if f := r.Fault; f != nil && f.CmdExit != nil && *f.CmdExit != 0 {
+			what = append(what, fmt.Sprintf("--fault-cmd exited with %d: %s", *f.CmdExit, f.CmdOutput))
+		}
 		if c := r.Client; c != nil && c.Bound {
 			what = append(what, "client-bound: "+strings.Join(c.Reasons, "; ")+
 				": the load generator, not only the server, limited this run")

@@ -137,6 +137,15 @@ type Record struct {
 	// needs no new field here.
 	Figures       map[string]float64 `json:"figures,omitempty"`
 	Distributions map[string]Latency `json:"distributions,omitempty"`
+	// Labels are a scenario's own parameters ("backoff"), Timeline its
+	// counts over time (with the server's CPU and RSS added by the runner).
+	Labels   map[string]string `json:"labels,omitempty"`
+	Timeline *measure.Timeline `json:"timeline,omitempty"`
+	// CloseCodes counts the close frames the server sent before the close
+	// phase, by code ("1001"), in every scenario.
+	CloseCodes map[string]uint64 `json:"close_codes,omitempty"`
+	// Fault is what the runner did to the server in the window (--fault).
+	Fault *Fault `json:"fault,omitempty"`
 	// OpenLoop holds the schedule figures of an open-loop echo.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
 	// Compression is set when permessage-deflate was offered: whether the
@@ -314,6 +323,27 @@ type (
 // schedule.
 const BehindThreshold = measure.BehindThreshold
 
+// Fault is what the runner did to the server: when, for how long, and
+// how the server came back.
+type Fault struct {
+	Kind string `json:"kind"`
+	// AtS is when the runner acted, in seconds after the window opened;
+	// ForS how long the server was meant to stay down or frozen.
+	AtS  float64 `json:"at_s"`
+	ForS float64 `json:"for_s"`
+	// DownS is from the action until the server (started again or
+	// resumed) was ready; 0 when it never was.
+	DownS float64 `json:"down_s,omitempty"`
+	// Cmd, CmdExit and CmdOutput are the user's command (--fault-cmd),
+	// its exit code and the end of its output.
+	Cmd       string `json:"cmd,omitempty"`
+	CmdExit   *int   `json:"cmd_exit,omitempty"`
+	CmdOutput string `json:"cmd_output,omitempty"`
+	// Error says what went wrong (the server did not come back, with its
+	// stderr).
+	Error string `json:"error,omitempty"`
+}
+
 // Close summarises the close phase: clean closes ended with a close
 // handshake answered with 1000; abrupt ones did not.
 type Close struct {
@@ -386,6 +416,9 @@ func (r Record) Marked() bool {
 		return true
 	}
 	if h := r.Heartbeat; h != nil && (h.Missed > 0 || h.ClosedByServer > 0) {
+		return true
+	}
+	if f := r.Fault; f != nil && (f.Error != "" || f.CmdExit != nil && *f.CmdExit != 0) {
 		return true
 	}
 	if r.Accounting.Missing() > 0 || r.LatencyLowerBounds > 0 || r.ConnectShortfall() {

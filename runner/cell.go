@@ -27,6 +27,8 @@ type cellRun struct {
 	clients    []*scenarios.Client
 	idle       snapshot
 	cpuConnect time.Duration
+	opts       drivers.DialOptions // as the connect phase dialed, for reconnects
+	windowAt   time.Time           // when the measured window opened
 }
 
 func newCellRun(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) *cellRun {
@@ -58,8 +60,7 @@ func runCell(ctx context.Context, plan *Plan, cell Cell, progress func(Event)) r
 		if err := c.startServer(); err != nil {
 			return c.fail("%v", err)
 		}
-		defer c.srv.proc.stop(5 * time.Second)
-		defer c.srv.sampler.Stop()
+		defer c.srv.shutdown()
 	}
 	c.idle = takeSnapshot(ctx, c.srv)
 	if err := c.connect(); err != nil {
@@ -105,7 +106,7 @@ func (c *cellRun) startServer() error {
 			return fmt.Errorf("pin server %s: %w", c.cell.Server, err)
 		}
 	}
-	c.srv = &serverUnderTest{proc: proc, sampler: measure.StartProcSampler(proc.pid, c.plan.SampleInterval)}
+	c.srv = &serverUnderTest{proc: proc, sampler: measure.StartProcSampler(proc.pid, c.plan.SampleInterval), interval: c.plan.SampleInterval}
 	c.url = "ws://" + proc.addr + c.plan.Scenario.Path()
 	c.rec.ServerSampleIntervalMs = int(c.plan.SampleInterval / time.Millisecond)
 	return nil
@@ -119,6 +120,7 @@ func (c *cellRun) connect() error {
 		ReadBufferSize: c.settings.ReadBufferSize, WriteBufferSize: c.settings.WriteBufferSize,
 		Compression: c.p.Compression, CompressionLevel: c.settings.CompressionLevel,
 	}
+	c.opts = opts
 	parallel := c.plan.ConnectParallel
 	if c.p.ConnectRate > 0 && !c.plan.connectParallelSet {
 		parallel = max(parallel, 512) // a paced storm must not be capped by too few dialers
@@ -141,8 +143,8 @@ func (c *cellRun) connect() error {
 	}
 	c.clients = cr.clients
 	if len(cr.clients) == 0 {
-		if c.srv != nil && !c.srv.proc.alive() {
-			return fmt.Errorf("%s", c.srv.proc.deathReason())
+		if c.srv != nil && !c.srv.cur().alive() {
+			return fmt.Errorf("%s", c.srv.cur().deathReason())
 		}
 		return fmt.Errorf("no connection established to %s: %v", c.url, cr.firstErr)
 	}
@@ -163,13 +165,13 @@ func (c *cellRun) connected() {
 	if c.srv == nil {
 		return
 	}
-	connected, _ := c.srv.sampler.Sample()
+	connected, _ := c.srv.samp().Sample()
 	rss, idleRSS := connected.RSS, c.idle.serverRSS
 	c.rec.ServerRSSIdleBytes, c.rec.ServerRSSConnectedBytes = &idleRSS, &rss
 	perConn := (float64(connected.RSS) - float64(c.idle.serverRSS)) / float64(len(c.clients))
 	c.rec.ServerMemPerConnBytes = &perConn
 	c.rec.ServerMemPerConnMethod = "rss-delta/conns"
-	if st, err := servers.FetchStats(c.ctx, c.srv.proc.addr, true); err == nil {
+	if st, err := servers.FetchStats(c.ctx, c.srv.cur().addr, true); err == nil {
 		c.rec.ServerStats = toReportStats(st)
 		if c.rec.Compression != nil {
 			c.rec.Compression.ServerCounted = &st.CompressedConns
@@ -185,7 +187,7 @@ func (c *cellRun) connectWindow() {
 	rec.ClientCPUS = c.cpuConnect.Seconds()
 	rec.ClientCPUUtil = rec.ClientCPUS / rec.DurationS / float64(numCPU())
 	if c.srv != nil {
-		w := c.srv.sampler.Window(c.idle.at, time.Now())
+		w := c.srv.samp().Window(c.idle.at, time.Now())
 		if w.Samples >= 2 {
 			cpu := w.CPU.Seconds()
 			rec.ServerCPUS = &cpu
@@ -221,8 +223,8 @@ func abortAll(clients []*scenarios.Client) {
 // failed).
 func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report.Record {
 	switch {
-	case srv != nil && !srv.proc.alive():
-		rec.Status, rec.Reason = report.StatusFailed, srv.proc.deathReason()
+	case srv != nil && !srv.cur().alive():
+		rec.Status, rec.Reason = report.StatusFailed, srv.cur().deathReason()
 	case ctx.Err() != nil:
 		rec.Status, rec.Reason = report.StatusInterrupted, "interrupted"
 		if rec.DurationS == 0 {

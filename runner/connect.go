@@ -2,13 +2,7 @@ package runner
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"net"
-	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
@@ -82,7 +76,7 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 				mu.Lock()
 				if err != nil {
 					if ctx.Err() == nil {
-						res.errors[DialErrorClass(err)]++
+						res.errors[drivers.DialErrorClass(err)]++
 						if res.firstErr == nil {
 							res.firstErr = err
 						}
@@ -103,37 +97,6 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 	wg.Wait()
 	res.duration = time.Duration(clock.Now() - sched.Start)
 	return res
-}
-
-// DialErrorClass names the class of a dial failure for the errors table:
-// refused, timeout, handshake status, TLS, reset, or other.
-func DialErrorClass(err error) string {
-	var hs *drivers.HandshakeStatusError
-	var cert *tls.CertificateVerificationError
-	var unknownAuth x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var certInvalid x509.CertificateInvalidError
-	var recordHdr tls.RecordHeaderError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &hs):
-		return "dial_handshake_status"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "dial_refused"
-	case errors.As(err, &cert), errors.As(err, &unknownAuth), errors.As(err, &hostname),
-		errors.As(err, &certInvalid), errors.As(err, &recordHdr):
-		return "dial_tls"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &netErr) && netErr.Timeout():
-		return "dial_timeout"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "dial_reset"
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return "dial_fd_limit"
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return "dial_no_ports"
-	}
-	return "dial_other"
 }
 
 // closeAll closes every connection with a close handshake, at most parallel

@@ -86,10 +86,10 @@ func (w *phaseWatch) second(msgs uint64, now time.Time, rate float64) {
 		}
 	}
 	if w.srv != nil {
-		if s, err := w.srv.sampler.Sample(); err == nil {
+		if s, err := w.srv.samp().Sample(); err == nil {
 			rss := s.RSS
 			sec.ServerRSSBytes = &rss
-			if !w.prevServer.At.IsZero() {
+			if !w.prevServer.At.IsZero() && s.CPU >= w.prevServer.CPU { // not across a restart
 				util := (s.CPU - w.prevServer.CPU).Seconds() / s.At.Sub(w.prevServer.At).Seconds()
 				sec.ServerCPUUtil = &util
 			}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"slices"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wsbench/wsbench/measure"
@@ -11,10 +14,99 @@ import (
 	"github.com/wsbench/wsbench/servers"
 )
 
-// serverUnderTest is a reference server process and its sampler.
+// serverUnderTest is a reference server process and its sampler. A fault
+// (--fault) replaces both mid-window: the accessors are safe against that,
+// and the retired samplers keep their samples for the window's figures.
 type serverUnderTest struct {
-	proc    *serverProc
-	sampler *measure.ProcSampler
+	mu       sync.Mutex
+	proc     *serverProc
+	sampler  *measure.ProcSampler
+	retired  []*measure.ProcSampler
+	interval time.Duration
+	stopped  bool // SIGSTOP sent and not yet resumed
+}
+
+// cur is the server process now.
+func (s *serverUnderTest) cur() *serverProc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// samp is the sampler of the server process now.
+func (s *serverUnderTest) samp() *measure.ProcSampler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sampler
+}
+
+// replace swaps in a started process (a fault's restart) with a new sampler.
+func (s *serverUnderTest) replace(p *serverProc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.sampler.Stop()
+	s.retired = append(s.retired, s.sampler)
+	s.proc, s.sampler = p, measure.StartProcSampler(p.pid, s.interval)
+}
+
+// window summarises every process's samples in [from, to]: CPU summed,
+// RSS peak the largest, mean weighted by samples.
+func (s *serverUnderTest) window(from, to time.Time) measure.Window {
+	s.mu.Lock()
+	all := append(slices.Clone(s.retired), s.sampler)
+	s.mu.Unlock()
+	var w measure.Window
+	var rssSum uint64
+	for _, smp := range all {
+		x := smp.Window(from, to)
+		w.Samples += x.Samples
+		w.CPU += x.CPU
+		w.PeakRSS = max(w.PeakRSS, x.PeakRSS)
+		rssSum += x.MeanRSS * uint64(x.Samples)
+	}
+	if w.Samples > 0 {
+		w.MeanRSS = rssSum / uint64(w.Samples)
+	}
+	return w
+}
+
+// setStopped records that a fault froze (true) or resumed the process.
+func (s *serverUnderTest) setStopped(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = v
+}
+
+// allSamples are every process's samples, one list per process.
+func (s *serverUnderTest) allSamples() [][]measure.ProcSample {
+	s.mu.Lock()
+	all := append(slices.Clone(s.retired), s.sampler)
+	s.mu.Unlock()
+	out := make([][]measure.ProcSample, len(all))
+	for i, smp := range all {
+		out[i] = smp.Samples()
+	}
+	return out
+}
+
+// restarted reports whether a fault replaced the process.
+func (s *serverUnderTest) restarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.retired) > 0
+}
+
+// shutdown stops the process (resuming it first if a fault froze it) and
+// every sampler.
+func (s *serverUnderTest) shutdown() {
+	s.mu.Lock()
+	p, smp, stopped := s.proc, s.sampler, s.stopped
+	s.mu.Unlock()
+	if stopped {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	p.stop(5 * time.Second)
+	_ = smp.Stop()
 }
 
 // snapshot is the memory of both processes at one moment, after a forced
@@ -36,10 +128,10 @@ func takeSnapshot(ctx context.Context, srv *serverUnderTest) snapshot {
 		s.clientRSS = self.RSS
 	}
 	if srv != nil {
-		if st, err := servers.FetchStats(ctx, srv.proc.addr, true); err == nil {
+		if st, err := servers.FetchStats(ctx, srv.cur().addr, true); err == nil {
 			s.server = &st
 		}
-		if ps, err := srv.sampler.Sample(); err == nil {
+		if ps, err := srv.samp().Sample(); err == nil {
 			s.serverRSS = ps.RSS
 		}
 	}
@@ -67,7 +159,7 @@ func endStats(ctx context.Context, srv *serverUnderTest) *report.ServerStats {
 	if srv == nil {
 		return nil
 	}
-	st, err := servers.FetchStats(ctx, srv.proc.addr, false)
+	st, err := servers.FetchStats(ctx, srv.cur().addr, false)
 	if err != nil {
 		return nil
 	}

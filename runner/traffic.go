@@ -2,8 +2,10 @@ package runner
 
 import (
 	"context"
+	"strconv"
 	"time"
 
+	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenarios"
@@ -21,6 +23,7 @@ type ran struct {
 func (c *cellRun) traffic() report.Record {
 	env := scenarios.NewEnv(c.clients, c.p)
 	env.Server = c.serverInfo()
+	env.Dial = func(ctx context.Context) (drivers.Conn, error) { return c.plan.Driver.Dial(ctx, c.url, c.opts) }
 	finished := make(chan ran, 1)
 	go func() {
 		out, err := c.plan.Scenario.Run(c.ctx, env)
@@ -28,8 +31,8 @@ func (c *cellRun) traffic() report.Record {
 		finished <- ran{out, err}
 	}()
 	var exited <-chan struct{}
-	if c.srv != nil {
-		exited = c.srv.proc.exited
+	if c.srv != nil && c.p.Fault.Kind == "" { // a fault's planned exit is no death
+		exited = c.srv.cur().exited
 	}
 	watch := phaseWatch{ctx: c.ctx, exited: exited, env: env, cell: c.cell, progress: c.progress, srv: c.srv}
 	measured := watch.wait("warmup", c.p.Warmup)
@@ -58,6 +61,11 @@ func (c *cellRun) traffic() report.Record {
 		return c.fail("scenario %s: %v", c.plan.Scenario.Name(), r.err)
 	}
 	c.outcome(env, r.out)
+	if f := c.rec.Fault; f != nil && f.Error != "" && c.ctx.Err() == nil {
+		rec := c.rec
+		rec.Status, rec.Reason = report.StatusFailed, "fault "+f.Kind+": "+f.Error
+		return rec
+	}
 	return finish(c.ctx, c.rec, c.srv)
 }
 
@@ -66,7 +74,7 @@ func (c *cellRun) serverInfo() *scenarios.Server {
 	if c.srv == nil {
 		return nil
 	}
-	addr := c.srv.proc.addr
+	addr := c.srv.cur().addr
 	return &scenarios.Server{IdleTimeout: c.settings.IdleTimeout, SlowConsumer: c.settings.SlowConsumer,
 		Counters: func(ctx context.Context) (map[string]uint64, error) {
 			st, err := servers.FetchStats(ctx, addr, false)
@@ -93,13 +101,16 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	probe.Reset()
 	var s0, s1 measure.ProcSample
 	if c.srv != nil {
-		s0, _ = c.srv.sampler.Sample()
+		s0, _ = c.srv.samp().Sample()
 	}
 	watch.series, watch.seriesStart, watch.prevServer = &c.rec.Series, t0, s0
+	c.windowAt = t0
+	waitFault := c.startFault(env, t0)
 	watch.wait("measure", c.p.Duration)
 	watch.series = nil
+	waitFault()
 	if c.srv != nil {
-		s1, _ = c.srv.sampler.Sample()
+		s1, _ = c.srv.samp().Sample()
 	}
 	t1, cpu1 := time.Now(), measure.SelfCPU()
 	end := env.Clock.Now()
@@ -114,8 +125,11 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	rec.Client.CPUUtil = rec.ClientCPUS / rec.DurationS / float64(rec.Client.CPUs)
 	rec.Client.SchedDelay, _ = report.NewLatency(sched, schedClamped)
 	if c.srv != nil && s0.CPU > 0 && s1.CPU > 0 {
-		w := c.srv.sampler.Window(t0, t1)
+		w := c.srv.window(t0, t1)
 		cpu := (s1.CPU - s0.CPU).Seconds()
+		if c.srv.restarted() {
+			cpu = w.CPU.Seconds() // per process, between its first and last sample in the window
+		}
 		rec.ServerCPUS = &cpu
 		rec.ServerRSSPeakBytes, rec.ServerRSSMeanBytes = &w.PeakRSS, &w.MeanRSS
 		rec.ServerSamples = w.Samples
@@ -188,7 +202,14 @@ func (c *cellRun) outcome(env *scenarios.Env, out *scenarios.Outcome) {
 		rec.ServiceTime = &svc
 	}
 	rec.OpenLoop, rec.Broadcast, rec.Heartbeat = out.OpenLoop, out.Broadcast, out.Heartbeat
-	rec.Figures = out.Figures
+	rec.Figures, rec.Labels, rec.Timeline = out.Figures, out.Labels, out.Timeline
+	c.timelineServer(rec.Timeline, c.windowAt)
+	for code, n := range env.CloseCodes() {
+		if rec.CloseCodes == nil {
+			rec.CloseCodes = map[string]uint64{}
+		}
+		rec.CloseCodes[strconv.Itoa(code)] = n
+	}
 	for name, d := range out.Distributions {
 		if rec.Distributions == nil {
 			rec.Distributions = map[string]report.Latency{}

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -268,8 +267,7 @@ func (s *subscriber) run() {
 		if err != nil {
 			s.client.Broken.Store(true)
 			if !s.env.Ended() {
-				var ce *drivers.CloseError
-				if errors.As(err, &ce) {
+				if s.env.CountClose(err) {
 					s.errors["closed_by_server"]++
 				} else {
 					s.errors["read"]++

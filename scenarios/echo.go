@@ -175,6 +175,9 @@ func (w *echoWorker) run() {
 		for replied := false; !replied; {
 			_, got, err := c.Conn.ReadMessage(buf)
 			if err != nil {
+				if !w.env.Ended() {
+					w.env.CountClose(err)
+				}
 				w.fail(&w.readErrs)
 				if measured {
 					// Never answered: its latency is at least this.

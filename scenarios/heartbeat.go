@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/profile"
 )
@@ -134,8 +133,7 @@ func (r *heartbeatRun) read(c *Client) {
 		if err != nil {
 			c.Broken.Store(true)
 			if !r.env.Ended() {
-				var ce *drivers.CloseError
-				if errors.As(err, &ce) {
+				if r.env.CountClose(err) {
 					r.count(func() { r.hb.ClosedByServer++ })
 				} else {
 					r.count(func() { r.out.Errors["read"]++ })

@@ -345,6 +345,7 @@ func (r *openReader) run() {
 		if err != nil {
 			r.client.Broken.Store(true)
 			if !r.env.Ended() {
+				r.env.CountClose(err)
 				r.readErrs++
 			}
 			return

@@ -9,6 +9,8 @@ package scenarios
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +48,12 @@ type Params struct {
 	// reference server accept it, and makes message fillers compressible
 	// (measure.Codec.Compressible).
 	Compression bool
+
+	// Backoff is how a connection that found its server gone dials again
+	// (reconnect).
+	Backoff Backoff
+	// Fault is what the runner does to the server in the window.
+	Fault Fault
 }
 
 // Client is one connection of the load generator.
@@ -103,9 +111,14 @@ type Env struct {
 	Window *measure.Span
 	// Server describes the reference server, nil for a --target.
 	Server *Server
+	// Dial opens one more connection like the cell's own: same driver,
+	// URL and options (a reconnect).
+	Dial func(ctx context.Context) (drivers.Conn, error)
 
 	ended, quiet      chan struct{}
-	gaveUp            atomic.Int64
+	gaveUp, faultAt   atomic.Int64
+	closeMu           sync.Mutex
+	closeCodes        map[int]uint64
 	settled           atomic.Pointer[func() bool]
 	endOnce, quietOne sync.Once
 }
@@ -151,6 +164,38 @@ func (e *Env) Ended() bool {
 	}
 }
 
+// MarkFault is the runner's: it acted on the server (--fault) at clock
+// time t.
+func (e *Env) MarkFault(t int64) { e.faultAt.Store(max(t, 1)) }
+
+// FaultAt is the clock time the runner acted on the server, 0 if it has
+// not (yet).
+func (e *Env) FaultAt() int64 { return e.faultAt.Load() }
+
+// CountClose counts err by its close code when it is the peer's close
+// frame (a *drivers.CloseError), and reports whether it was. Every scenario
+// passes its read errors through it, so close codes are counted for all.
+func (e *Env) CountClose(err error) bool {
+	var ce *drivers.CloseError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closeCodes == nil {
+		e.closeCodes = map[int]uint64{}
+	}
+	e.closeCodes[ce.Code]++
+	return true
+}
+
+// CloseCodes are the close frames the peers sent, by code.
+func (e *Env) CloseCodes() map[int]uint64 {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	return maps.Clone(e.closeCodes)
+}
+
 // Quiet is the scenario's: once the load has ended, it says that none of
 // its goroutines will write again, so the runner may close the
 // connections (a close handshake must not race a write). Run returning
@@ -182,6 +227,11 @@ type Outcome struct {
 	// Service is the open-loop service time: from when a message actually
 	// left to its reply, without the wait behind a late schedule.
 	Service *measure.Recorder
+	// Labels are the scenario's own parameters worth a table title
+	// ("backoff": "full-jitter"), title placeholders {label.NAME}.
+	Labels map[string]string
+	// Timeline is the scenario's own counts in fixed intervals.
+	Timeline *measure.Timeline
 	// Figures and Distributions are the scenario's own numbers and
 	// latency distributions, by the names its profile's columns use
 	// ("figure.NAME", "dist.NAME"): a new scenario reports what it

@@ -24,8 +24,15 @@ var scenarioFlags = map[string][]string{
 	"publishers":    {"broadcast"},
 	"rate":          {"echo", "broadcast"},
 	"slo":           {"echo", "broadcast"},
-	"ping-interval": {"heartbeat"},
-	"pong-timeout":  {"heartbeat"},
+	"ping-interval": {"heartbeat", "reconnect"},
+	"pong-timeout":  {"heartbeat", "reconnect"},
+	"fault":         {"reconnect"},
+	"fault-at":      {"reconnect"},
+	"fault-for":     {"reconnect"},
+	"fault-cmd":     {"reconnect"},
+	"backoff":       {"reconnect"},
+	"backoff-base":  {"reconnect"},
+	"backoff-cap":   {"reconnect"},
 }
 
 // checkScenarioFlags refuses a flag given on the command line that the

@@ -39,6 +39,9 @@ const (
 	// Broadcast defaults: a small chat room.
 	defaultPublishers = 10
 	defaultRate       = "100"
+	// reconnectDuration is the reconnect scenario's default window: the
+	// fault at 2 s, 3 s down, and 5 s for the storm.
+	reconnectDuration = 10 * time.Second
 	// fdReserve is the open files a process keeps for itself (listener,
 	// /proc reads, pipes, the stats client) besides its connections.
 	fdReserve = 100
@@ -118,6 +121,13 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.slo, "slo", "", "capacity search objective with --rate START:END:STEP: a latency threshold such as p99<10ms, or p99=10ms (p50, p90, p99, p999, max)")
 	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
 	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
+	fs.StringVar(&o.fault, "fault", "", "reconnect: what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)")
+	fs.StringVar(&o.faultAt, "fault-at", "2s", "reconnect: when the fault strikes, after the measured window opens")
+	fs.StringVar(&o.faultFor, "fault-for", "3s", "reconnect: how long the server stays down or frozen (restart: none)")
+	fs.StringVar(&o.faultCmd, "fault-cmd", "", "reconnect with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded")
+	fs.StringVar(&o.backoff, "backoff", "full-jitter", "reconnect: none (at once, then every --backoff-base), exponential, or full-jitter (AWS)")
+	fs.StringVar(&o.backoffBase, "backoff-base", "100ms", "reconnect: the backoff's first wait")
+	fs.StringVar(&o.backoffCap, "backoff-cap", "10s", "reconnect: the backoff's longest wait")
 	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin reference servers to these CPUs, e.g. 0 or 0-1 (implies --pin)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
@@ -152,6 +162,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usagef("one preset at a time, got %s", strings.Join(positional, " "))
 	}
 	o.serversSet = set["servers"] || fromPreset["servers"] != (presetSetting{})
+	o.durationSet = set["duration"] || fromPreset["duration"] != (presetSetting{})
 	if err := checkScenarioFlags(o.scenario, set, presetName, fromPreset, func(name string) {
 		_ = fs.Set(name, fs.Lookup(name).DefValue)
 	}, stderr); err != nil {
@@ -332,6 +343,53 @@ type runOptions struct {
 	target, format             string
 	out, htmlOut, failOn       string
 	thresholds                 listFlag
+	fault, faultAt, faultFor   string
+	faultCmd, backoff          string
+	backoffBase, backoffCap    string
+	durationSet                bool
+}
+
+// faultParams reads the reconnect scenario's fault and backoff flags.
+func (o runOptions) faultParams(p *scenarios.Params) error {
+	if o.scenario != "reconnect" {
+		return nil
+	}
+	if !o.durationSet {
+		p.Duration = reconnectDuration // room for the fault and the storm after it
+	}
+	var err error
+	f := &p.Fault
+	switch {
+	case o.faultCmd != "" && o.target == "":
+		return usagef("--fault-cmd plays the fault of a --target; reference servers take --fault term|kill|stop|restart")
+	case o.faultCmd != "" && o.fault != "":
+		return usagef("--fault and --fault-cmd exclude each other: --fault acts on a reference server, --fault-cmd on a --target")
+	case o.faultCmd != "":
+		f.Kind, f.Cmd = "cmd", o.faultCmd
+	case o.target != "" && o.fault != "":
+		return usagef("--fault %s acts on a reference server; for a --target give --fault-cmd 'your restart command'", o.fault)
+	case o.fault != "" && !slices.Contains([]string{"term", "kill", "stop", "restart"}, o.fault):
+		return usagef("--fault %q: want term, kill, stop or restart", o.fault)
+	default:
+		f.Kind = o.fault
+	}
+	if f.At, err = parseDuration("fault-at", o.faultAt, true); err != nil {
+		return err
+	}
+	if f.For, err = parseDuration("fault-for", o.faultFor, true); err != nil {
+		return err
+	}
+	if f.Kind == "restart" {
+		f.For = 0
+	}
+	p.Backoff.Policy = o.backoff
+	if p.Backoff.Base, err = parseDuration("backoff-base", o.backoffBase, false); err != nil {
+		return err
+	}
+	if p.Backoff.Cap, err = parseDuration("backoff-cap", o.backoffCap, false); err != nil {
+		return err
+	}
+	return nil
 }
 
 // plan turns the flags into a plan, checking each one and naming the flag at
@@ -411,6 +469,9 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 			return plan, "", err
 		}
 	}
+	if err := o.faultParams(&p); err != nil {
+		return plan, "", err
+	}
 	plan.Params, plan.Runs = p, o.runs
 	if err := plan.Validate(); err != nil {
 		return plan, "", usagef("%v", err)
@@ -463,7 +524,7 @@ func preflight(ctx context.Context, plan runner.Plan) error {
 		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
 	})
 	if err != nil {
-		return usagef("target %s unreachable (%s): %v", plan.Target, runner.DialErrorClass(err), err)
+		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
 	}
 	_, _ = c.Close(time.Second)
 	return nil

@@ -1,0 +1,169 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// restartBound is how long a server started again after a fault may take
+// to say it is ready before the cell fails.
+const restartBound = 10 * time.Second
+
+// startFault acts on the server Fault.At into the window, in the
+// background, and returns a function that waits for the fault to be over
+// (the server resumed or started again, or the user's command done).
+func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait func()) {
+	f := c.p.Fault
+	if f.Kind == "" {
+		return func() {}
+	}
+	rec := &report.Fault{Kind: f.Kind, ForS: f.For.Seconds(), Cmd: f.Cmd}
+	c.rec.Fault = rec
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(time.Until(windowStart.Add(f.At)))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			rec.Error = "interrupted before the fault"
+			return
+		}
+		at := time.Now()
+		env.MarkFault(env.Clock.Now())
+		rec.AtS = at.Sub(windowStart).Seconds()
+		if err := c.fault(f, rec); err != nil {
+			rec.Error = err.Error()
+			return
+		}
+		rec.DownS = time.Since(at).Seconds()
+	}()
+	return func() { <-done }
+}
+
+// fault does one fault to the server (or runs the user's command) and
+// returns once the server is back.
+func (c *cellRun) fault(f scenarios.Fault, rec *report.Fault) error {
+	if f.Kind == "cmd" {
+		return runFaultCmd(c.ctx, f, rec)
+	}
+	if c.srv == nil {
+		return fmt.Errorf("--fault %s acts on a reference server; with --target give --fault-cmd", f.Kind)
+	}
+	proc := c.srv.cur()
+	switch f.Kind {
+	case "stop":
+		if err := proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			return fmt.Errorf("SIGSTOP: %w", err)
+		}
+		c.srv.setStopped(true)
+		sleep(c.ctx, f.For)
+		c.srv.setStopped(false)
+		if err := proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			return fmt.Errorf("SIGCONT: %w", err)
+		}
+		return nil
+	case "term":
+		proc.stop(5 * time.Second) // SIGTERM: close 1001 to every client, then exit
+	case "kill", "restart":
+		_ = proc.cmd.Process.Kill()
+		<-proc.exited
+	default:
+		return fmt.Errorf("unknown fault %q", f.Kind)
+	}
+	if f.Kind != "restart" {
+		sleep(c.ctx, f.For)
+	}
+	return c.restart(proc.addr)
+}
+
+// restart starts the server again on the same address.
+func (c *cellRun) restart(addr string) error {
+	args := servers.ServeConfig{Name: c.cell.Server, Listen: addr, Settings: c.settings}.Args()
+	proc, err := startServer(c.ctx, c.plan.Serve(args), restartBound)
+	if err != nil {
+		return fmt.Errorf("server %s did not come back on %s within %s: %w", c.cell.Server, addr, restartBound, err)
+	}
+	if len(c.plan.ServerCPUs) > 0 {
+		if err := measure.PinProcess(proc.pid, c.plan.ServerCPUs); err != nil {
+			proc.stop(time.Second)
+			return fmt.Errorf("pin server %s: %w", c.cell.Server, err)
+		}
+	}
+	c.srv.replace(proc)
+	return nil
+}
+
+// runFaultCmd runs the user's command (sh -c) for a --target, recording its
+// exit code and the end of its output.
+func runFaultCmd(ctx context.Context, f scenarios.Fault, rec *report.Fault) error {
+	ctx, cancel := context.WithTimeout(ctx, max(f.For, 0)+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", f.Cmd)
+	out := &tailBuffer{max: 2048}
+	cmd.Stdout, cmd.Stderr = out, out
+	err := cmd.Run()
+	rec.CmdOutput = strings.TrimSpace(out.String())
+	code := 0
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		return fmt.Errorf("--fault-cmd %q: %w", f.Cmd, err)
+	}
+	rec.CmdExit = &code
+	return nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// timelineServer adds the server's CPU (share of one CPU) and RSS to a
+// scenario's timeline, interval by interval, from every server process's
+// samples (a restart's new process included).
+func (c *cellRun) timelineServer(t *measure.Timeline, windowStart time.Time) {
+	if t == nil || c.srv == nil || t.IntervalS <= 0 {
+		return
+	}
+	n := len(t.Points)
+	step := time.Duration(t.IntervalS * float64(time.Second))
+	cpu, cpuN, rss := make([]float64, n), make([]float64, n), make([]float64, n)
+	for _, samples := range c.srv.allSamples() {
+		for k := 1; k < len(samples); k++ {
+			a, b := samples[k-1], samples[k]
+			i := int(b.At.Sub(windowStart) / step)
+			if b.At.Before(windowStart) || i >= n || !b.At.After(a.At) {
+				continue
+			}
+			cpu[i] += (b.CPU - a.CPU).Seconds() / b.At.Sub(a.At).Seconds()
+			cpuN[i]++
+			rss[i] = float64(b.RSS)
+		}
+	}
+	for i := range cpu {
+		if cpuN[i] > 0 {
+			cpu[i] /= cpuN[i]
+		}
+	}
+	t.Add("server_cpu_util", cpu)
+	t.Add("server_rss_bytes", rss)
+}

@@ -1,0 +1,149 @@
+package runner
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// reconnectPlan is a small reconnect cell against the gorilla reference
+// server: conns connections pinging every ping, the fault at 400 ms.
+func reconnectPlan(t *testing.T, conns int, ping, pong time.Duration, fault scenarios.Fault, backoff string) Plan {
+	t.Helper()
+	d, _ := drivers.Lookup("gorilla")
+	fault.At = 400 * time.Millisecond
+	p := scenarios.Params{Conns: conns, Payload: 64, Warmup: 100 * time.Millisecond, Duration: 2500 * time.Millisecond,
+		PingInterval: ping, PongTimeout: pong, Fault: fault,
+		Backoff: scenarios.Backoff{Policy: backoff, Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}}
+	return Plan{Scenario: sc("reconnect"), Servers: []string{"gorilla"}, Driver: d, Params: p, Runs: 1,
+		Settings: servers.DefaultSettings(), Serve: testServeCommand(), DrainTimeout: time.Second}
+}
+
+func runOne(t *testing.T, plan Plan) report.Record {
+	t.Helper()
+	recs := Run(context.Background(), plan, nil)
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	r := recs[0]
+	if r.Fault == nil {
+		t.Fatalf("no fault recorded: %s %s", r.Status, r.Reason)
+	}
+	return r
+}
+
+// TestStopShorterThanThePongTimeoutDetectsNothing: a server frozen for less
+// than the pong timeout answers every ping in time once it resumes.
+func TestStopShorterThanThePongTimeoutDetectsNothing(t *testing.T) {
+	r := runOne(t, reconnectPlan(t, 20, 200*time.Millisecond, 800*time.Millisecond,
+		scenarios.Fault{Kind: "stop", For: 300 * time.Millisecond}, "full-jitter"))
+	if r.Status != report.StatusOK || r.Figures["detected"] != 0 || r.Heartbeat.Pongs == 0 {
+		t.Fatalf("status %s %q, %v detected, %d pongs: want ok and nothing detected", r.Status, r.Reason, r.Figures["detected"], r.Heartbeat.Pongs)
+	}
+	if r.Fault.DownS < 0.3 {
+		t.Fatalf("frozen %.2fs, want ≥ 0.3s", r.Fault.DownS)
+	}
+}
+
+// TestStopLongerThanThePongTimeoutDetectsEveryConnection: every connection
+// finds the frozen server dead within one ping interval and the pong
+// timeout, by a missed pong, and comes back once it resumes.
+func TestStopLongerThanThePongTimeoutDetectsEveryConnection(t *testing.T) {
+	const conns = 20
+	ping, pong := 200*time.Millisecond, 200*time.Millisecond
+	r := runOne(t, reconnectPlan(t, conns, ping, pong, scenarios.Fault{Kind: "stop", For: time.Second}, "full-jitter"))
+	f := r.Figures
+	if f["lost_after_fault"] != conns || f["detected_missed_pong"] != conns || f["detected_before_fault"] != 0 {
+		t.Fatalf("figures %v: want every connection found dead after the fault, by a missed pong", f)
+	}
+	// Scheduling on a busy machine gets a small allowance.
+	bound := ping + pong + 100*time.Millisecond
+	if max := time.Duration(r.Distributions["detect"].Max) * time.Microsecond; max > bound || r.Distributions["detect"].Count != conns {
+		t.Fatalf("detect max %s over %d, want every one within %s", max, r.Distributions["detect"].Count, bound)
+	}
+	if f["never_recovered"] != 0 || f["recovered_100_s"] < 1 {
+		t.Fatalf("figures %v: want all back, after the 1 s freeze", f)
+	}
+	if r.Timeline == nil || len(r.Timeline.Column("up")) == 0 || r.Timeline.Column("server_cpu_util") == nil {
+		t.Fatalf("timeline %+v", r.Timeline)
+	}
+	if up := r.Timeline.Column("up"); up[0] != conns || up[len(up)-1] != conns || minOf(up) >= conns {
+		t.Fatalf("connections up %v: want %d, a dip, and %d again", up, conns, conns)
+	}
+}
+
+func minOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+// TestTermSendsEveryConnectionAClose1001: a graceful shutdown says so with
+// a close frame, counted by code, and every connection comes back.
+func TestTermSendsEveryConnectionAClose1001(t *testing.T) {
+	const conns = 20
+	r := runOne(t, reconnectPlan(t, conns, 200*time.Millisecond, 200*time.Millisecond,
+		scenarios.Fault{Kind: "term", For: 200 * time.Millisecond}, "exponential"))
+	if r.CloseCodes["1001"] != conns || r.Figures["detected_close"] != conns {
+		t.Fatalf("close codes %v, figures %v: want %d closes with 1001", r.CloseCodes, r.Figures, conns)
+	}
+	if r.Figures["never_recovered"] != 0 || r.Status != report.StatusOK {
+		t.Fatalf("status %s %q, figures %v", r.Status, r.Reason, r.Figures)
+	}
+}
+
+// TestRestartRecoversUnderEveryBackoff: killed and started at once, the
+// server gets every connection back, with or without a backoff.
+func TestRestartRecoversUnderEveryBackoff(t *testing.T) {
+	const conns = 30
+	for _, b := range []string{"none", "full-jitter"} {
+		r := runOne(t, reconnectPlan(t, conns, 200*time.Millisecond, 200*time.Millisecond, scenarios.Fault{Kind: "restart"}, b))
+		f := r.Figures
+		if f["lost_after_fault"] != conns || f["never_recovered"] != 0 || f["reconnect_attempts"] < conns {
+			t.Fatalf("%s: figures %v", b, f)
+		}
+		if r.Labels["backoff"] == "" || !strings.HasPrefix(r.Labels["backoff"], b) {
+			t.Fatalf("%s: labels %v", b, r.Labels)
+		}
+	}
+}
+
+// TestAServerThatDoesNotComeBackFailsTheCell: the restart's process exits
+// at once; the cell fails naming it, and the run goes on.
+func TestAServerThatDoesNotComeBackFailsTheCell(t *testing.T) {
+	plan := reconnectPlan(t, 5, 200*time.Millisecond, 200*time.Millisecond, scenarios.Fault{Kind: "kill", For: 100 * time.Millisecond}, "none")
+	var starts atomic.Int32
+	good := plan.Serve
+	plan.Serve = func(args []string) *exec.Cmd {
+		if starts.Add(1) == 1 {
+			return good(args)
+		}
+		return exec.Command("sh", "-c", "echo 'cannot bind: address on fire' >&2; exit 4")
+	}
+	r := runOne(t, plan)
+	if r.Status != report.StatusFailed || !strings.Contains(r.Reason, "did not come back") || !strings.Contains(r.Reason, "address on fire") {
+		t.Fatalf("status %s %q: want failed, with the server's stderr", r.Status, r.Reason)
+	}
+}
+
+// TestFaultCmdRunsForATarget: against a --target the user's command plays
+// the fault, its exit code and output recorded and a failure marked.
+func TestFaultCmdRunsForATarget(t *testing.T) {
+	plan := reconnectPlan(t, 4, 200*time.Millisecond, 200*time.Millisecond,
+		scenarios.Fault{Kind: "cmd", Cmd: "echo restarting chat; exit 3"}, "none")
+	plan.Servers, plan.Target = nil, fastEcho(t)
+	r := runOne(t, plan)
+	if r.Fault.CmdExit == nil || *r.Fault.CmdExit != 3 || r.Fault.CmdOutput != "restarting chat" || !r.Marked() {
+		t.Fatalf("fault %+v, marked %v", r.Fault, r.Marked())
+	}
+}

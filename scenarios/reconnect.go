@@ -1,0 +1,521 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/profile"
+)
+
+func init() { Register(reconnect{}) }
+
+// reconnect is what happens when the server goes away. Every connection
+// heartbeats as in the heartbeat scenario; the runner acts on the server at
+// Params.Fault.At (term, kill, stop, restart, or a user's command). Each
+// connection learns its server is gone from a close frame, a read error or
+// a pong missing after PongTimeout, drops the connection and dials again
+// under Params.Backoff until it is back. It measures how each connection
+// learned, the time from the fault to detection, the dial attempts and
+// their failures, the time from detection to re-established, and the storm
+// over time (timelineStep intervals).
+type reconnect struct{}
+
+// timelineStep is the reconnect storm's resolution.
+const timelineStep = 100 * time.Millisecond
+
+func (reconnect) Name() string { return "reconnect" }
+func (reconnect) Description() string {
+	return "server goes away (--fault term|kill|stop|restart): dead-peer detection, close codes, the reconnect storm under --backoff"
+}
+func (reconnect) Path() string                             { return "/echo" }
+func (reconnect) Mode(Params) string                       { return "reconnect" }
+func (reconnect) Measures() Measured                       { return Traffic }
+func (reconnect) ServerIdleTimeout(p Params) time.Duration { return heartbeatIdleTimeout(p) }
+
+func (reconnect) Validate(p Params) error {
+	if err := (heartbeat{}).Validate(p); err != nil {
+		return err
+	}
+	if err := p.Backoff.Validate(); err != nil {
+		return err
+	}
+	if p.Fault.Kind == "" {
+		return errors.New("--fault: the reconnect scenario needs a fault: term, kill, stop or restart (or --fault-cmd with --target)")
+	}
+	if p.Fault.At+p.Fault.For >= p.Duration {
+		return fmt.Errorf("--fault-at %s + --fault-for %s: must end inside --duration %s, with time left to reconnect", p.Fault.At, p.Fault.For, p.Duration)
+	}
+	return nil
+}
+
+// Profile: detection and recovery first, then the heartbeat's own figures.
+func (reconnect) Profile() profile.Profile {
+	return profile.Profile{
+		Scenario: "reconnect",
+		Title: "reconnect · {conns} conns pinging every {ping_interval} (pong timeout {pong_timeout}) · fault {fault} · " +
+			"backoff {label.backoff} · {window}",
+		Throughput: profile.Throughput{Label: "pongs/s", Source: "messages"},
+		Latency:    profile.Latency{Source: "latency", Prefix: "pong ", What: "ping→pong latency"},
+		Columns: []profile.Column{
+			{Key: "figure.detected", Label: "detected"},
+			{Key: "figure.detected_close", Label: "by close"},
+			{Key: "figure.detected_read_error", Label: "by read error"},
+			{Key: "figure.detected_missed_pong", Label: "by missed pong"},
+			{Key: "dist.detect", Label: "detect"},
+			{Key: "close_codes"},
+			{Key: "figure.recovered_50_s", Label: "recover 50%", Format: profile.Seconds},
+			{Key: "figure.recovered_99_s", Label: "recover 99%", Format: profile.Seconds},
+			{Key: "figure.recovered_100_s", Label: "recover 100%", Format: profile.Seconds},
+			{Key: "figure.reconnect_attempts", Label: "attempts"},
+			{Key: "figure.reconnect_failures", Label: "failed dials"},
+			{Key: "figure.never_recovered", Label: "never recovered"},
+			{Key: "dist.handshake", Label: "reconnect handshake"},
+			{Key: "errors"},
+		},
+		Charts: []profile.Chart{
+			{Name: "up", Title: "connections up", Unit: "connections"},
+			{Name: "reconnected", Title: "reconnected per 100 ms", Unit: "connections"},
+			{Name: "attempts", Title: "dial attempts per 100 ms", Unit: "dials"},
+			{Name: "server_cpu_util", Title: "server CPU", Unit: "share of one CPU"},
+		},
+		Noun: "sent",
+		Unit: "messages",
+	}
+}
+
+// Backoff is a reconnecting client's policy between dial attempts: what
+// clients really use.
+type Backoff struct {
+	// Policy is "none" (the first attempt at once, then one every Base),
+	// "exponential" (Base·2^k, at most Cap) or "full-jitter" (AWS's: a
+	// uniformly random wait in [0, min(Cap, Base·2^k)]).
+	Policy    string
+	Base, Cap time.Duration
+}
+
+// The backoff policies.
+var backoffPolicies = []string{"none", "exponential", "full-jitter"}
+
+// Validate names the flag at fault.
+func (b Backoff) Validate() error {
+	if !slices.Contains(backoffPolicies, b.Policy) {
+		return fmt.Errorf("--backoff %q: want none, exponential or full-jitter", b.Policy)
+	}
+	if b.Base <= 0 || b.Cap < b.Base {
+		return fmt.Errorf("--backoff-base %s, --backoff-cap %s: want 0 < base ≤ cap", b.Base, b.Cap)
+	}
+	return nil
+}
+
+// Delay is the wait before attempt k (0 is the first attempt after the
+// connection was found dead); rnd returns a uniform value in [0, 1).
+func (b Backoff) Delay(k int, rnd func() float64) time.Duration {
+	ceiling := func() time.Duration {
+		d := float64(b.Base) * math.Pow(2, float64(min(k, 62)))
+		return time.Duration(min(d, float64(b.Cap)))
+	}
+	switch b.Policy {
+	case "exponential":
+		return ceiling()
+	case "full-jitter":
+		return time.Duration(rnd() * float64(ceiling()))
+	}
+	if k == 0 {
+		return 0
+	}
+	return b.Base
+}
+
+// String is the policy as a title shows it.
+func (b Backoff) String() string {
+	if b.Policy == "none" {
+		return fmt.Sprintf("none (retry every %s)", b.Base)
+	}
+	return fmt.Sprintf("%s (base %s, cap %s)", b.Policy, b.Base, b.Cap)
+}
+
+// Fault is what the runner does to the server in the measured window.
+type Fault struct {
+	// Kind is "term" (graceful shutdown, close 1001, then start again),
+	// "kill" (SIGKILL, then start again on the same address), "stop"
+	// (SIGSTOP, then SIGCONT) or "restart" (kill and start at once); with
+	// a --target, "cmd" runs Cmd.
+	Kind string
+	// At is when, after the window opens; For how long the server stays
+	// down or frozen.
+	At, For time.Duration
+	// Cmd is the user's command that plays the fault against a --target.
+	Cmd string
+}
+
+func (reconnect) Run(ctx context.Context, env *Env) (*Outcome, error) {
+	if env.Dial == nil {
+		return nil, errors.New("reconnect: the runner offers no way to dial again")
+	}
+	r := &reconnectRun{env: env, slots: make([]rslot, len(env.Clients)),
+		out: &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}}
+	// Pings and dials in progress end with the load, not up to a pong or
+	// handshake timeout later.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-env.Ending():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for i := range env.Clients {
+		r.slots[i].conn = env.Clients[i].Conn
+		r.wg.Add(1)
+		go r.slot(ctx, i)
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	// Settled once the window is over and every connection is back.
+	env.Settle(func() bool { return env.Window.Over() && r.down.Load() == 0 })
+	<-env.Ending()
+	<-done
+	// Hand the connections as they are now to the runner, which closes
+	// them; those still down are closed already and count as abrupt.
+	for i := range r.slots {
+		env.Clients[i].Conn = r.slots[i].conn
+		env.Clients[i].Broken.Store(r.slots[i].isDown)
+	}
+	env.Quiet()
+	return r.outcome(), nil
+}
+
+// reconnectRun is one reconnect cell under way.
+type reconnectRun struct {
+	env   *Env
+	slots []rslot
+	down  atomic.Int64 // connections found dead and not yet back
+	wg    sync.WaitGroup
+	mu    sync.Mutex // guards out
+	out   *Outcome
+}
+
+// rslot is one connection's history, owned by its goroutine until it ends.
+type rslot struct {
+	conn   drivers.Conn
+	isDown bool
+	// outages, in order: when and how each was found, and when it ended
+	// (0: never).
+	outages []outage
+	// attempts: every dial, when it began, how long it took, and its
+	// failure class ("" for success).
+	attempts                                []attempt
+	pings, pongs, inWindow, inDrain uint64
+}
+
+type outage struct {
+	detected, back int64
+	how            string
+}
+
+type attempt struct {
+	at, took int64
+	class    string
+}
+
+// slot runs connection i: heartbeat sessions, each ended by a detection,
+// and a reconnect after each, until the runner ends the load.
+func (r *reconnectRun) slot(ctx context.Context, i int) {
+	defer r.wg.Done()
+	s := &r.slots[i]
+	defer func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.out.Messages += s.inWindow
+		r.out.DrainMessages += s.inDrain
+	}()
+	for {
+		how, at := r.session(ctx, i, s)
+		if how == "" {
+			return
+		}
+		s.outages = append(s.outages, outage{detected: at, how: how})
+		s.isDown = true
+		r.down.Add(1)
+		_ = s.conn.Abort()
+		conn := r.redial(ctx, s)
+		if conn == nil {
+			return
+		}
+		s.conn, s.isDown = conn, false
+		s.outages[len(s.outages)-1].back = r.env.Clock.Now()
+		r.down.Add(-1)
+	}
+}
+
+// session heartbeats s.conn until the connection is found dead, returning
+// how ("close_CODE", "read_error", "missed_pong", "ping_error") and when, or
+// "" once the load has ended.
+func (r *reconnectRun) session(ctx context.Context, i int, s *rslot) (string, int64) {
+	env, p := r.env, r.env.Params
+	died := make(chan string, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, 512)
+		for {
+			_, got, err := s.conn.ReadMessage(buf)
+			if err != nil {
+				how := "read_error"
+				if !env.Ended() && env.CountClose(err) {
+					var ce *drivers.CloseError
+					errors.As(err, &ce)
+					how = fmt.Sprintf("close_%d", ce.Code)
+				}
+				died <- how
+				return
+			}
+			buf = got[:cap(got)]
+		}
+	}()
+	defer func() {
+		if env.Ended() {
+			return // the runner closes the connection, which ends the reader
+		}
+		_ = s.conn.Abort()
+		<-readerDone
+	}()
+	batch := r.out.Latency.Batch()
+	defer batch.Flush()
+	timer := time.NewTimer(rand.N(p.PingInterval))
+	defer timer.Stop()
+	for {
+		select {
+		case how := <-died:
+			return how, env.Clock.Now()
+		case <-env.Ending():
+			return "", 0
+		case <-ctx.Done():
+			return "", 0
+		case <-timer.C:
+		}
+		sent := env.Clock.Now()
+		pctx, cancel := context.WithTimeout(ctx, p.PongTimeout)
+		err := s.conn.Ping(pctx)
+		cancel()
+		s.pings++
+		now := env.Clock.Now()
+		switch {
+		case err == nil:
+			s.pongs++
+			if env.Window.Contains(sent) {
+				batch.Record(now, time.Duration(now-sent))
+			}
+			if env.Window.Ended(now) {
+				s.inDrain++
+			} else if env.Window.Contains(now) {
+				s.inWindow++
+			}
+			env.Done[i].Add(1)
+		case env.Ended() || ctx.Err() != nil:
+			return "", 0
+		case errors.Is(err, context.DeadlineExceeded):
+			return "missed_pong", now
+		default:
+			select {
+			case how := <-died: // the reader saw why first
+				return how, now
+			case <-time.After(10 * time.Millisecond):
+				return "ping_error", now
+			}
+		}
+		// Every interval after the first ping, no jitter: a connection
+		// frozen just after a pong is found within one interval and the
+		// pong timeout.
+		timer.Reset(p.PingInterval - time.Duration(env.Clock.Now()-sent))
+	}
+}
+
+// redial dials until a connection is back, waiting as the backoff policy
+// says between attempts; nil once the load has ended.
+func (r *reconnectRun) redial(ctx context.Context, s *rslot) drivers.Conn {
+	env := r.env
+	for k := 0; ; k++ {
+		wait := time.NewTimer(env.Params.Backoff.Delay(k, rand.Float64))
+		select {
+		case <-wait.C:
+		case <-env.Ending():
+			wait.Stop()
+			return nil
+		case <-ctx.Done():
+			wait.Stop()
+			return nil
+		}
+		at := env.Clock.Now()
+		conn, err := env.Dial(ctx)
+		a := attempt{at: at, took: env.Clock.Now() - at}
+		if err == nil {
+			s.attempts = append(s.attempts, a)
+			if env.Ended() {
+				_ = conn.Abort()
+				return nil
+			}
+			return conn
+		}
+		if env.Ended() || ctx.Err() != nil {
+			return nil // cut short by the end of the load, not a failure
+		}
+		a.class = drivers.DialErrorClass(err)
+		s.attempts = append(s.attempts, a)
+	}
+}
+
+// outcome turns every connection's history into the cell's figures,
+// distributions and timeline.
+func (r *reconnectRun) outcome() *Outcome {
+	env, out := r.env, r.out
+	p := env.Params
+	hb := &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
+	fig := map[string]float64{"detected": 0, "detected_close": 0, "detected_read_error": 0, "detected_missed_pong": 0,
+		"reconnect_attempts": 0, "reconnect_failures": 0}
+	detect, recoverH, handshake := measure.NewRecorder(), measure.NewRecorder(), measure.NewRecorder()
+	fromFault := hdrhistogram.New(1, 3_600_000_000, 3) // µs from the fault to back
+	fault := env.FaultAt()
+	var lost, never uint64
+	for i := range r.slots {
+		s := &r.slots[i]
+		// Missed pongs are detections here (figure detected_missed_pong),
+		// not the faults they are in the heartbeat scenario.
+		hb.Pings, hb.Pongs = hb.Pings+s.pings, hb.Pongs+s.pongs
+		first := true
+		for _, o := range s.outages {
+			fig["detected"]++
+			fig["detected_"+detectClass(o.how)]++
+			if fault == 0 || o.detected < fault {
+				fig["detected_before_fault"]++
+				continue
+			}
+			if o.back != 0 {
+				recoverH.Record(o.back, time.Duration(o.back-o.detected))
+			}
+			if !first {
+				continue
+			}
+			first = false // the first outage after the fault: detection and recovery
+			lost++
+			detect.Record(o.detected, time.Duration(o.detected-fault))
+			if o.back == 0 {
+				never++
+			} else {
+				_ = fromFault.RecordValue(max(1, (o.back-fault)/1000))
+			}
+		}
+		for _, a := range s.attempts {
+			fig["reconnect_attempts"]++
+			if a.class != "" {
+				fig["reconnect_failures"]++
+				fig["failed_"+a.class]++
+			} else {
+				handshake.Record(a.at+a.took, time.Duration(a.took))
+			}
+		}
+		if !s.isDown {
+			hb.StayedUp++
+		}
+	}
+	fig["never_recovered"] = float64(never)
+	fig["lost_after_fault"] = float64(lost)
+	for _, q := range []float64{50, 99, 100} {
+		// The q-th percentile over every connection lost, those never back
+		// counted as infinitely late: unknown when more than 100−q% are.
+		if lost == 0 || float64(never) > (1-q/100)*float64(lost) {
+			continue
+		}
+		rank := q / 100 * float64(lost) / float64(lost-never) * 100
+		fig[fmt.Sprintf("recovered_%g_s", q)] = float64(fromFault.ValueAtQuantile(min(rank, 100))) / 1e6
+	}
+	out.Figures = fig
+	out.Distributions = map[string]*measure.Recorder{"detect": detect, "recover": recoverH, "handshake": handshake}
+	out.Labels = map[string]string{"backoff": p.Backoff.String()}
+	out.Heartbeat = hb
+	out.Timeline = r.timeline()
+	return out
+}
+
+// detectClass is how a connection learned: "close", "read_error",
+// "missed_pong" or "ping_error".
+func detectClass(how string) string {
+	if len(how) > 6 && how[:6] == "close_" {
+		return "close"
+	}
+	return how
+}
+
+// timeline buckets the storm into timelineStep intervals of the window.
+func (r *reconnectRun) timeline() *measure.Timeline {
+	w := r.env.Window
+	if w.Start() == 0 || w.End() == 0 {
+		return nil
+	}
+	step := int64(timelineStep)
+	n := int((w.End() - w.Start() + step - 1) / step)
+	cols := map[string][]float64{}
+	for _, name := range []string{"up", "detected", "reconnected", "attempts", "failed", "handshake_p99_ms"} {
+		cols[name] = make([]float64, n)
+	}
+	bucket := func(t int64) int {
+		if t < w.Start() || t >= w.Start()+int64(n)*step {
+			return -1
+		}
+		return int((t - w.Start()) / step)
+	}
+	upDelta := make([]float64, n+1)
+	hs := make([]*hdrhistogram.Histogram, n)
+	for i := range r.slots {
+		for _, o := range r.slots[i].outages {
+			if b := bucket(o.detected); b >= 0 {
+				cols["detected"][b]++
+				upDelta[b+1]--
+			}
+			if b := bucket(o.back); b >= 0 && o.back != 0 {
+				cols["reconnected"][b]++
+				upDelta[b+1]++
+			}
+		}
+		for _, a := range r.slots[i].attempts {
+			b := bucket(a.at)
+			if b < 0 {
+				continue
+			}
+			cols["attempts"][b]++
+			if a.class != "" {
+				cols["failed"][b]++
+				continue
+			}
+			if hs[b] == nil {
+				hs[b] = hdrhistogram.New(1, 60_000_000, 2)
+			}
+			_ = hs[b].RecordValue(max(1, a.took/1000))
+		}
+	}
+	up := float64(len(r.slots))
+	for b := range n {
+		up += upDelta[b+1]
+		cols["up"][b] = up
+		if hs[b] != nil {
+			cols["handshake_p99_ms"][b] = float64(hs[b].ValueAtQuantile(99)) / 1000
+		}
+	}
+	t := &measure.Timeline{IntervalS: timelineStep.Seconds(), Points: make([][]float64, n)}
+	for _, name := range []string{"up", "detected", "reconnected", "attempts", "failed", "handshake_p99_ms"} {
+		t.Add(name, cols[name])
+	}
+	return t
+}
