@@ -216,7 +216,7 @@ type rslot struct {
 	outages []outage
 	// attempts: every dial, when it began, how long it took, and its
 	// failure class ("" for success).
-	attempts                                []attempt
+	attempts                        []attempt
 	pings, pongs, inWindow, inDrain uint64
 }
 
