@@ -27,6 +27,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/wsbench/wsbench/profile"
 	"github.com/wsbench/wsbench/report"
 )
 
@@ -112,6 +113,8 @@ type groupView struct {
 	Spectrum chartView
 	Bars     []chartView
 	Series   []chartView
+	// Storm is the scenario's timeline charts (a reconnect storm).
+	Storm    []chartView
 	NoSeries bool
 }
 
@@ -411,6 +414,9 @@ func buildGroup(title string, records []report.Record, cells []*cell) groupView 
 	g.Bars = append(g.Bars, barChart("server memory per connection (ΔRSS ÷ conns)", "bytes per connection", kindBytes, cells,
 		func(r report.Record) (float64, bool) { return report.OptFloat(r.ServerMemPerConnBytes) }, report.FormatBytes))
 
+	for _, ch := range p.Charts {
+		g.Storm = append(g.Storm, timelineChart(ch, cells))
+	}
 	has := false
 	for _, c := range cells {
 		if firstWithSeries(c) != nil {
@@ -804,30 +810,59 @@ func max1(n int) int {
 // timeChart draws one line per cell over the measured window, from the
 // first run of the cell that recorded a per-second series.
 func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(report.Second) (float64, bool), format func(float64) string) chartView {
+	return lineChart(title, ylabel, kind, cells, func(r report.Record) (ts, vs []float64) {
+		if len(r.Series) == 0 {
+			return nil, nil
+		}
+		for _, s := range r.Series {
+			if v, ok := val(s); ok {
+				ts, vs = append(ts, s.T), append(vs, v)
+			}
+		}
+		return ts, vs
+	}, format)
+}
+
+// timelineChart draws one column of the scenario's timeline over the
+// window, a line per cell.
+func timelineChart(ch profile.Chart, cells []*cell) chartView {
+	return lineChart(ch.Title, ch.Unit, kindRate, cells, func(r report.Record) (ts, vs []float64) {
+		col := r.Timeline.Column(ch.Name)
+		for i, v := range col {
+			ts, vs = append(ts, float64(i)*r.Timeline.IntervalS), append(vs, v)
+		}
+		return ts, vs
+	}, func(v float64) string { return report.FormatFloat(v) + " " + ch.Unit })
+}
+
+// lineChart draws, per cell, the line of its first run that has one.
+func lineChart(title, ylabel string, kind axisKind, cells []*cell, line func(report.Record) (ts, vs []float64), format func(float64) string) chartView {
 	f := smallFrame
 	c := f.base("timeseries", title, "time in measured window (s)", ylabel, cells, 0)
-	type line struct {
+	type drawn struct {
 		cl   *cell
 		run  int
 		t, v []float64
 	}
-	var lines []line
+	var lines []drawn
 	maxT, maxV := 0.0, 0.0
 	for _, cl := range cells {
-		r := firstWithSeries(cl)
-		if r == nil {
-			continue
-		}
-		l := line{cl: cl, run: r.Run}
-		for _, s := range r.Series {
-			if v, ok := val(s); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				l.t = append(l.t, s.T)
-				l.v = append(l.v, v)
-				maxT, maxV = math.Max(maxT, s.T), math.Max(maxV, v)
+		for _, r := range cl.runs {
+			ts, vs := line(r)
+			if len(ts) == 0 {
+				continue
 			}
-		}
-		if len(l.t) > 0 {
-			lines = append(lines, l)
+			l := drawn{cl: cl, run: r.Run}
+			for i, v := range vs {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					l.t, l.v = append(l.t, ts[i]), append(l.v, v)
+					maxT, maxV = math.Max(maxT, ts[i]), math.Max(maxV, v)
+				}
+			}
+			if len(l.t) > 0 {
+				lines = append(lines, l)
+			}
+			break
 		}
 	}
 	if maxT <= 0 {
