@@ -80,6 +80,7 @@ func (reconnect) Profile() profile.Profile {
 			{Key: "figure.reconnect_attempts", Label: "attempts"},
 			{Key: "figure.reconnect_failures", Label: "failed dials"},
 			{Key: "figure.never_recovered", Label: "never recovered"},
+			{Key: "figure.lost_again", Label: "lost again"},
 			{Key: "dist.handshake", Label: "reconnect handshake"},
 			{Key: "errors"},
 		},
@@ -383,7 +384,7 @@ func (r *reconnectRun) outcome() *Outcome {
 	env, out := r.env, r.out
 	p := env.Params
 	hb := &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
-	fig := map[string]float64{"detected": 0, "detected_close": 0, "detected_read_error": 0, "detected_missed_pong": 0,
+	fig := map[string]float64{"lost_again": 0, "detected": 0, "detected_close": 0, "detected_read_error": 0, "detected_missed_pong": 0,
 		"reconnect_attempts": 0, "reconnect_failures": 0}
 	detect, recoverH, handshake := measure.NewRecorder(), measure.NewRecorder(), measure.NewRecorder()
 	fromFault := hdrhistogram.New(1, 3_600_000_000, 3) // µs from the fault to back
@@ -394,7 +395,8 @@ func (r *reconnectRun) outcome() *Outcome {
 		// Missed pongs are detections here (figure detected_missed_pong),
 		// not the faults they are in the heartbeat scenario.
 		hb.Pings, hb.Pongs = hb.Pings+s.pings, hb.Pongs+s.pongs
-		first := true
+		var lastBack int64
+		afterFault := 0
 		for _, o := range s.outages {
 			fig["detected"]++
 			fig["detected_"+detectClass(o.how)]++
@@ -405,16 +407,22 @@ func (r *reconnectRun) outcome() *Outcome {
 			if o.back != 0 {
 				recoverH.Record(o.back, time.Duration(o.back-o.detected))
 			}
-			if !first {
-				continue
+			if afterFault == 0 { // the first outage after the fault: its detection
+				detect.Record(o.detected, time.Duration(o.detected-fault))
 			}
-			first = false // the first outage after the fault: detection and recovery
+			afterFault++
+			lastBack = o.back
+		}
+		if afterFault > 0 {
+			// Back for good only when its last outage ended: a connection
+			// re-established to a server still going away and dropped again
+			// is not recovered yet.
 			lost++
-			detect.Record(o.detected, time.Duration(o.detected-fault))
-			if o.back == 0 {
+			fig["lost_again"] += float64(afterFault - 1)
+			if lastBack == 0 {
 				never++
 			} else {
-				_ = fromFault.RecordValue(max(1, (o.back-fault)/1000))
+				_ = fromFault.RecordValue(max(1, (lastBack-fault)/1000))
 			}
 		}
 		for _, a := range s.attempts {
