@@ -505,6 +505,10 @@ func notes(rs []Record) []string {
 		if f := r.Fault; f != nil && f.CmdExit != nil && *f.CmdExit != 0 {
 			what = append(what, fmt.Sprintf("--fault-cmd exited with %d: %s", *f.CmdExit, f.CmdOutput))
 		}
+		if s := r.Shard; s != nil && s.LateS > 0.01 {
+			what = append(what, fmt.Sprintf("shard %d of %d opened its window %.3fs after --start-at %s (it connected too late)",
+				s.Index, s.Count, s.LateS, s.StartAt.Format(time.RFC3339)))
+		}
 		if c := r.Client; c != nil && c.Bound {
 			what = append(what, "client-bound: "+strings.Join(c.Reasons, "; ")+
 				": the load generator, not only the server, limited this run")

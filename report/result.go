@@ -146,6 +146,9 @@ type Record struct {
 	CloseCodes map[string]uint64 `json:"close_codes,omitempty"`
 	// Fault is what the runner did to the server in the window (--fault).
 	Fault *Fault `json:"fault,omitempty"`
+	// Shard says this record is shard index of count (--shard); Merge
+	// adds the shards of a cell into one record without it.
+	Shard *Shard `json:"shard,omitempty"`
 	// OpenLoop holds the schedule figures of an open-loop echo.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
 	// Compression is set when permessage-deflate was offered: whether the
@@ -323,6 +326,18 @@ type (
 // schedule.
 const BehindThreshold = measure.BehindThreshold
 
+// Shard is one load generator's place among identical ones.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// StartAt is the instant every shard opened its measured window at
+	// (--start-at); LateS how late this shard was for it (0: on time).
+	StartAt time.Time `json:"start_at,omitzero"`
+	LateS   float64   `json:"late_s,omitempty"`
+	// OpenedAt is when this shard's measured window opened, by its clock.
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+}
+
 // Fault is what the runner did to the server: when, for how long, and
 // how the server came back.
 type Fault struct {
@@ -419,6 +434,9 @@ func (r Record) Marked() bool {
 		return true
 	}
 	if f := r.Fault; f != nil && (f.Error != "" || f.CmdExit != nil && *f.CmdExit != 0) {
+		return true
+	}
+	if s := r.Shard; s != nil && s.LateS > 0.01 {
 		return true
 	}
 	if r.Accounting.Missing() > 0 || r.LatencyLowerBounds > 0 || r.ConnectShortfall() {

@@ -41,12 +41,16 @@ func newCellRun(ctx context.Context, plan *Plan, cell Cell, progress func(Event)
 	if len(plan.ServerCPUs) > 0 && settings.GOMAXPROCS == 0 {
 		settings.GOMAXPROCS = len(plan.ServerCPUs)
 	}
-	return &cellRun{ctx: ctx, plan: plan, cell: cell, p: p, settings: settings, progress: progress, url: plan.Target,
+	c := &cellRun{ctx: ctx, plan: plan, cell: cell, p: p, settings: settings, progress: progress, url: plan.Target,
 		rec: report.Record{
 			Scenario: plan.Scenario.Name(), Mode: plan.Scenario.Mode(p), Server: cell.Server, Target: plan.Target,
 			Driver: plan.Driver.Name(), Conns: p.Conns, PayloadBytes: p.Payload, Text: p.Text, Run: cell.Run,
 			Status: report.StatusOK, StartedAt: time.Now().UTC(), WarmupS: p.Warmup.Seconds(), Errors: map[string]uint64{},
 		}}
+	if s := plan.Shard; s.Count > 1 {
+		c.rec.Shard = &report.Shard{Index: s.Index, Count: s.Count}
+	}
+	return c
 }
 
 // runCell measures one cell: server, connect, then the scenario's measured

@@ -53,6 +53,14 @@ type Plan struct {
 	// GOMAXPROCS to match (the CLI pins the load generator itself).
 	ServerCPUs []int
 
+	// Shard makes this process one of Shard.Count identical load
+	// generators: it takes an exact share of the connections and of the
+	// rate, its schedule interleaved with the others' (Shard.Count 0: the
+	// whole run). StartAt, when set, opens the first cell's measured window
+	// at that wall-clock instant on every shard.
+	Shard   Shard
+	StartAt time.Time
+
 	// Zero values of the knobs below pick the defaults.
 	ConnectParallel int           // concurrent dials (default 64; 512 with a --connect-rate)
 	DrainTimeout    time.Duration // wait for replies in flight (default 2 s)
@@ -72,10 +80,35 @@ type Cell struct {
 	Rate float64
 }
 
-// cellParams are the scenario parameters of one cell.
+// Shard is this process's place among identical load generators.
+type Shard struct{ Index, Count int }
+
+// Share is shard i's part of total: total/n, the remainder spread over the
+// first shards, so the shares add up to the whole.
+func (s Shard) Share(total int) int {
+	if s.Count <= 1 {
+		return total
+	}
+	n := total / s.Count
+	if s.Index < total%s.Count {
+		n++
+	}
+	return n
+}
+
+// cellParams are the scenario parameters of one cell (this shard's share
+// of them).
 func (p *Plan) cellParams(c Cell) scenarios.Params {
 	q := p.Params
 	q.Conns, q.Rate = c.Conns, c.Rate
+	if s := p.Shard; s.Count > 1 {
+		q.Conns = s.Share(c.Conns)
+		if q.Rate > 0 {
+			q.ScheduleOffset = time.Duration(float64(s.Index) / q.Rate * float64(time.Second))
+			q.Rate /= float64(s.Count)
+		}
+		q.ConnectRate /= float64(s.Count)
+	}
 	return q
 }
 

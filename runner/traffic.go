@@ -24,6 +24,7 @@ func (c *cellRun) traffic() report.Record {
 	env := scenarios.NewEnv(c.clients, c.p)
 	env.Server = c.serverInfo()
 	env.Dial = func(ctx context.Context) (drivers.Conn, error) { return c.plan.Driver.Dial(ctx, c.url, c.opts) }
+	c.awaitStart()
 	finished := make(chan ran, 1)
 	go func() {
 		out, err := c.plan.Scenario.Run(c.ctx, env)
@@ -69,6 +70,28 @@ func (c *cellRun) traffic() report.Record {
 	return finish(c.ctx, c.rec, c.srv)
 }
 
+// awaitStart holds the first cell, once connected, until its warmup must
+// begin for the measured window to open at Plan.StartAt (every shard's
+// common instant); a shard that connected too late for it starts at once
+// and says how late in its record.
+func (c *cellRun) awaitStart() {
+	at := c.plan.StartAt
+	if at.IsZero() || c.cell.Index != 1 {
+		return
+	}
+	if c.rec.Shard == nil {
+		c.rec.Shard = &report.Shard{Index: c.plan.Shard.Index, Count: max(c.plan.Shard.Count, 1)}
+	}
+	c.rec.Shard.StartAt = at.UTC()
+	begin := at.Add(-c.p.Warmup)
+	if late := time.Since(begin); late > 0 {
+		c.rec.Shard.LateS = late.Seconds()
+		return
+	}
+	c.emit("waiting for --start-at")
+	sleep(c.ctx, time.Until(begin))
+}
+
 // serverInfo is what the scenario may know of the reference server.
 func (c *cellRun) serverInfo() *scenarios.Server {
 	if c.srv == nil {
@@ -105,6 +128,9 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	}
 	watch.series, watch.seriesStart, watch.prevServer = &c.rec.Series, t0, s0
 	c.windowAt = t0
+	if c.rec.Shard != nil {
+		c.rec.Shard.OpenedAt = t0.UTC()
+	}
 	waitFault := c.startFault(env, t0)
 	watch.wait("measure", c.p.Duration)
 	watch.series = nil

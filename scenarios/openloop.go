@@ -35,7 +35,9 @@ func startPaced(ctx context.Context, env *Env, rate float64, n int) *paced {
 	p := &paced{
 		// A millisecond's lead, so the first events are not late by the
 		// time it takes to start the goroutines.
-		sched: measure.Schedule{Start: env.Clock.Now() + int64(time.Millisecond), Rate: rate},
+		// A shard's events come ScheduleOffset after the common start, so
+		// the shards' schedules interleave into the single-machine one.
+		sched: measure.Schedule{Start: env.Clock.Now() + int64(time.Millisecond+env.Params.ScheduleOffset), Rate: rate},
 		n:     n, due: make([]atomic.Uint64, n), wake: make([]chan struct{}, n),
 		done: make(chan struct{}), stop: make(chan struct{}),
 	}

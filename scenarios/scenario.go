@@ -54,6 +54,11 @@ type Params struct {
 	Backoff Backoff
 	// Fault is what the runner does to the server in the window.
 	Fault Fault
+
+	// ScheduleOffset delays this load generator's fixed-rate schedule
+	// from the common start: shard i of n runs events i, i+n, i+2n… of
+	// the whole schedule, so its share starts i/(n·Rate) later.
+	ScheduleOffset time.Duration
 }
 
 // Client is one connection of the load generator.

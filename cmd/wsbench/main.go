@@ -32,6 +32,7 @@ Usage:
   wsbench serve   --server NAME [flags]    run one reference server (the runner starts these itself)
   wsbench report  FILE... [--format F]     re-render result files
   wsbench compare BASE NEW [flags]         significant regressions between two result files
+  wsbench merge   SHARD... -o FILE         add the shards of a run (--shard i/n) into one result file
   wsbench list                             servers, drivers, scenarios and library versions
 
 Run 'wsbench COMMAND -h' for the flags of a command.
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = reportCmd(args[1:], stdout, stderr)
 	case "compare":
 		code, err = compareCmd(args[1:], stdout, stderr)
+	case "merge":
+		err = mergeCmd(args[1:], stdout, stderr)
 	case "list":
 		err = listCmd(stdout)
 	case "-h", "--help", "help":

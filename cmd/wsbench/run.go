@@ -128,6 +128,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.backoff, "backoff", "full-jitter", "reconnect: none (at once, then every --backoff-base), exponential, or full-jitter (AWS)")
 	fs.StringVar(&o.backoffBase, "backoff-base", "100ms", "reconnect: the backoff's first wait")
 	fs.StringVar(&o.backoffCap, "backoff-cap", "10s", "reconnect: the backoff's longest wait")
+	fs.StringVar(&o.shard, "shard", "", "be shard I of N (I/N, from 0) of identical load generators against one --target: an exact share of --conns and --rate, schedules interleaved")
+	fs.IntVar(&o.shards, "shards", 0, "with a Kubernetes Indexed Job: be one of N shards, the index from $JOB_COMPLETION_INDEX")
+	fs.StringVar(&o.startAt, "start-at", "", "open the measured window at this instant (RFC 3339, e.g. 2026-12-01T10:00:00Z) on every shard")
 	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin reference servers to these CPUs, e.g. 0 or 0-1 (implies --pin)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
@@ -347,6 +350,50 @@ type runOptions struct {
 	faultCmd, backoff          string
 	backoffBase, backoffCap    string
 	durationSet                bool
+	shard, startAt             string
+	shards                     int
+}
+
+// shardParams reads --shard, --shards and --start-at.
+func (o runOptions) shardParams(plan *runner.Plan) error {
+	var s runner.Shard
+	switch {
+	case o.shard != "" && o.shards != 0:
+		return usagef("--shard and --shards exclude each other: --shard I/N, or --shards N with $JOB_COMPLETION_INDEX")
+	case o.shard != "":
+		if _, err := fmt.Sscanf(o.shard, "%d/%d", &s.Index, &s.Count); err != nil || fmt.Sprintf("%d/%d", s.Index, s.Count) != o.shard {
+			return usagef("--shard %q: want I/N such as 3/8 (I from 0 to N-1)", o.shard)
+		}
+	case o.shards != 0:
+		s.Count = o.shards
+		idx := os.Getenv("JOB_COMPLETION_INDEX")
+		if _, err := fmt.Sscanf(idx, "%d", &s.Index); err != nil || strconv.Itoa(s.Index) != idx {
+			return usagef("--shards %d: $JOB_COMPLETION_INDEX is %q, want the shard's index (a Kubernetes Indexed Job sets it)", o.shards, idx)
+		}
+	}
+	if s.Count != 0 {
+		if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
+			return usagef("shard %d of %d: want 0 ≤ index < count", s.Index, s.Count)
+		}
+		if o.target == "" {
+			return usagef("shards are load generators against one --target (start it with wsbench serve), not reference servers each starts itself")
+		}
+		if o.scenario == "broadcast" {
+			return usagef("--scenario broadcast cannot be sharded: every shard's subscribers receive every shard's publishes, so deliveries cross shards")
+		}
+		plan.Shard = s
+	}
+	if o.startAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, o.startAt)
+		if err != nil {
+			return usagef("--start-at %q: want an RFC 3339 instant such as 2026-12-01T10:00:00Z", o.startAt)
+		}
+		if time.Until(t) > 24*time.Hour {
+			return usagef("--start-at %s is more than a day away", o.startAt)
+		}
+		plan.StartAt = t
+	}
+	return nil
 }
 
 // faultParams reads the reconnect scenario's fault and backoff flags.
@@ -470,6 +517,9 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 		}
 	}
 	if err := o.faultParams(&p); err != nil {
+		return plan, "", err
+	}
+	if err := o.shardParams(&plan); err != nil {
 		return plan, "", err
 	}
 	plan.Params, plan.Runs = p, o.runs

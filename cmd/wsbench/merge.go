@@ -1,0 +1,77 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+// mergeCmd is `wsbench merge`: the shards' files into one result file.
+func mergeCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	outFile := fs.String("o", "", "write the merged result file here (required)")
+	formatS := fs.String("format", "table", "also print the merged result: table, markdown, csv, json, benchfmt, hgrm, or none")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: wsbench merge SHARD.json... -o MERGED.json\n\n"+
+			"Adds the shards of every cell (wsbench run --shard i/n) into one record: histograms\n"+
+			"added exactly, counts and rates summed, series aligned. Missing shards are named,\n"+
+			"shards of different plans refused.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	files, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 || *outFile == "" {
+		return usagef("name the shards' files and -o MERGED.json")
+	}
+	var results []*report.Result
+	var names []string
+	for _, f := range files {
+		res, err := report.Load(f)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		results = append(results, res)
+		names = append(names, filepath.Base(f))
+	}
+	merged, err := report.Merge(results, names)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := report.Save(*outFile, merged); err != nil {
+		return err
+	}
+	if *formatS != "none" {
+		format, err := report.ParseFormat(*formatS)
+		if err != nil {
+			return usagef("--format: %v", err)
+		}
+		if err := report.Render(stdout, merged, format); err != nil {
+			return err
+		}
+	}
+	var first, last time.Time
+	for _, res := range results {
+		for _, r := range res.Records {
+			if s := r.Shard; s != nil && !s.OpenedAt.IsZero() {
+				if first.IsZero() || s.OpenedAt.Before(first) {
+					first = s.OpenedAt
+				}
+				if s.OpenedAt.After(last) {
+					last = s.OpenedAt
+				}
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "merged %d files into %s", len(files), *outFile)
+	if !first.IsZero() {
+		fmt.Fprintf(stderr, " (the shards' windows opened within %s of each other, by their own clocks)", last.Sub(first).Round(time.Microsecond))
+	}
+	fmt.Fprintln(stderr)
+	return nil
+}

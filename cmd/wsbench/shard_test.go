@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// startServe runs a reference server in its own process (this test binary
+// as `wsbench serve`) and returns its address.
+func startServe(t *testing.T, name string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--server", name, "--listen", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() {
+		t.Fatal("no ready line from wsbench serve")
+	}
+	addr, _, err := servers.ParseReady(sc.Text())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// TestThreeShardsMergeIntoTheWhole: three shard processes against one
+// server, one start instant; merged, their counts, rate and histograms are
+// the shards' sums and the totals asked for.
+func TestThreeShardsMergeIntoTheWhole(t *testing.T) {
+	const conns, rate = 31, 900
+	url := "ws://" + startServe(t, "gorilla") + "/echo"
+	dir := t.TempDir()
+	startAt := time.Now().Add(2500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	var files []string
+	var cmds []*exec.Cmd
+	var logs []*bytes.Buffer
+	for i := range 3 {
+		f := filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
+		files = append(files, f)
+		cmd := exec.Command(os.Args[0], "run", "--target", url, "--conns", fmt.Sprint(conns), "--rate", fmt.Sprint(rate),
+			"--shard", fmt.Sprintf("%d/3", i), "--start-at", startAt, "--duration", "1s", "--warmup", "300ms", "--out", f)
+		cmd.Env = append(os.Environ(), "WSBENCH_TEST_CLI=1")
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, logs = append(cmds, cmd), append(logs, &log)
+	}
+	var shards []report.Record
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("shard %d: %v\n%s", i, err, logs[i])
+		}
+		res, err := report.Load(files[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.Records[0]
+		if r.Shard == nil || r.Shard.Index != i || r.Shard.Count != 3 || r.Shard.LateS != 0 {
+			t.Fatalf("shard %d record: %+v", i, r.Shard)
+		}
+		shards = append(shards, r)
+	}
+	// 31 = 11 + 10 + 10; 900/s = 300/s each.
+	if shards[0].Conns != 11 || shards[1].Conns != 10 || shards[2].Conns != 10 || shards[0].OpenLoop.TargetRate != 300 {
+		t.Fatalf("shares: %d, %d, %d conns; %g/s", shards[0].Conns, shards[1].Conns, shards[2].Conns, shards[0].OpenLoop.TargetRate)
+	}
+	spread := shards[0].Shard.OpenedAt.Sub(shards[2].Shard.OpenedAt).Abs()
+	if spread > 100*time.Millisecond {
+		t.Errorf("windows opened %s apart: the start instant did not hold", spread)
+	}
+
+	merged := filepath.Join(dir, "merged.json")
+	code, _, errOut := wsbench(t, append(append([]string{"merge"}, files...), "-o", merged, "--format", "none")...)
+	if code != exitOK || !strings.Contains(errOut, "opened within") {
+		t.Fatalf("merge: exit %d %s", code, errOut)
+	}
+	res, err := report.Load(merged)
+	if err != nil || len(res.Records) != 1 {
+		t.Fatalf("merged: %v, %d records", err, len(res.Records))
+	}
+	m := res.Records[0]
+	var count int64
+	var msgs, due uint64
+	for _, s := range shards {
+		count += s.Latency.Count
+		msgs += s.Messages
+		due += s.Accounting.Due
+	}
+	if m.Conns != conns || m.OpenLoop.TargetRate != rate || m.Shard != nil {
+		t.Fatalf("merged: %d conns at %g/s", m.Conns, m.OpenLoop.TargetRate)
+	}
+	if m.Latency.Count != count || m.Messages != msgs || m.Accounting.Due != due {
+		t.Fatalf("merged: %d latencies, %d messages, %d due; the shards' sums are %d, %d, %d", m.Latency.Count, m.Messages, m.Accounting.Due, count, msgs, due)
+	}
+	if want := rate * m.DurationS; float64(due) < 0.95*want || float64(due) > 1.05*want {
+		t.Fatalf("%d due in the merged window of %.2fs; %.0f asked", due, m.DurationS, want)
+	}
+	h, err := m.Latency.Histogram()
+	if err != nil || h.TotalCount() != count || m.Latency.Max < shards[0].Latency.Max {
+		t.Fatalf("merged histogram: %v, %d values, max %d", err, h.TotalCount(), m.Latency.Max)
+	}
+
+	// A missing shard is named; shards of another plan are refused.
+	code, _, errOut = wsbench(t, "merge", files[0], files[1], "-o", filepath.Join(dir, "m2.json"), "--format", "none")
+	if code != exitUsage || !strings.Contains(errOut, "shards 2 of 3 missing") {
+		t.Fatalf("two of three shards: exit %d %q", code, errOut)
+	}
+	code, _, errOut = wsbench(t, "merge", files[0], files[0], "-o", filepath.Join(dir, "m3.json"), "--format", "none")
+	if code != exitUsage || !strings.Contains(errOut, "twice") {
+		t.Fatalf("one shard twice: exit %d %q", code, errOut)
+	}
+}
+
+func TestShardFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--shard", "3/3", "--target", "ws://127.0.0.1:1/echo"}, "0 ≤ index < count"},
+		{[]string{"--shard", "1/3"}, "--target"},
+		{[]string{"--shard", "x"}, "want I/N"},
+		{[]string{"--shards", "4", "--target", "ws://127.0.0.1:1/echo"}, "JOB_COMPLETION_INDEX"},
+		{[]string{"--start-at", "tomorrow"}, "RFC 3339"},
+	} {
+		code, _, errOut := wsbench(t, append([]string{"run"}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
