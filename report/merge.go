@@ -165,6 +165,12 @@ func addShard(m *Record, r Record) error {
 		}
 		m.OpenLoop = &x
 	}
+	// The server side is one server seen by every shard over one window:
+	// shard 0's reading stands for all, per message of them all.
+	if m.ServerCPUS != nil && m.Messages > 0 {
+		perM := *m.ServerCPUS / float64(m.Messages) * 1e6
+		m.ServerCPUPerMillion = &perM
+	}
 	if m.ClientCPUPerMillion = 0; m.Messages > 0 {
 		m.ClientCPUPerMillion = m.ClientCPUS / float64(m.Messages) * 1e6
 	}

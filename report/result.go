@@ -146,6 +146,11 @@ type Record struct {
 	CloseCodes map[string]uint64 `json:"close_codes,omitempty"`
 	// Fault is what the runner did to the server in the window (--fault).
 	Fault *Fault `json:"fault,omitempty"`
+	// RemoteServer names the `wsbench serve` a --target turned out to be:
+	// its own /stats then filled the server CPU and RSS columns, and
+	// ServerClockSkewS is its clock minus this machine's.
+	RemoteServer     string   `json:"remote_server,omitempty"`
+	ServerClockSkewS *float64 `json:"server_clock_skew_s,omitempty"`
 	// Shard says this record is shard index of count (--shard); Merge
 	// adds the shards of a cell into one record without it.
 	Shard *Shard `json:"shard,omitempty"`

@@ -28,6 +28,7 @@ type cellRun struct {
 	idle       snapshot
 	cpuConnect time.Duration
 	opts       drivers.DialOptions // as the connect phase dialed, for reconnects
+	remote     string              // host:port of a --target that is a wsbench serve
 	windowAt   time.Time           // when the measured window opened
 }
 
@@ -167,6 +168,7 @@ func (c *cellRun) connected() {
 		}
 	}
 	if c.srv == nil {
+		c.probeRemote()
 		return
 	}
 	connected, _ := c.srv.samp().Sample()

@@ -126,6 +126,7 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	if c.srv != nil {
 		s0, _ = c.srv.samp().Sample()
 	}
+	r0, remote := c.remoteStats()
 	watch.series, watch.seriesStart, watch.prevServer = &c.rec.Series, t0, s0
 	c.windowAt = t0
 	if c.rec.Shard != nil {
@@ -150,6 +151,11 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	rec.Client = &report.ClientGuard{CPUs: allowedCPUs(), GCPauseS: (measure.GCPauseTotal() - gc0).Seconds()}
 	rec.Client.CPUUtil = rec.ClientCPUS / rec.DurationS / float64(rec.Client.CPUs)
 	rec.Client.SchedDelay, _ = report.NewLatency(sched, schedClamped)
+	if r1, ok := c.remoteStats(); remote && ok {
+		cpu := r1.CPUSeconds - r0.CPUSeconds
+		peak := max(r0.RSSBytes, r1.RSSBytes)
+		rec.ServerCPUS, rec.ServerRSSPeakBytes = &cpu, &peak
+	}
 	if c.srv != nil && s0.CPU > 0 && s1.CPU > 0 {
 		w := c.srv.window(t0, t1)
 		cpu := (s1.CPU - s0.CPU).Seconds()

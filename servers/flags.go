@@ -2,6 +2,8 @@ package servers
 
 import (
 	"flag"
+	"fmt"
+	"net"
 	"strconv"
 )
 
@@ -9,9 +11,13 @@ import (
 // where, with which settings. RegisterFlags fills it; Args writes it back,
 // so the runner and the serve command cannot disagree on a flag.
 type ServeConfig struct {
-	Name     string
-	Listen   string
-	Settings Settings
+	Name   string
+	Listen string
+	// AllowRemote lets Listen be an address beyond loopback; /stats is
+	// then read-only (no forced GC) and answers at most statsRemoteRate
+	// requests a second.
+	AllowRemote bool
+	Settings    Settings
 }
 
 // RegisterFlags defines the serve flags on fs, with DefaultSettings as
@@ -20,7 +26,8 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	d := DefaultSettings()
 	c.Settings = d
 	fs.StringVar(&c.Name, "server", "", "reference server to run")
-	fs.StringVar(&c.Listen, "listen", "127.0.0.1:0", "address to listen on (loopback unless you mean otherwise)")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:0", "address to listen on (loopback unless --allow-remote)")
+	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow --listen beyond loopback (load generators on other machines); /stats is then read-only and rate-limited")
 	fs.Int64Var(&c.Settings.ReadLimit, "read-limit", d.ReadLimit, "largest message accepted, in bytes (0: no limit)")
 	fs.IntVar(&c.Settings.ReadBufferSize, "read-buffer", d.ReadBufferSize, "per-connection read buffer in bytes, where the library allows")
 	fs.IntVar(&c.Settings.WriteBufferSize, "write-buffer", d.WriteBufferSize, "per-connection write buffer in bytes, where the library allows")
@@ -37,7 +44,26 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 }
 
 // Check validates the parsed values, naming the flag at fault.
-func (c *ServeConfig) Check() error { return c.Settings.check() }
+func (c *ServeConfig) Check() error {
+	if !c.AllowRemote && !loopbackListen(c.Listen) {
+		return fmt.Errorf("--listen %s is beyond loopback: add --allow-remote to serve other machines", c.Listen)
+	}
+	return c.Settings.check()
+}
+
+// loopbackListen reports whether a listen address stays on this machine
+// (127.0.0.0/8, ::1, localhost).
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Args is the command line that RegisterFlags reads back as c.
 func (c ServeConfig) Args() []string {
@@ -45,6 +71,7 @@ func (c ServeConfig) Args() []string {
 	return []string{
 		"--server", c.Name,
 		"--listen", c.Listen,
+		"--allow-remote=" + strconv.FormatBool(c.AllowRemote),
 		"--read-limit", strconv.FormatInt(s.ReadLimit, 10),
 		"--read-buffer", strconv.Itoa(s.ReadBufferSize),
 		"--write-buffer", strconv.Itoa(s.WriteBufferSize),

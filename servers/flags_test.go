@@ -3,6 +3,8 @@ package servers
 import (
 	"flag"
 	"io"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +36,42 @@ func TestServeConfigArgsRoundTrip(t *testing.T) {
 	got.RegisterFlags(fs)
 	if err := fs.Parse([]string{"--idle-timeout", "soon"}); err == nil || !strings.Contains(err.Error(), "idle-timeout") {
 		t.Fatalf("want a parse error naming idle-timeout, got %v", err)
+	}
+}
+
+// TestListenBeyondLoopbackNeedsAllowRemote: a reference server reachable
+// from other machines only when asked for.
+func TestListenBeyondLoopbackNeedsAllowRemote(t *testing.T) {
+	for listen, ok := range map[string]bool{"127.0.0.1:0": true, "[::1]:8080": true, "localhost:80": true,
+		"0.0.0.0:8080": false, ":8080": false, "10.1.2.3:80": false} {
+		c := ServeConfig{Name: "gorilla", Listen: listen, Settings: DefaultSettings()}
+		if err := c.Check(); (err == nil) != ok {
+			t.Errorf("--listen %s: %v", listen, err)
+		}
+		c.AllowRemote = true
+		if err := c.Check(); err != nil {
+			t.Errorf("--listen %s --allow-remote: %v", listen, err)
+		}
+	}
+}
+
+// TestRemoteStatsAreReadOnlyAndBounded: a server listening beyond
+// loopback forces no GC for ?gc=1 and refuses a burst.
+func TestRemoteStatsAreReadOnlyAndBounded(t *testing.T) {
+	h := statsHandler("x", &Live{}, RuntimeSettings{}, true)
+	codes := map[int]int{}
+	var gcBefore, gcAfter runtime.MemStats
+	runtime.ReadMemStats(&gcBefore)
+	for range 5 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/stats?gc=1", nil))
+		codes[rec.Code]++
+	}
+	runtime.ReadMemStats(&gcAfter)
+	if codes[200] != 1 || codes[429] != 4 {
+		t.Errorf("answers %v to a burst of 5: want one 200 and 429s", codes)
+	}
+	if gcAfter.NumForcedGC != gcBefore.NumForcedGC {
+		t.Error("?gc=1 forced a GC on a remote server")
 	}
 }

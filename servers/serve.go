@@ -12,7 +12,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/wsbench/wsbench/measure"
 )
 
 // shutdownTimeout bounds the whole shutdown after ctx ends: going away,
@@ -28,6 +31,12 @@ const readyPrefix = "wsbench serve: ready "
 type Stats struct {
 	// Server is the reference server's name ("gorilla").
 	Server string `json:"server"`
+	// CPUSeconds and RSSBytes are the process's own, from /proc, so a
+	// load generator on another machine can fill the server columns; Time
+	// is the server's clock, for the skew between machines.
+	CPUSeconds float64   `json:"cpu_s"`
+	RSSBytes   uint64    `json:"rss_bytes"`
+	Time       time.Time `json:"time"`
 	// PID is the server's process id.
 	PID int `json:"pid"`
 	// Conns is the number of open WebSocket connections (Live.Count).
@@ -89,7 +98,11 @@ func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.
 	rt := applyRuntime(s)
 	live := &Live{}
 	mux := http.NewServeMux()
-	mux.Handle("GET /stats", statsHandler(name, live, rt))
+	var remote bool
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+		remote = !tcp.IP.IsLoopback()
+	}
+	mux.Handle("GET /stats", statsHandler(name, live, rt, remote))
 
 	var served chan error
 	var stop func() error
@@ -207,10 +220,19 @@ func orNotImplemented(h http.Handler) http.Handler {
 // statsHandler answers GET /stats with Stats as JSON, rt being the runtime
 // settings the process started with; ?gc=1 forces a garbage
 // collection first, so heap figures count only live memory.
-func statsHandler(name string, live *Live, rt RuntimeSettings) http.Handler {
+func statsHandler(name string, live *Live, rt RuntimeSettings, remote bool) http.Handler {
 	pid := os.Getpid()
+	var last atomic.Int64 // unix ns of the last answer, for the remote rate limit
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if gc, _ := strconv.ParseBool(r.URL.Query().Get("gc")); gc {
+		if remote {
+			// Reachable from other machines: read-only (no forced GC) and
+			// bounded, so /stats cannot be used to load the server.
+			now := time.Now().UnixNano()
+			if prev := last.Load(); now-prev < int64(time.Second/statsRemoteRate) || !last.CompareAndSwap(prev, now) {
+				http.Error(w, "too many /stats requests", http.StatusTooManyRequests)
+				return
+			}
+		} else if gc, _ := strconv.ParseBool(r.URL.Query().Get("gc")); gc {
 			runtime.GC()
 		}
 		var ms runtime.MemStats
@@ -233,12 +255,20 @@ func statsHandler(name string, live *Live, rt RuntimeSettings) http.Handler {
 			IdleClosed:            live.Counters.IdleClosed.Load(),
 			CompressedConns:       live.Counters.CompressedConns.Load(),
 			Runtime:               rt,
+			Time:                  time.Now().UTC(),
+		}
+		if p, err := measure.ReadProc(pid); err == nil {
+			st.CPUSeconds, st.RSSBytes = p.CPU.Seconds(), p.RSS
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(st)
 	})
 }
+
+// statsRemoteRate bounds /stats requests per second on a server reachable
+// from other machines.
+const statsRemoteRate = 20
 
 // statsClient talks to servers directly (never through a proxy from the
 // environment) and keeps no idle connection in the measured server.

@@ -315,14 +315,17 @@ func TestServers(t *testing.T) {
 				}
 				keys := slices.Sorted(maps.Keys(raw))
 				want := []string{"broadcast_disconnected", "broadcast_dropped", "broadcast_enqueued",
-					"broadcast_published", "compressed_conns", "conns", "gc_pause_total_ns", "goroutines", "heap_alloc_bytes",
-					"heap_inuse_bytes", "heap_sys_bytes", "idle_closed", "num_gc", "pid", "runtime", "server"}
+					"broadcast_published", "compressed_conns", "conns", "cpu_s", "gc_pause_total_ns", "goroutines", "heap_alloc_bytes",
+					"heap_inuse_bytes", "heap_sys_bytes", "idle_closed", "num_gc", "pid", "rss_bytes", "runtime", "server", "time"}
 				if !slices.Equal(keys, want) {
 					t.Errorf("stats keys %v, want %v", keys, want)
 				}
 
 				conns := []*websocket.Conn{dial(t, ts.addr), dial(t, ts.addr), dial(t, ts.addr)}
 				st := waitConns(t, ts.addr, 3)
+				if st.CPUSeconds <= 0 || st.RSSBytes == 0 || time.Since(st.Time).Abs() > time.Minute {
+					t.Errorf("stats cpu %gs, rss %d, time %s: want the process's own", st.CPUSeconds, st.RSSBytes, st.Time)
+				}
 				if st.Server != name || st.PID != os.Getpid() {
 					t.Errorf("stats server=%q pid=%d, want %q %d", st.Server, st.PID, name, os.Getpid())
 				}

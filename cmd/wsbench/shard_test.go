@@ -76,6 +76,10 @@ func TestThreeShardsMergeIntoTheWhole(t *testing.T) {
 		if r.Shard == nil || r.Shard.Index != i || r.Shard.Count != 3 || r.Shard.LateS != 0 {
 			t.Fatalf("shard %d record: %+v", i, r.Shard)
 		}
+		// The target is a wsbench serve: its /stats fill the server columns.
+		if r.RemoteServer != "gorilla" || r.ServerCPUS == nil || *r.ServerCPUS <= 0 || r.ServerClockSkewS == nil {
+			t.Fatalf("shard %d: remote server %q, cpu %v, skew %v", i, r.RemoteServer, r.ServerCPUS, r.ServerClockSkewS)
+		}
 		shards = append(shards, r)
 	}
 	// 31 = 11 + 10 + 10; 900/s = 300/s each.
@@ -112,6 +116,9 @@ func TestThreeShardsMergeIntoTheWhole(t *testing.T) {
 	}
 	if want := rate * m.DurationS; float64(due) < 0.95*want || float64(due) > 1.05*want {
 		t.Fatalf("%d due in the merged window of %.2fs; %.0f asked", due, m.DurationS, want)
+	}
+	if m.ServerCPUS == nil || *m.ServerCPUS != *shards[0].ServerCPUS || m.ServerCPUPerMillion == nil {
+		t.Fatalf("merged server CPU %v, want shard 0's %v: one server, one reading", m.ServerCPUS, *shards[0].ServerCPUS)
 	}
 	h, err := m.Latency.Histogram()
 	if err != nil || h.TotalCount() != count || m.Latency.Max < shards[0].Latency.Max {
