@@ -32,7 +32,7 @@ func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn
 	// running Close. Capturing the TCP conn at dial time lets Close(timeout)
 	// and Abort end it at once.
 	var raw rawConn
-	nd := net.Dialer{}
+	nd := opts.netDialer()
 	tr := &http.Transport{
 		// Proxy stays nil: measure the named server, not HTTP_PROXY.
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

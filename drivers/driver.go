@@ -60,6 +60,19 @@ type DialOptions struct {
 	// CompressionLevel is the flate level (1 fastest … 9 smallest) the
 	// driver compresses with, where its library lets it choose.
 	CompressionLevel int
+	// LocalAddr, when set, is the source address of the TCP connection
+	// (127.0.0.2, say): connections spread over several source addresses
+	// get past the ~28,000 ephemeral ports one address has per server.
+	LocalAddr net.IP
+}
+
+// netDialer is the TCP dialer every driver opens connections with.
+func (o DialOptions) netDialer() *net.Dialer {
+	d := &net.Dialer{}
+	if o.LocalAddr != nil {
+		d.LocalAddr = &net.TCPAddr{IP: o.LocalAddr}
+	}
+	return d
 }
 
 // Conn is one client WebSocket connection. ReadMessage and WriteMessage may
@@ -198,9 +211,8 @@ func parseTarget(url string) (target, error) {
 }
 
 // dialTCP opens the TCP connection to t within ctx.
-func (t target) dialTCP(ctx context.Context) (net.Conn, error) {
-	var nd net.Dialer
-	return nd.DialContext(ctx, "tcp", t.Addr)
+func (t target) dialTCP(ctx context.Context, opts DialOptions) (net.Conn, error) {
+	return opts.netDialer().DialContext(ctx, "tcp", t.Addr)
 }
 
 // DialErrorClass names the class of a dial failure for the errors table:

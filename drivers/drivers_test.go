@@ -8,10 +8,12 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -674,5 +676,32 @@ func rawEchoHandler(w http.ResponseWriter, r *http.Request) {
 		if op == 0x8 {
 			return
 		}
+	}
+}
+
+// TestLocalAddr: every driver dials from the source address it is given.
+func TestLocalAddr(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host]++
+		mu.Unlock()
+		echoHandler(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	t.Run("drivers", func(t *testing.T) {
+		forEachDriver(t, func(t *testing.T, d Driver) {
+			c := dialT(t, d, url, DialOptions{HandshakeTimeout: 5 * time.Second, LocalAddr: net.ParseIP("127.0.0.2")})
+			roundTrip(t, c, Binary, payload(64), nil)
+			_ = c.Abort()
+		})
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(from) != 1 || from["127.0.0.2"] != len(Names()) {
+		t.Fatalf("connections came from %v, want all %d from 127.0.0.2", from, len(Names()))
 	}
 }

@@ -24,6 +24,7 @@ func (fasthttpDriver) Dial(ctx context.Context, url string, opts DialOptions) (C
 		// Proxy stays nil: a benchmark must measure the server it names, not
 		// whatever HTTP_PROXY the environment happens to set.
 		TLSClientConfig:  opts.TLSConfig,
+		NetDialContext:   opts.netDialer().DialContext,
 		HandshakeTimeout: opts.HandshakeTimeout,
 		ReadBufferSize:   opts.ReadBufferSize,
 		WriteBufferSize:  opts.WriteBufferSize,

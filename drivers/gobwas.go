@@ -43,6 +43,7 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 		TLSConfig:       opts.TLSConfig,
 		ReadBufferSize:  opts.ReadBufferSize,
 		WriteBufferSize: opts.WriteBufferSize,
+		NetDial:         opts.netDialer().DialContext,
 	}
 	if opts.Compression {
 		d.Extensions = []httphead.Option{wsflate.Parameters{

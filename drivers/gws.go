@@ -42,7 +42,7 @@ func (gwsDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, 
 	// The TCP conn (and TLS) are set up here rather than by gws.NewClient,
 	// whose dialer knows no context, and so that gws gets the conn
 	// wrapped (gwsNetConn).
-	raw, err := t.dialTCP(ctx)
+	raw, err := t.dialTCP(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("gws: dial %s: %w", url, err)
 	}

@@ -219,7 +219,7 @@ func nbioDial(ctx context.Context, url string, opts DialOptions) (*nbioConn, err
 		ctx, cancel = context.WithTimeout(ctx, opts.HandshakeTimeout)
 		defer cancel()
 	}
-	raw, err := t.dialTCP(ctx)
+	raw, err := t.dialTCP(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -131,7 +131,7 @@ func (c *cellRun) connect() error {
 		parallel = max(parallel, 512) // a paced storm must not be capped by too few dialers
 	}
 	cpu0 := measure.SelfCPU()
-	cr := connectAll(c.ctx, c.plan.Driver, c.url, c.p.Conns, parallel, c.p.ConnectRate, opts)
+	cr := connectAll(c.ctx, c.plan.Driver, c.url, c.p.Conns, parallel, c.p.ConnectRate, opts, c.plan.Sources)
 	c.cpuConnect = measure.SelfCPU() - cpu0
 	for k, v := range cr.errors {
 		c.rec.Errors[k] += v

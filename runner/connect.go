@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"net"
 	"sync"
 	"time"
 
@@ -30,7 +31,7 @@ type connectResult struct {
 // connectAll dials n connections to url, at most parallel at a time and,
 // when rate > 0, dial i due i/rate seconds in on a paced schedule. It
 // records each handshake's latency (TCP connect, TLS, HTTP upgrade).
-func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, rate float64, opts drivers.DialOptions) connectResult {
+func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, rate float64, opts drivers.DialOptions, sources []net.IP) connectResult {
 	res := connectResult{handshake: measure.NewRecorder(), errors: map[string]uint64{}}
 	if rate > 0 {
 		res.service = measure.NewRecorder()
@@ -71,7 +72,11 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 			defer wg.Done()
 			for dl := range dials {
 				t0 := clock.Now()
-				conn, err := d.Dial(ctx, url, opts)
+				o := opts
+				if len(sources) > 0 {
+					o.LocalAddr = sources[int(dl.id)%len(sources)]
+				}
+				conn, err := d.Dial(ctx, url, o)
 				t1 := clock.Now()
 				mu.Lock()
 				if err != nil {

@@ -10,6 +10,7 @@ package runner
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ type Plan struct {
 	// at that wall-clock instant on every shard.
 	Shard   Shard
 	StartAt time.Time
+	// Sources spreads the connections' source addresses round-robin
+	// (--source): past the ~28,000 ephemeral ports of one address.
+	Sources []net.IP
 
 	// Zero values of the knobs below pick the defaults.
 	ConnectParallel int           // concurrent dials (default 64; 512 with a --connect-rate)

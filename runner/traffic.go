@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
@@ -23,7 +24,14 @@ type ran struct {
 func (c *cellRun) traffic() report.Record {
 	env := scenarios.NewEnv(c.clients, c.p)
 	env.Server = c.serverInfo()
-	env.Dial = func(ctx context.Context) (drivers.Conn, error) { return c.plan.Driver.Dial(ctx, c.url, c.opts) }
+	var redials atomic.Uint64
+	env.Dial = func(ctx context.Context) (drivers.Conn, error) {
+		o := c.opts
+		if src := c.plan.Sources; len(src) > 0 {
+			o.LocalAddr = src[redials.Add(1)%uint64(len(src))]
+		}
+		return c.plan.Driver.Dial(ctx, c.url, o)
+	}
 	c.awaitStart()
 	finished := make(chan ran, 1)
 	go func() {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -130,6 +131,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.backoffCap, "backoff-cap", "10s", "reconnect: the backoff's longest wait")
 	fs.StringVar(&o.shard, "shard", "", "be shard I of N (I/N, from 0) of identical load generators against one --target: an exact share of --conns and --rate, schedules interleaved")
 	fs.IntVar(&o.shards, "shards", 0, "with a Kubernetes Indexed Job: be one of N shards, the index from $JOB_COMPLETION_INDEX")
+	fs.StringVar(&o.source, "source", "", "source addresses of the connections, round-robin: a list (127.0.0.2,127.0.0.3) or a range (127.0.0.2-127.0.0.9); one address has about 28,000 ephemeral ports per server")
 	fs.StringVar(&o.startAt, "start-at", "", "open the measured window at this instant (RFC 3339, e.g. 2026-12-01T10:00:00Z) on every shard")
 	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin reference servers to these CPUs, e.g. 0 or 0-1 (implies --pin)")
@@ -350,7 +352,7 @@ type runOptions struct {
 	faultCmd, backoff          string
 	backoffBase, backoffCap    string
 	durationSet                bool
-	shard, startAt             string
+	shard, startAt, source     string
 	shards                     int
 }
 
@@ -383,6 +385,13 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 		}
 		plan.Shard = s
 	}
+	if o.source != "" {
+		ips, err := parseSources(o.source)
+		if err != nil {
+			return err
+		}
+		plan.Sources = ips
+	}
 	if o.startAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, o.startAt)
 		if err != nil {
@@ -394,6 +403,33 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 		plan.StartAt = t
 	}
 	return nil
+}
+
+// parseSources reads --source: addresses separated by commas, each an IP or
+// an IPv4 range A-B on the last byte.
+func parseSources(s string) ([]net.IP, error) {
+	var out []net.IP
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		from, to, isRange := strings.Cut(part, "-")
+		a := net.ParseIP(from)
+		if a == nil {
+			return nil, usagef("--source %q: %q is not an IP address", s, from)
+		}
+		if !isRange {
+			out = append(out, a)
+			continue
+		}
+		b := net.ParseIP(to)
+		a4, b4 := a.To4(), b.To4()
+		if a4 == nil || b4 == nil || !slices.Equal(a4[:3], b4[:3]) || b4[3] < a4[3] {
+			return nil, usagef("--source %q: a range is A-B of IPv4 addresses differing in the last byte, A ≤ B", s)
+		}
+		for i := int(a4[3]); i <= int(b4[3]); i++ {
+			out = append(out, net.IPv4(a4[0], a4[1], a4[2], byte(i)))
+		}
+	}
+	return out, nil
 }
 
 // faultParams reads the reconnect scenario's fault and backoff flags.
@@ -569,10 +605,14 @@ func preflight(ctx context.Context, plan runner.Plan) error {
 	s := servers.DefaultSettings()
 	ctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
 	defer cancel()
-	c, err := plan.Driver.Dial(ctx, plan.Target, drivers.DialOptions{
+	opts := drivers.DialOptions{
 		TLSConfig: plan.TLS, HandshakeTimeout: s.HandshakeTimeout, ReadLimit: plan.Settings.ReadLimit,
 		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
-	})
+	}
+	if len(plan.Sources) > 0 {
+		opts.LocalAddr = plan.Sources[0] // a source address that does not work is found here
+	}
+	c, err := plan.Driver.Dial(ctx, plan.Target, opts)
 	if err != nil {
 		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
 	}

@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/servers"
 )
@@ -151,5 +156,58 @@ func TestShardFlags(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d %q, want %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+func TestParseSources(t *testing.T) {
+	ips, err := parseSources("127.0.0.2-127.0.0.4,::1")
+	if err != nil || len(ips) != 4 || ips[0].String() != "127.0.0.2" || ips[2].String() != "127.0.0.4" || ips[3].String() != "::1" {
+		t.Fatalf("%v %v", ips, err)
+	}
+	for _, bad := range []string{"x", "127.0.0.9-127.0.0.2", "127.0.0.2-127.0.1.3"} {
+		if _, err := parseSources(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestSourcesSpreadTheConnections: with --source, a target sees the
+// connections come from every address given.
+func TestSourcesSpreadTheConnections(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]int{}
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !websocket.IsWebSocketUpgrade(r) {
+			http.NotFound(w, r) // the runner asks every target for /stats
+			return
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host]++
+		mu.Unlock()
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			typ, p, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(typ, p) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errOut := wsbench(t, "run", "--target", "ws"+strings.TrimPrefix(srv.URL, "http")+"/echo", "--conns", "9",
+		"--source", "127.0.0.2-127.0.0.4", "--duration", "300ms", "--warmup", "0s", "--out", filepath.Join(t.TempDir(), "r.json"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 9 connections round-robin, and the reachability check from the first.
+	if len(from) != 3 || from["127.0.0.2"] != 4 || from["127.0.0.3"] != 3 || from["127.0.0.4"] != 3 {
+		t.Fatalf("connections from %v, want 3 from each of 127.0.0.2-4 (and the check from .2)", from)
 	}
 }
