@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Merge adds the shards of every cell into one record each: histograms
@@ -98,6 +100,9 @@ func mergeShards(rs []Record) (Record, error) {
 	}
 	slices.SortFunc(rs, func(a, b Record) int { return a.Shard.Index - b.Shard.Index })
 	m := rs[0]
+	if rs[0].Shard != nil {
+		m.mergeOpenedAt = rs[0].Shard.OpenedAt
+	}
 	m.Shard, m.File = nil, ""
 	m.Errors = maps.Clone(rs[0].Errors)
 	for _, r := range rs[1:] {
@@ -105,6 +110,7 @@ func mergeShards(rs []Record) (Record, error) {
 			return Record{}, err
 		}
 	}
+	m.mergeOpenedAt = time.Time{}
 	return m, nil
 }
 
@@ -174,7 +180,7 @@ func addShard(m *Record, r Record) error {
 	if m.ClientCPUPerMillion = 0; m.Messages > 0 {
 		m.ClientCPUPerMillion = m.ClientCPUS / float64(m.Messages) * 1e6
 	}
-	m.Series = addSeries(m.Series, r.Series)
+	m.Series = addSeries(m.Series, shiftSeries(r.Series, secondsApart(m.mergeOpenedAt, r)))
 	if r.Status != StatusOK && (m.Status == StatusOK || r.Status == StatusFailed) {
 		m.Status, m.Reason = r.Status, fmt.Sprintf("shard %d: %s", r.Shard.Index, r.Reason)
 	}
@@ -182,6 +188,34 @@ func addShard(m *Record, r Record) error {
 		m.Reason = strings.TrimPrefix(m.Reason+fmt.Sprintf("; shard %d missed --start-at by %.3fs", r.Shard.Index, r.Shard.LateS), "; ")
 	}
 	return nil
+}
+
+// secondsApart is how many whole seconds after the first shard's window
+// shard r's opened, by their clocks (0 with --start-at).
+func secondsApart(first time.Time, r Record) int {
+	if first.IsZero() || r.Shard == nil || r.Shard.OpenedAt.IsZero() {
+		return 0
+	}
+	return int(math.Round(r.Shard.OpenedAt.Sub(first).Seconds()))
+}
+
+// shiftSeries moves a series by k seconds (k > 0: later), so that series
+// of shards are added by wall-clock second.
+func shiftSeries(s []Second, k int) []Second {
+	if k == 0 || len(s) == 0 {
+		return s
+	}
+	out := make([]Second, 0, len(s)+max(k, 0))
+	for range max(k, 0) {
+		out = append(out, Second{})
+	}
+	if k < 0 {
+		if -k >= len(s) {
+			return nil
+		}
+		s = s[-k:]
+	}
+	return append(out, s...)
 }
 
 // addLatency adds two summaries through their histograms.

@@ -151,6 +151,8 @@ type Record struct {
 	// ServerClockSkewS is its clock minus this machine's.
 	RemoteServer     string   `json:"remote_server,omitempty"`
 	ServerClockSkewS *float64 `json:"server_clock_skew_s,omitempty"`
+	// mergeOpenedAt is the first shard's window while Merge adds others.
+	mergeOpenedAt time.Time
 	// Shard says this record is shard index of count (--shard); Merge
 	// adds the shards of a cell into one record without it.
 	Shard *Shard `json:"shard,omitempty"`
