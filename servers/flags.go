@@ -17,7 +17,9 @@ type ServeConfig struct {
 	// then read-only (no forced GC) and answers at most statsRemoteRate
 	// requests a second.
 	AllowRemote bool
-	Settings    Settings
+	// ReusePort shares the port with other server processes (SO_REUSEPORT).
+	ReusePort bool
+	Settings  Settings
 }
 
 // RegisterFlags defines the serve flags on fs, with DefaultSettings as
@@ -27,6 +29,7 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Settings = d
 	fs.StringVar(&c.Name, "server", "", "reference server to run")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:0", "address to listen on (loopback unless --allow-remote)")
+	fs.BoolVar(&c.ReusePort, "reuse-port", false, "share --listen's port with other wsbench serve processes (SO_REUSEPORT, Linux): together they hold more connections than one process's open-file limit allows")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow --listen beyond loopback (load generators on other machines); /stats is then read-only and rate-limited")
 	fs.Int64Var(&c.Settings.ReadLimit, "read-limit", d.ReadLimit, "largest message accepted, in bytes (0: no limit)")
 	fs.IntVar(&c.Settings.ReadBufferSize, "read-buffer", d.ReadBufferSize, "per-connection read buffer in bytes, where the library allows")

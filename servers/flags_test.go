@@ -3,6 +3,7 @@ package servers
 import (
 	"flag"
 	"io"
+	"net"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -73,5 +74,23 @@ func TestRemoteStatsAreReadOnlyAndBounded(t *testing.T) {
 	}
 	if gcAfter.NumForcedGC != gcBefore.NumForcedGC {
 		t.Error("?gc=1 forced a GC on a remote server")
+	}
+}
+
+// TestReusePortSharesOnePort: two listeners on one port, as two serve
+// processes sharing it hold more connections than one may.
+func TestReusePortSharesOnePort(t *testing.T) {
+	a, err := ListenReusePort("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := ListenReusePort(a.Addr().String())
+	if err != nil {
+		t.Fatalf("a second listener on %s: %v", a.Addr(), err)
+	}
+	b.Close()
+	if _, err := net.Listen("tcp", a.Addr().String()); err == nil {
+		t.Fatal("a listener without SO_REUSEPORT got the port too")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wsbench/wsbench/measure"
@@ -90,11 +91,34 @@ func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.
 	if srv == nil {
 		return errors.New("serve: no server")
 	}
-	name := srv.Name()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("serve %s: listen on %s: %w", name, listen, err)
+		return fmt.Errorf("serve %s: listen on %s: %w", srv.Name(), listen, err)
 	}
+	return ServeOn(ctx, srv, ln, s, ready)
+}
+
+// ListenReusePort listens on addr with SO_REUSEPORT, so several server
+// processes can share one port and the kernel spreads the connections over
+// them: together they hold more connections than one process's open-file
+// limit allows.
+func ListenReusePort(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = setReusePort(fd) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// ServeOn is Serve on a listener already open.
+func ServeOn(ctx context.Context, srv Server, ln net.Listener, s Settings, ready io.Writer) error {
+	if srv == nil {
+		return errors.New("serve: no server")
+	}
+	name := srv.Name()
 	rt := applyRuntime(s)
 	live := &Live{}
 	mux := http.NewServeMux()
@@ -128,7 +152,7 @@ func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.
 	}
 
 	// One Write call, so a reader of a pipe gets the whole line at once.
-	_, err = fmt.Fprintf(ready, "%sserver=%s addr=%s pid=%d\n", readyPrefix, name, ln.Addr(), os.Getpid())
+	_, err := fmt.Fprintf(ready, "%sserver=%s addr=%s pid=%d\n", readyPrefix, name, ln.Addr(), os.Getpid())
 	if err != nil {
 		err = fmt.Errorf("serve %s: write ready line: %w", name, err)
 		return errors.Join(err, stop())

@@ -39,5 +39,12 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.ReusePort {
+		ln, err := servers.ListenReusePort(cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s with --reuse-port: %w", cfg.Listen, err)
+		}
+		return servers.ServeOn(ctx, srv, ln, cfg.Settings, stdout)
+	}
 	return servers.Serve(ctx, srv, cfg.Listen, cfg.Settings, stdout)
 }
