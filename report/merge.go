@@ -177,6 +177,15 @@ func addShard(m *Record, r Record) error {
 		perM := *m.ServerCPUS / float64(m.Messages) * 1e6
 		m.ServerCPUPerMillion = &perM
 	}
+	if h, g := m.Heartbeat, r.Heartbeat; h != nil && g != nil {
+		x := *h
+		x.Pings += g.Pings
+		x.Pongs += g.Pongs
+		x.Missed += g.Missed
+		x.ClosedByServer += g.ClosedByServer
+		x.StayedUp += g.StayedUp
+		m.Heartbeat = &x
+	}
 	if m.ClientCPUPerMillion = 0; m.Messages > 0 {
 		m.ClientCPUPerMillion = m.ClientCPUS / float64(m.Messages) * 1e6
 	}

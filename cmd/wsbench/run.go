@@ -233,9 +233,12 @@ func (o runOptions) prepare(plan *runner.Plan) (*invocation, error) {
 			return nil, err
 		}
 	}
-	counts := plan.ConnsList
+	var counts []int
+	for _, n := range plan.ConnsList {
+		counts = append(counts, plan.Shard.Share(n))
+	}
 	if len(counts) == 0 {
-		counts = []int{plan.Params.Conns}
+		counts = []int{plan.Shard.Share(plan.Params.Conns)}
 	}
 	mem := estimateMemory(plan.Params, counts, plan.Target != "", plan.Settings.ReadBufferSize, plan.Settings.WriteBufferSize)
 	if err := mem.check(availableMemory()); err != nil {
@@ -558,6 +561,9 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 	if err := o.shardParams(&plan); err != nil {
 		return plan, "", err
 	}
+	if err := checkOpenFiles(counts, plan.Shard, o.target != ""); err != nil {
+		return plan, "", err
+	}
 	plan.Params, plan.Runs = p, o.runs
 	if err := plan.Validate(); err != nil {
 		return plan, "", usagef("%v", err)
@@ -652,6 +658,32 @@ func settingsMap(s servers.Settings) map[string]any {
 	return m
 }
 
+// checkOpenFiles refuses a connection count (this shard's share of it) that
+// one process cannot hold under the open-file limit.
+func checkOpenFiles(counts []int, shard runner.Shard, target bool) error {
+	limit := openFileLimit()
+	if limit == 0 {
+		return nil
+	}
+	for _, n := range counts {
+		share := shard.Share(n)
+		if uint64(share)+fdReserve <= limit {
+			continue
+		}
+		what := "and each reference server is one process too"
+		if target {
+			what = "split the load with --shard I/N over several processes (and a target that holds them all: wsbench serve --reuse-port)"
+		}
+		if shard.Count > 1 {
+			return usagef("--conns %d over %d shards is %d for this one, more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+				"so at most %d connections per process; %s", n, shard.Count, share, limit, limit-fdReserve, what)
+		}
+		return usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+			"so at most %d connections per process; %s", n, limit, limit-fdReserve, what)
+	}
+	return nil
+}
+
 // parseConns reads --conns: one count or a comma-separated list, each within
 // what one process can hold.
 func parseConns(s string) ([]int, error) {
@@ -663,10 +695,6 @@ func parseConns(s string) ([]int, error) {
 		}
 		if n < 1 {
 			return nil, usagef("--conns %d: must be at least 1", n)
-		}
-		if limit := openFileLimit(); limit > 0 && uint64(n)+fdReserve > limit {
-			return nil, usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
-				"so at most %d connections per process, and each reference server is one process too", n, limit, limit-fdReserve)
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
