@@ -171,10 +171,7 @@ func (r *broadcastRun) publish(ctx context.Context, i int) {
 		now := env.Clock.Now()
 		r.codec.Stamp(msg, measure.Header{Conn: uint32(i), Seq: seq, SentNs: due, LateNs: now - due})
 		r.fan.publish(i, seq, due)
-		c.Busy.Store(true) // a server that does not read blocks the write
-		err := c.Conn.WriteMessage(typ, msg)
-		c.Busy.Store(false)
-		if err != nil {
+		if err := writeBusy(c, typ, msg); err != nil {
 			if !env.Ended() {
 				r.mu.Lock()
 				r.out.Errors["write"]++
@@ -184,11 +181,8 @@ func (r *broadcastRun) publish(ctx context.Context, i int) {
 		}
 		r.sent[i].Store(seq + 1)
 		r.publishes.Add(1)
-		if env.Window.Contains(due) {
-			lb.Record(now, time.Duration(now-due))
-			if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
-				behind++
-			}
+		if sendLateness(env, lb, due, now) {
+			behind++
 		}
 	}
 }

@@ -124,6 +124,25 @@ func (p *paced) sentInWindow(w *measure.Span, sent []atomic.Uint64) uint64 {
 	return n
 }
 
+// writeBusy writes msg on c marked busy: a peer that does not read blocks
+// the write, and the runner aborts busy connections when it ends the load.
+func writeBusy(c *Client, typ drivers.MessageType, msg []byte) error {
+	c.Busy.Store(true)
+	defer c.Busy.Store(false)
+	return c.Conn.WriteMessage(typ, msg)
+}
+
+// sendLateness records, for a message due in the window, how late its
+// write began (began − due), and reports whether the write finished more
+// than measure.BehindThreshold after it was due.
+func sendLateness(env *Env, lb *measure.Batch, due, began int64) (behind bool) {
+	if !env.Window.Contains(due) {
+		return false
+	}
+	lb.Record(began, time.Duration(began-due))
+	return time.Duration(env.Clock.Now()-due) > measure.BehindThreshold
+}
+
 // dueInWindow is how many events fell in the window.
 func (p *paced) dueInWindow(w *measure.Span) uint64 {
 	if w.Start() == 0 || w.End() == 0 {
@@ -253,10 +272,7 @@ func (r *openLoopRun) send(ctx context.Context, i int, tmpl []byte) {
 		due := r.pace.Due(i, seq)
 		now := env.Clock.Now()
 		r.codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: due, LateNs: now - due})
-		c.Busy.Store(true) // a peer that does not read blocks the write
-		err := c.Conn.WriteMessage(typ, msg)
-		c.Busy.Store(false)
-		if err != nil {
+		if err := writeBusy(c, typ, msg); err != nil {
 			c.Broken.Store(true)
 			if !env.Ended() {
 				r.mu.Lock()
@@ -267,11 +283,8 @@ func (r *openLoopRun) send(ctx context.Context, i int, tmpl []byte) {
 		}
 		r.sent[i].Store(seq + 1)
 		r.sentTotal.Add(1)
-		if env.Window.Contains(due) {
-			late.Record(now, time.Duration(now-due))
-			if time.Duration(env.Clock.Now()-due) > measure.BehindThreshold {
-				behind++
-			}
+		if sendLateness(env, late, due, now) {
+			behind++
 		}
 	}
 }

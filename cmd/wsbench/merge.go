@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/wsbench/wsbench/report"
@@ -29,15 +28,9 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 	if len(files) == 0 || *outFile == "" {
 		return usagef("name the shards' files and -o MERGED.json")
 	}
-	var results []*report.Result
-	var names []string
-	for _, f := range files {
-		res, err := report.Load(f)
-		if err != nil {
-			return usagef("%v", err)
-		}
-		results = append(results, res)
-		names = append(names, filepath.Base(f))
+	results, names, err := loadResults(files)
+	if err != nil {
+		return err
 	}
 	merged, err := report.Merge(results, names)
 	if err != nil {

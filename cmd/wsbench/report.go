@@ -32,15 +32,9 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
-	var results []*report.Result
-	var names []string
-	for _, f := range files {
-		res, err := report.Load(f)
-		if err != nil {
-			return usagef("%v", err)
-		}
-		results = append(results, res)
-		names = append(names, filepath.Base(f))
+	results, names, err := loadResults(files)
+	if err != nil {
+		return err
 	}
 	return writeOutput(*outFile, stdout, func(w io.Writer) error {
 		if format == report.HTML {
@@ -48,6 +42,21 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return report.Render(w, report.Combine(results, names), format)
 	})
+}
+
+// loadResults loads result files, each named by its base name.
+func loadResults(files []string) ([]*report.Result, []string, error) {
+	var results []*report.Result
+	var names []string
+	for _, f := range files {
+		res, err := report.Load(f)
+		if err != nil {
+			return nil, nil, usagef("%v", err)
+		}
+		results = append(results, res)
+		names = append(names, filepath.Base(f))
+	}
+	return results, names, nil
 }
 
 // writeOutput runs render into path (atomically: a temporary file renamed
