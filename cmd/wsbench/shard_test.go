@@ -211,3 +211,23 @@ func TestSourcesSpreadTheConnections(t *testing.T) {
 		t.Fatalf("connections from %v, want 3 from each of 127.0.0.2-4 (and the check from .2)", from)
 	}
 }
+
+func TestFaultFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--scenario", "reconnect"}, "needs a fault"},
+		{[]string{"--fault", "kill"}, "only to reconnect"},
+		{[]string{"--scenario", "reconnect", "--fault", "explode"}, "want term, kill, stop or restart"},
+		{[]string{"--scenario", "reconnect", "--fault-cmd", "true"}, "plays the fault of a --target"},
+		{[]string{"--scenario", "reconnect", "--fault", "kill", "--target", "ws://127.0.0.1:1/echo"}, "--fault-cmd"},
+		{[]string{"--scenario", "reconnect", "--fault", "stop", "--fault-at", "8s", "--fault-for", "3s"}, "must end inside --duration"},
+		{[]string{"--scenario", "reconnect", "--fault", "stop", "--backoff", "linear"}, "--backoff \"linear\""},
+	} {
+		code, _, errOut := wsbench(t, append([]string{"run"}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
