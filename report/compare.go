@@ -25,6 +25,11 @@ import (
 // the closed-loop mode, binary messages and unpaced connects are the
 // defaults and are left out.
 func (r Record) CellKey() string {
+	return r.cellKey(true)
+}
+
+// cellKey is CellKey, with or without the variant of an A/B run.
+func (r Record) cellKey(withVariant bool) string {
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	parts := []string{r.Scenario}
 	if r.Mode != "" && r.Mode != "closed-loop" {
@@ -32,6 +37,9 @@ func (r Record) CellKey() string {
 	}
 	if r.Server != "" {
 		parts = append(parts, "server="+r.Server)
+	}
+	if withVariant && r.Variant != "" {
+		parts = append(parts, "variant="+r.Variant)
 	}
 	if r.Target != "" {
 		parts = append(parts, "target="+r.Target)
@@ -120,6 +128,14 @@ type CompareRow struct {
 	Fail bool
 	// AllowedPct is the regression allowed for this metric, in percent.
 	AllowedPct float64
+	// Paired rows come from an A/B run (CompareAB): Old[i] and New[i] are
+	// one pair of runs, DeltaPct is the median of the per-pair relative
+	// changes, DeltaLoPct–DeltaHiPct its confidence interval (NaN when the
+	// pairs are too few for one), and P the exact Wilcoxon signed-rank
+	// test's. Variant is the variant judged against Comparison.Base.
+	Paired                 bool
+	DeltaLoPct, DeltaHiPct float64
+	Variant                string
 }
 
 // Comparison is the outcome of Compare.
@@ -129,6 +145,12 @@ type Comparison struct {
 	OnlyInBase, OnlyInNew []string
 	// Alpha is the significance level used.
 	Alpha float64
+	// Paired comparisons come from one A/B file (CompareAB); Base is the
+	// variant the others are judged against, and Unpaired the cells one
+	// side has no usable run of.
+	Paired   bool
+	Base     string
+	Unpaired []string
 }
 
 // CompareCounts tallies the verdicts of a Comparison.
@@ -180,20 +202,14 @@ func (c *Comparison) Failed() bool {
 	return false
 }
 
-// Compare compares the usable (ok or degraded) records of next against base, cell by cell
-// (see CellKey) and metric by metric, treating each run as one sample: the
-// medians give the delta and a Mann–Whitney U test (benchmath.AssumeNothing)
-// says whether the change is significant at opt.Alpha.
-func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
-	if base == nil || next == nil {
-		return nil, errors.New("compare: missing result")
-	}
+// compareMetrics resolves the metrics and the significance level of opt.
+func compareMetrics(opt CompareOptions) ([]Metric, float64, error) {
 	alpha := opt.Alpha
 	if alpha == 0 {
 		alpha = DefaultCompareAlpha
 	}
 	if !(alpha > 0 && alpha < 1) {
-		return nil, fmt.Errorf("compare: alpha %v is not between 0 and 1", opt.Alpha)
+		return nil, 0, fmt.Errorf("compare: alpha %v is not between 0 and 1", opt.Alpha)
 	}
 	names := opt.Metrics
 	if len(names) == 0 {
@@ -203,10 +219,10 @@ func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 	var extra []string
 	for name, v := range opt.MaxRegression {
 		if _, ok := LookupMetric(name); !ok {
-			return nil, unknownMetric(name)
+			return nil, 0, unknownMetric(name)
 		}
 		if v < 0 || math.IsNaN(v) {
-			return nil, fmt.Errorf("compare: allowed regression of %s is negative (%v)", name, v)
+			return nil, 0, fmt.Errorf("compare: allowed regression of %s is negative (%v)", name, v)
 		}
 		if !slices.Contains(names, name) {
 			extra = append(extra, name)
@@ -219,12 +235,27 @@ func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 	for _, name := range names {
 		m, ok := LookupMetric(name)
 		if !ok {
-			return nil, unknownMetric(name)
+			return nil, 0, unknownMetric(name)
 		}
 		if !seen[name] {
 			seen[name] = true
 			ms = append(ms, m)
 		}
+	}
+	return ms, alpha, nil
+}
+
+// Compare compares the usable (ok or degraded) records of next against base, cell by cell
+// (see CellKey) and metric by metric, treating each run as one sample: the
+// medians give the delta and a Mann–Whitney U test (benchmath.AssumeNothing)
+// says whether the change is significant at opt.Alpha.
+func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
+	if base == nil || next == nil {
+		return nil, errors.New("compare: missing result")
+	}
+	ms, alpha, err := compareMetrics(opt)
+	if err != nil {
+		return nil, err
 	}
 
 	baseOrder, baseCells := cellsOf(base)
@@ -386,6 +417,13 @@ func RecommendedRuns(alpha float64) int {
 // summary line.
 func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 	header := []string{"cell", "metric", "old", "new", "delta", "p", "verdict", "n"}
+	if c.Paired {
+		header = []string{"cell", "metric", c.Base, "new", "delta [95% CI]", "p", "verdict", "pairs"}
+		if v := soleVariant(c.Rows); v != "" {
+			header[3] = v
+		}
+		header[4] = fmt.Sprintf("delta [%s%% CI]", strconv.FormatFloat(math.Round(1e4*(1-c.Alpha))/100, 'f', -1, 64))
+	}
 	var rows [][]string
 	for _, r := range c.Rows {
 		m, _ := LookupMetric(r.Metric)
@@ -393,8 +431,18 @@ func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 		if r.Verdict == VerdictWorse && r.Fail {
 			verdict = "worse ✗"
 		}
-		rows = append(rows, []string{r.Cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
-			fmtDeltaPct(r.DeltaPct), strconv.FormatFloat(r.P, 'f', 3, 64), verdict, fmt.Sprintf("%d vs %d", len(r.Old), len(r.New))})
+		cell, n, delta := r.Cell, fmt.Sprintf("%d vs %d", len(r.Old), len(r.New)), fmtDeltaPct(r.DeltaPct)
+		if r.Paired {
+			n = strconv.Itoa(len(r.Old))
+			if !math.IsNaN(r.DeltaLoPct) && !math.IsNaN(r.DeltaHiPct) {
+				delta += fmt.Sprintf(" [%s, %s]", fmtDeltaPct(r.DeltaLoPct), fmtDeltaPct(r.DeltaHiPct))
+			}
+			if soleVariant(c.Rows) == "" {
+				cell += " (" + r.Variant + ")"
+			}
+		}
+		rows = append(rows, []string{cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
+			delta, strconv.FormatFloat(r.P, 'f', 3, 64), verdict, n})
 	}
 	if len(rows) > 0 {
 		align := alignFor(header, 2)
@@ -403,9 +451,39 @@ func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 			return err
 		}
 	}
+	lines := comparisonNotes(c)
+	sep := "\n"
+	if markdown {
+		sep = "\n\n" // separate paragraphs
+	}
+	_, err := io.WriteString(w, "\n"+strings.Join(lines, sep)+"\n")
+	return err
+}
+
+// soleVariant is the variant every paired row judges, or "" when they
+// judge several.
+func soleVariant(rows []CompareRow) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	for _, r := range rows[1:] {
+		if r.Variant != rows[0].Variant {
+			return ""
+		}
+	}
+	return rows[0].Variant
+}
+
+// comparisonNotes are the lines under a comparison's table: what was not
+// compared, runs too few to judge, how pairs were judged, and a summary.
+func comparisonNotes(c *Comparison) []string {
 	var lines []string
 	if len(c.Rows) == 0 {
-		lines = append(lines, "nothing to compare: no cell has a metric measured in both files")
+		what := "in both files"
+		if c.Paired {
+			what = "by two variants"
+		}
+		lines = append(lines, "nothing to compare: no cell has a metric measured "+what)
 	}
 	for _, k := range c.OnlyInBase {
 		lines = append(lines, "only in base (not compared): "+k)
@@ -413,6 +491,10 @@ func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 	for _, k := range c.OnlyInNew {
 		lines = append(lines, "only in new (not compared): "+k)
 	}
+	for _, k := range c.Unpaired {
+		lines = append(lines, "not compared: "+k)
+	}
+	alpha := strconv.FormatFloat(c.Alpha, 'f', -1, 64)
 	type sizes struct{ n1, n2 int }
 	var told []sizes
 	for _, r := range c.Rows {
@@ -425,18 +507,21 @@ func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 		if !r.Fail {
 			tail = "(allowed by --allow-insufficient)"
 		}
+		if r.Paired {
+			lines = append(lines, fmt.Sprintf("%d pairs cannot reach p < %s with a signed-rank test; use --runs %d or more %s",
+				s.n1, alpha, MinPairs(c.Alpha), tail))
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("%d vs %d runs cannot reach p < %s with a Mann–Whitney test; use --runs %d or more %s",
-			s.n1, s.n2, strconv.FormatFloat(c.Alpha, 'f', -1, 64), RecommendedRuns(c.Alpha), tail))
+			s.n1, s.n2, alpha, RecommendedRuns(c.Alpha), tail))
 	}
 	n := c.Counts()
+	if c.Paired {
+		lines = append(lines, fmt.Sprintf("paired: run i of each variant against run i of %s, in alternating order; delta is the median of the per-pair changes, p the exact Wilcoxon signed-rank test's", c.Base))
+	}
 	lines = append(lines, fmt.Sprintf("compare: %d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient",
 		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient))
-	sep := "\n"
-	if markdown {
-		sep = "\n\n" // separate paragraphs
-	}
-	_, err := io.WriteString(w, "\n"+strings.Join(lines, sep)+"\n")
-	return err
+	return lines
 }
 
 // formatMetric renders a value in its metric's unit.

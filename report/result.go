@@ -69,6 +69,36 @@ type Environment struct {
 	// WsbenchVersion and WsbenchCommit identify wsbench itself when known.
 	WsbenchVersion string `json:"wsbench_version,omitempty"`
 	WsbenchCommit  string `json:"wsbench_commit,omitempty"`
+	// Variants are the builds an A/B run (--ab) started its servers from,
+	// in the order given: the first is the base the others are judged
+	// against. Each says what its binary reported of itself.
+	Variants []Variant `json:"variants,omitempty"`
+}
+
+// Variant is one side of an A/B run: a wsbench binary (or one setting of
+// it) whose `serve` runs the reference servers.
+type Variant struct {
+	Name   string `json:"name"`
+	Binary string `json:"binary"`
+	// Args are extra `serve` arguments (--gogc=400), after the runner's own.
+	Args  []string  `json:"args,omitempty"`
+	Build BuildInfo `json:"build"`
+}
+
+// BuildInfo is what `wsbench version --json` prints: which wsbench, which
+// result schema and serve protocol it speaks, and the library versions it
+// was built with. Two binaries can share an A/B run only when their Schema
+// and ServeProtocol agree.
+type BuildInfo struct {
+	WsbenchVersion string `json:"wsbench_version"`
+	WsbenchCommit  string `json:"wsbench_commit,omitempty"`
+	Schema         string `json:"schema"`
+	ServeProtocol  string `json:"serve_protocol"`
+	GoVersion      string `json:"go_version"`
+	// Tags are the build tags (-tags) the binary was built with.
+	Tags string `json:"tags,omitempty"`
+	// Libraries maps each WebSocket library module to its version.
+	Libraries map[string]string `json:"libraries"`
 }
 
 // Record is the outcome of one cell of the matrix: one scenario against one
@@ -80,6 +110,9 @@ type Record struct {
 	// sending again, so latency and throughput are tied by Little's law).
 	Mode   string `json:"mode"`
 	Server string `json:"server"`
+	// Variant names the build whose `serve` ran the server in an A/B run
+	// (--ab NAME=BINARY): one of Environment.Variants.
+	Variant string `json:"variant,omitempty"`
 	// Target is the URL measured when it is an external server.
 	Target       string `json:"target,omitempty"`
 	Driver       string `json:"driver"`

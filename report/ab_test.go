@@ -1,0 +1,261 @@
+package report
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// bruteSignedRankP enumerates every sign assignment of the nonzero
+// differences' mean ranks: the definition the dynamic programme must match.
+func bruteSignedRankP(d []float64) float64 {
+	var nz []float64
+	for _, v := range d {
+		if v != 0 {
+			nz = append(nz, v)
+		}
+	}
+	n := len(nz)
+	if n == 0 {
+		return 1
+	}
+	rank := make([]float64, n)
+	for i, v := range nz {
+		less, equal := 0, 0
+		for _, w := range nz {
+			switch {
+			case math.Abs(w) < math.Abs(v):
+				less++
+			case math.Abs(w) == math.Abs(v):
+				equal++
+			}
+		}
+		rank[i] = float64(less) + float64(equal+1)/2
+	}
+	var w float64
+	for i, v := range nz {
+		if v > 0 {
+			w += rank[i]
+		}
+	}
+	var lo, hi, all float64
+	for mask := 0; mask < 1<<n; mask++ {
+		var s float64
+		for i := range n {
+			if mask&(1<<i) != 0 {
+				s += rank[i]
+			}
+		}
+		all++
+		if s <= w+1e-9 {
+			lo++
+		}
+		if s >= w-1e-9 {
+			hi++
+		}
+	}
+	return math.Min(1, 2*math.Min(lo, hi)/all)
+}
+
+func TestSignedRankPMatchesEnumeration(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		n := 1 + rng.IntN(12)
+		d := make([]float64, n)
+		for i := range d {
+			// Small integers: ties and zeros are common, as they are in
+			// counts and in histogram-rounded latencies.
+			d[i] = float64(rng.IntN(7) - 3)
+		}
+		got, want := signedRankP(d), bruteSignedRankP(d)
+		if math.Abs(got-want) > 1e-12 {
+			t.Fatalf("trial %d: signedRankP(%v) = %v, enumeration gives %v", trial, d, got, want)
+		}
+	}
+}
+
+func TestSignedRankPKnownValues(t *testing.T) {
+	ten := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	if got := signedRankP(ten); math.Abs(got-2.0/1024) > 1e-15 {
+		t.Errorf("ten positive differences: p = %v, want 2/1024", got)
+	}
+	if got := signedRankP([]float64{0, 0, 0}); got != 1 {
+		t.Errorf("all zero: p = %v, want 1", got)
+	}
+	// Symmetric about zero: nothing to see.
+	if got := signedRankP([]float64{-3, -2, -1, 1, 2, 3}); got != 1 {
+		t.Errorf("symmetric differences: p = %v, want 1", got)
+	}
+	if MinPairs(0.05) != 6 {
+		t.Errorf("MinPairs(0.05) = %d, want 6 (2/2^5 = 0.0625 > 0.05 ≥ 2/2^6)", MinPairs(0.05))
+	}
+}
+
+// abResult is an A/B file: runs of variants a and b of one gorilla echo
+// cell, with throughput and p99 given per run.
+func abResult(a, b func(run int) (tput float64, p99 int64), runs int) *Result {
+	res := &Result{Schema: Schema, Environment: Environment{Variants: []Variant{{Name: "main"}, {Name: "pr"}}}}
+	for run := 1; run <= runs; run++ {
+		for _, v := range []struct {
+			name string
+			f    func(int) (float64, int64)
+		}{{"main", a}, {"pr", b}} {
+			tput, p99 := v.f(run)
+			res.Records = append(res.Records, Record{Scenario: "echo", Mode: "closed-loop", Server: "gorilla", Variant: v.name,
+				Driver: "gorilla", Conns: 20, PayloadBytes: 1024, Run: run, Status: StatusOK,
+				ThroughputMsgsPerS: tput, Messages: uint64(tput), DurationS: 1, Latency: Latency{Count: 100, P50: p99 / 2, P99: p99}})
+		}
+	}
+	return res
+}
+
+func rowOf(t *testing.T, c *Comparison, metric string) CompareRow {
+	t.Helper()
+	for _, r := range c.Rows {
+		if r.Metric == metric {
+			return r
+		}
+	}
+	t.Fatalf("no row for %s in %+v", metric, c.Rows)
+	return CompareRow{}
+}
+
+// A machine that drifts by a factor of six over the run hides an 8% drop
+// from an unpaired test, but not from pairs measured side by side.
+func TestCompareABPairingSeesThroughDrift(t *testing.T) {
+	level := func(run int) float64 { return 10000 * (1 + 0.5*float64(run)) }
+	a := func(run int) (float64, int64) { return level(run), 1000 }
+	b := func(run int) (float64, int64) {
+		return level(run) * (0.92 + 0.004*float64(run%3)), 1000 // 7–8% fewer messages
+	}
+	res := abResult(a, b, 10)
+	opt := CompareOptions{Metrics: []string{"throughput", "p99"}, MaxRegression: map[string]float64{"throughput": 0.05}}
+	c, err := CompareAB(res, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := rowOf(t, c, "throughput")
+	if tp.Verdict != VerdictWorse || !tp.Fail || !tp.Paired {
+		t.Errorf("throughput row = %+v, want a failing paired worse", tp)
+	}
+	if tp.DeltaPct > -7 || tp.DeltaPct < -8.1 {
+		t.Errorf("median change %.2f%%, want about -7.6%%", tp.DeltaPct)
+	}
+	if !(tp.DeltaLoPct <= tp.DeltaPct && tp.DeltaPct <= tp.DeltaHiPct) {
+		t.Errorf("CI [%v, %v] does not hold the median %v", tp.DeltaLoPct, tp.DeltaHiPct, tp.DeltaPct)
+	}
+	if p99 := rowOf(t, c, "p99"); p99.Verdict != VerdictSame || p99.Fail {
+		t.Errorf("identical p99 judged %+v", p99)
+	}
+	if !c.Failed() {
+		t.Error("comparison with a throughput drop beyond 5% did not fail")
+	}
+
+	// The same data, split into two files and compared unpaired, cannot see it.
+	var ra, rb Result
+	for _, r := range res.Records {
+		side := &rb
+		if r.Variant == "main" {
+			side = &ra
+		}
+		r.Variant = ""
+		side.Records = append(side.Records, r)
+	}
+	u, err := Compare(&ra, &rb, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rowOf(t, u, "throughput"); r.Verdict != VerdictSame {
+		t.Errorf("unpaired test saw the drop through the drift (%+v): the test data does not show what pairing adds", r)
+	}
+
+	// Within its allowance the same drop is reported but passes.
+	opt.MaxRegression["throughput"] = 0.10
+	c, err = CompareAB(res, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rowOf(t, c, "throughput"); r.Verdict != VerdictWorse || r.Fail {
+		t.Errorf("8%% drop with 10%% allowed: %+v, want worse and passing", r)
+	}
+}
+
+func TestCompareABIdenticalBuildsPass(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	noisy := func(run int) (float64, int64) {
+		return 20000 * (1 + 0.3*math.Sin(float64(run))) * (1 + 0.02*rng.NormFloat64()), int64(900 + rng.IntN(200))
+	}
+	c, err := CompareAB(abResult(noisy, noisy, 10), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Failed() {
+		var b strings.Builder
+		_ = RenderComparison(&b, c, false)
+		t.Errorf("two draws of the same noise failed the gate:\n%s", b.String())
+	}
+}
+
+func TestCompareABTooFewPairsIsInsufficient(t *testing.T) {
+	a := func(run int) (float64, int64) { return 1000, 100 }
+	b := func(run int) (float64, int64) { return 500, 100 }
+	c, err := CompareAB(abResult(a, b, 5), CompareOptions{Metrics: []string{"throughput"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rowOf(t, c, "throughput"); r.Verdict != VerdictInsufficient || !r.Fail {
+		t.Errorf("5 pairs: %+v, want insufficient and failing", r)
+	}
+	var b2 strings.Builder
+	if err := RenderComparison(&b2, c, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b2.String(), "5 pairs cannot reach p < 0.05 with a signed-rank test; use --runs 6 or more") {
+		t.Errorf("no advice on the run count:\n%s", b2.String())
+	}
+	c, _ = CompareAB(abResult(a, b, 6), CompareOptions{Metrics: []string{"throughput"}})
+	if r := rowOf(t, c, "throughput"); r.Verdict != VerdictWorse || r.P > 0.05 {
+		t.Errorf("6 pairs all worse: %+v, want worse at p = 2/64", r)
+	}
+}
+
+func TestCompareABRendersVariantsAndUnpairedCells(t *testing.T) {
+	a := func(run int) (float64, int64) { return 1000 + float64(run), 100 }
+	res := abResult(a, a, 6)
+	// A second cell that only main measured: pr's runs all failed.
+	for run := 1; run <= 6; run++ {
+		res.Records = append(res.Records,
+			Record{Scenario: "echo", Mode: "closed-loop", Server: "coder", Variant: "main", Driver: "gorilla", Conns: 20, PayloadBytes: 1024, Run: run, Status: StatusOK, ThroughputMsgsPerS: 5},
+			Record{Scenario: "echo", Mode: "closed-loop", Server: "coder", Variant: "pr", Driver: "gorilla", Conns: 20, PayloadBytes: 1024, Run: run, Status: StatusFailed})
+	}
+	c, err := CompareAB(res, CompareOptions{Metrics: []string{"throughput"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := RenderComparison(&b, c, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"│ main  │  pr   │ delta [95% CI]", "not compared: echo/server=coder/driver=gorilla/conns=20/payload=1024 (no usable run of pr)", "exact Wilcoxon signed-rank"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := CompareAB(&Result{Records: []Record{{Server: "gorilla", Status: StatusOK}}}, CompareOptions{}); err == nil || !strings.Contains(err.Error(), "not an A/B result") {
+		t.Errorf("a plain result compared as A/B: %v", err)
+	}
+}
+
+func TestCellKeyTellsVariantsApart(t *testing.T) {
+	a := Record{Scenario: "echo", Server: "gorilla", Variant: "main", Driver: "gorilla", Conns: 1}
+	b := a
+	b.Variant = "pr"
+	if a.CellKey() == b.CellKey() {
+		t.Errorf("variants share a cell key %q", a.CellKey())
+	}
+	if a.cellKey(false) != b.cellKey(false) {
+		t.Errorf("without the variant the keys differ: %q vs %q", a.cellKey(false), b.cellKey(false))
+	}
+}
