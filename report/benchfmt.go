@@ -81,6 +81,9 @@ func benchName(r Record) string {
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	part("server", r.Server)
+	if r.Variant != "" {
+		part("variant", r.Variant) // benchstat -col /variant compares them
+	}
 	part("driver", r.Driver)
 	part("conns", strconv.Itoa(r.Conns))
 	part("payload", strconv.Itoa(r.PayloadBytes))

@@ -106,8 +106,8 @@ func groups(res *Result) []group {
 		}
 		out[i].title = groupTitle(g.records[0], fmt.Sprintf("%s measured after %ss warmup", window, trimFloat(g.records[0].WarmupS)))
 		slices.SortStableFunc(g.records, func(a, b Record) int {
-			return strings.Compare(a.Server+"\x00"+a.Driver+"\x00"+a.File+"\x00"+fmt.Sprintf("%06d", a.Run),
-				b.Server+"\x00"+b.Driver+"\x00"+b.File+"\x00"+fmt.Sprintf("%06d", b.Run))
+			return strings.Compare(a.ServerLabel()+"\x00"+a.Driver+"\x00"+a.File+"\x00"+fmt.Sprintf("%06d", a.Run),
+				b.ServerLabel()+"\x00"+b.Driver+"\x00"+b.File+"\x00"+fmt.Sprintf("%06d", b.Run))
 		})
 	}
 	return out
@@ -362,9 +362,9 @@ func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []colu
 	lead := []column{
 		{name: "server", left: true, cell: func(r Record) string {
 			if r.Marked() {
-				return r.Server + " !"
+				return r.ServerLabel() + " !"
 			}
-			return r.Server
+			return r.ServerLabel()
 		}},
 		{name: "driver", left: true, cell: func(r Record) string { return r.Driver }},
 	}
@@ -418,7 +418,7 @@ func integrityCell(r Record) string {
 // what tells it from its neighbours (the file it came from, its capacity
 // step, its run).
 func rowName(r Record) string {
-	s := r.Server + "/" + r.Driver
+	s := r.ServerLabel() + "/" + r.Driver
 	if r.File != "" {
 		s = r.File + ": " + s
 	}
@@ -682,7 +682,7 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 	var order []string
 	byCell := map[string][]Record{}
 	for _, r := range rs {
-		k := r.Server + "\x00" + r.Driver + "\x00" + r.File
+		k := r.ServerLabel() + "\x00" + r.Driver + "\x00" + r.File
 		if _, ok := byCell[k]; !ok {
 			order = append(order, k)
 		}
@@ -701,7 +701,7 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 		if ok != len(runs) {
 			runsCell = fmt.Sprintf("%d of %d", ok, len(runs))
 		}
-		row := []string{runs[0].Server, runs[0].Driver, runsCell}
+		row := []string{runs[0].ServerLabel(), runs[0].Driver, runsCell}
 		if files {
 			row = slices.Insert(row, 2, runs[0].File)
 		}
@@ -761,10 +761,10 @@ func renderCapacity(w io.Writer, markdown bool, rs []Record) error {
 		if r.SLO == nil {
 			continue
 		}
-		k := r.Scenario + "\x00" + r.Server + "\x00" + r.Driver
+		k := r.Scenario + "\x00" + r.ServerLabel() + "\x00" + r.Driver
 		s, ok := by[k]
 		if !ok {
-			s = &summary{server: r.Server, driver: r.Driver, objective: r.SLO.Objective}
+			s = &summary{server: r.ServerLabel(), driver: r.Driver, objective: r.SLO.Objective}
 			by[k] = s
 			order = append(order, k)
 		}

@@ -37,7 +37,7 @@ func Slopes(records []Record) []MemorySlope {
 		if !r.Usable() || r.ServerRSSSteadyBytes == nil || r.ServerHeapSteadyBytes == nil {
 			continue
 		}
-		k := key{r.Scenario, r.Server, r.Driver, r.File}
+		k := key{r.Scenario, r.ServerLabel(), r.Driver, r.File}
 		if _, ok := points[k]; !ok {
 			order = append(order, k)
 		}

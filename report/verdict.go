@@ -179,6 +179,15 @@ func checkBroken(r Record) (string, string) {
 		pct(s), pct(MaxBrokenShare))
 }
 
+// ServerLabel names the record's server for a reader: "gorilla", or
+// "gorilla@pr" for variant pr of an A/B run.
+func (r Record) ServerLabel() string {
+	if r.Variant != "" {
+		return r.Server + "@" + r.Variant
+	}
+	return r.Server
+}
+
 // Usable reports whether a record's numbers may be shown as results:
 // ok, or degraded (shown beside its faults).
 func (r Record) Usable() bool { return r.Status == StatusOK || r.Status == StatusDegraded }

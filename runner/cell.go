@@ -44,7 +44,7 @@ func newCellRun(ctx context.Context, plan *Plan, cell Cell, progress func(Event)
 	}
 	c := &cellRun{ctx: ctx, plan: plan, cell: cell, p: p, settings: settings, progress: progress, url: plan.Target,
 		rec: report.Record{
-			Scenario: plan.Scenario.Name(), Mode: plan.Scenario.Mode(p), Server: cell.Server, Target: plan.Target,
+			Scenario: plan.Scenario.Name(), Mode: plan.Scenario.Mode(p), Server: cell.Server, Variant: cell.Variant, Target: plan.Target,
 			Driver: plan.Driver.Name(), Conns: p.Conns, PayloadBytes: p.Payload, Text: p.Text, Run: cell.Run,
 			Status: report.StatusOK, StartedAt: time.Now().UTC(), WarmupS: p.Warmup.Seconds(), Errors: map[string]uint64{},
 		}}
@@ -101,14 +101,14 @@ func (c *cellRun) startServer() error {
 	c.emit("starting")
 	// GOMAXPROCS, GOGC and GOMEMLIMIT travel in the settings, which the
 	// server applies itself.
-	proc, err := startServer(c.ctx, c.plan.Serve(ServeArgs(c.cell.Server, c.settings)), 10*time.Second)
+	proc, err := startServer(c.ctx, c.plan.serveCmd(c.cell.Variant, ServeArgs(c.cell.Server, c.settings)), 10*time.Second)
 	if err != nil {
-		return fmt.Errorf("server %s did not start: %w", c.cell.Server, err)
+		return fmt.Errorf("server %s did not start: %w", c.cell.Label(), err)
 	}
 	if len(c.plan.ServerCPUs) > 0 {
 		if err := measure.PinProcess(proc.pid, c.plan.ServerCPUs); err != nil {
 			proc.stop(time.Second)
-			return fmt.Errorf("pin server %s: %w", c.cell.Server, err)
+			return fmt.Errorf("pin server %s: %w", c.cell.Label(), err)
 		}
 	}
 	c.srv = &serverUnderTest{proc: proc, sampler: measure.StartProcSampler(proc.pid, c.plan.SampleInterval), interval: c.plan.SampleInterval}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
 )
 
 func numCPU() int { return runtime.NumCPU() }
@@ -53,6 +54,24 @@ func Environment(modules []string) report.Environment {
 	return env
 }
 
+// Build is what this binary says of itself to `wsbench version --json`:
+// the wsbench version, the result schema and serve protocol it speaks, its
+// Go version and build tags, and the versions of the library modules
+// given. An A/B run compares it with the other binaries'.
+func Build(modules []string) report.BuildInfo {
+	env := Environment(modules)
+	b := report.BuildInfo{WsbenchVersion: env.WsbenchVersion, WsbenchCommit: env.WsbenchCommit, Schema: report.Schema,
+		ServeProtocol: servers.Protocol, GoVersion: env.GoVersion, Libraries: env.Libraries}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" {
+				b.Tags = s.Value
+			}
+		}
+	}
+	return b
+}
+
 // ModuleVersions maps every dependency module of this binary to its version,
 // from the build info the Go toolchain embeds.
 func ModuleVersions() map[string]string {
@@ -63,8 +82,11 @@ func ModuleVersions() map[string]string {
 	}
 	for _, d := range bi.Deps {
 		v := d.Version
-		if d.Replace != nil {
-			v = d.Replace.Version + " (replaced)"
+		if r := d.Replace; r != nil {
+			v = r.Version + " (replaced)"
+			if r.Version == "" { // a directory: a checkout of the library
+				v = "=> " + r.Path
+			}
 		}
 		out[d.Path] = v
 	}

@@ -91,7 +91,7 @@ func (c *cellRun) fault(f scenarios.Fault, rec *report.Fault) error {
 // restart starts the server again on the same address.
 func (c *cellRun) restart(addr string) error {
 	args := servers.ServeConfig{Name: c.cell.Server, Listen: addr, Settings: c.settings}.Args()
-	proc, err := startServer(c.ctx, c.plan.Serve(args), restartBound)
+	proc, err := startServer(c.ctx, c.plan.serveCmd(c.cell.Variant, args), restartBound)
 	if err != nil {
 		return fmt.Errorf("server %s did not come back on %s within %s: %w", c.cell.Server, addr, restartBound, err)
 	}

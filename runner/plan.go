@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,12 @@ type Plan struct {
 	// counts (Params.Conns is then ignored), for memory-per-connection slopes.
 	ConnsList []int
 	// Runs repeats every cell, interleaved across servers (A B C A B C).
-	Runs     int
+	Runs int
+	// Variants, when set, make the run an A/B comparison: every server
+	// cell is measured once per variant, its server started from that
+	// variant's binary (see CheckVariant), alternating A B in odd runs and
+	// B A in even ones.
+	Variants []report.Variant
 	Settings servers.Settings
 	// TLS configures wss:// targets; nil verifies certificates as usual.
 	TLS *tls.Config
@@ -80,8 +86,20 @@ type Cell struct {
 	Server       string
 	Conns        int
 	Run          int
+	// Variant is the A/B variant whose binary serves this cell ("" when
+	// the run is not A/B).
+	Variant string
 	// Rate is the cell's rate (Params.Rate, or a capacity search's step).
 	Rate float64
+}
+
+// Label names the cell's server, with its variant in an A/B run
+// ("gorilla@pr").
+func (c Cell) Label() string {
+	if c.Variant != "" {
+		return c.Server + "@" + c.Variant
+	}
+	return c.Server
 }
 
 // Shard is this process's place among identical load generators.
@@ -142,17 +160,24 @@ func (p *Plan) rates() []float64 {
 }
 
 // Cells lists the matrix in run order: runs outermost, then connection
-// counts, then rates, then servers innermost, so repeated runs of a server
-// are spread across the whole invocation and machine drift falls on every
-// server alike. A capacity search walks the same order and leaves out the
-// steps of a server after its first broken one.
+// counts, then rates, then servers, so repeated runs of a server are spread
+// across the whole invocation and machine drift falls on every server
+// alike. An A/B run's variants are innermost, so the two halves of a pair
+// run back to back, and in reverse order every other run (A B, B A, A B,
+// …): drift that is linear over a pair then favours neither side over the
+// whole run, nor does anything that favours the first (or second) of two
+// server starts. A capacity search walks the same order and leaves out
+// the steps of a server after its first broken one.
 func (p Plan) Cells() []Cell {
 	var cells []Cell
 	for run := 1; run <= max(p.Runs, 1); run++ {
+		variants := p.variantOrder(run)
 		for _, n := range p.counts() {
 			for _, r := range p.rates() {
 				for _, s := range p.names() {
-					cells = append(cells, Cell{Server: s, Conns: n, Run: run, Rate: r})
+					for _, v := range variants {
+						cells = append(cells, Cell{Server: s, Conns: n, Run: run, Rate: r, Variant: v})
+					}
 				}
 			}
 		}
@@ -161,6 +186,22 @@ func (p Plan) Cells() []Cell {
 		cells[i].Index, cells[i].Total = i+1, len(cells)
 	}
 	return cells
+}
+
+// variantOrder is the order of the variants in a run: as given in odd
+// runs, reversed in even ones; one unnamed variant when the run is not A/B.
+func (p *Plan) variantOrder(run int) []string {
+	if len(p.Variants) == 0 {
+		return []string{""}
+	}
+	var names []string
+	for _, v := range p.Variants {
+		names = append(names, v.Name)
+	}
+	if run%2 == 0 {
+		slices.Reverse(names)
+	}
+	return names
 }
 
 // Validate checks the parameters of every connection count and rate of the
@@ -220,5 +261,5 @@ func (c Cell) Describe(driver string) string {
 	if c.Run > 1 {
 		run = fmt.Sprintf(" run %d", c.Run)
 	}
-	return strings.TrimSpace(fmt.Sprintf("[%d/%d] %s ← %s, %d conns%s", c.Index, c.Total, c.Server, driver, c.Conns, run))
+	return strings.TrimSpace(fmt.Sprintf("[%d/%d] %s ← %s, %d conns%s", c.Index, c.Total, c.Label(), driver, c.Conns, run))
 }

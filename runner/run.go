@@ -26,7 +26,7 @@ func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
 		if ctx.Err() != nil {
 			break
 		}
-		ladder := fmt.Sprint(cell.Server, cell.Conns, cell.Run)
+		ladder := fmt.Sprint(cell.Server, cell.Variant, cell.Conns, cell.Run)
 		if search && stopped[ladder] {
 			continue
 		}

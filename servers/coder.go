@@ -100,6 +100,7 @@ func (coderServer) Handlers(s Settings, live *Live) Handlers {
 		// timer per call on this path.
 		ctx := context.Background()
 		coderRead(c, func(typ websocket.MessageType, msg []byte) error {
+			echoCost()
 			// coder bounds writes by a context, which costs a timer per
 			// call; a deadline on the socket it writes to bounds them as
 			// the other servers do.

@@ -163,6 +163,7 @@ func (e *fasthttpEndpoints) echo(rc *fasthttp.RequestCtx) {
 		}
 		defer end(nil)
 		gorillaRead(c, it, func(typ int, msg []byte) error {
+			echoCost()
 			_ = c.SetWriteDeadline(writeDeadline(e.s.WriteTimeout))
 			return c.WriteMessage(typ, msg)
 		})

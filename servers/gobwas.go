@@ -42,7 +42,7 @@ func (gobwasServer) Handlers(s Settings, live *Live) Handlers {
 			return
 		}
 		defer end(nil)
-		c.serve(c.newReader(bufio.NewReaderSize(gobwasSource(src, pending), s.ReadBufferSize), s.ReadLimit), c.write)
+		c.serve(c.newReader(bufio.NewReaderSize(gobwasSource(src, pending), s.ReadBufferSize), s.ReadLimit), c.echo)
 	})
 
 	hub := newHub[*gobwasFrame](s, &live.Counters)
@@ -323,6 +323,12 @@ func (c *gobwasConn) control(h ws.Header, r io.Reader) error {
 		return ferr
 	}
 	return err
+}
+
+// echo writes an /echo message back.
+func (c *gobwasConn) echo(op ws.OpCode, p []byte) error {
+	echoCost()
+	return c.write(op, p)
 }
 
 // write sends one unfragmented data frame, deflated when compression was

@@ -96,7 +96,7 @@ func (gobwasEpollServer) Run(ctx context.Context, ln net.Listener, s Settings, l
 	mux.Handle("/", other)
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		serve(w, r, func(c *gobwasConn) (func(op ws.OpCode, msg []byte) error, chan struct{}) {
-			return c.write, nil
+			return c.echo, nil
 		})
 	})
 	mux.HandleFunc("/broadcast", func(w http.ResponseWriter, r *http.Request) {

@@ -89,6 +89,7 @@ func (gorillaServer) Handlers(s Settings, live *Live) Handlers {
 		}
 		defer end(nil)
 		gorillaRead(c, it, func(typ int, msg []byte) error {
+			echoCost()
 			_ = c.SetWriteDeadline(writeDeadline(s.WriteTimeout))
 			return c.WriteMessage(typ, msg)
 		})

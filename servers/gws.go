@@ -164,6 +164,7 @@ func (*gwsHandler) OnPing(socket *gws.Conn, payload []byte) {
 func (h *gwsHandler) OnMessage(socket *gws.Conn, m *gws.Message) {
 	c := socket.NetConn().(*gwsServerConn)
 	if c.sub == nil {
+		echoCost()
 		_ = socket.WriteMessage(m.Opcode, m.Bytes())
 		_ = m.Close() // back to gws's buffer pool
 		return

@@ -638,6 +638,7 @@ func (c *nbioConn) checkWrite() {
 
 // echo writes an /echo message back, same type, same bytes.
 func (c *nbioConn) echo(typ websocket.MessageType, data []byte) {
+	echoCost()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {

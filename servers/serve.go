@@ -24,6 +24,13 @@ import (
 // It leaves room for closeGrace and still ends well inside the runner's grace.
 const shutdownTimeout = 2 * time.Second
 
+// Protocol names the contract between a load generator and a `wsbench
+// serve` process: the serve flags (ServeConfig.Args), the ready line and
+// the /stats answer. An A/B run starts servers from other wsbench binaries
+// and refuses one whose Protocol differs; change it whenever any of the
+// three changes in a way an older or newer binary would misread.
+const Protocol = "wsbench-serve/1"
+
 // readyPrefix starts the one line Serve prints once it accepts connections.
 const readyPrefix = "wsbench serve: ready "
 

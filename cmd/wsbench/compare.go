@@ -17,10 +17,13 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	metricsFlag := fs.String("metrics", "", "metrics to compare, comma-separated (default p50,p99,p999,throughput,server_cpu_per_million,mem_per_conn,errors)")
 	formatS := fs.String("format", "table", "output format: table or markdown")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: wsbench compare BASE.json NEW.json [flags]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: wsbench compare BASE.json NEW.json [flags]\n"+
+			"       wsbench compare AB.json [flags]\n\n"+
 			"Pairs the cells of two result files and compares every metric's per-run\n"+
-			"samples with a Mann–Whitney U test. Exits %d when a change is significant\n"+
-			"and worse than allowed (or runs are too few to judge).\n\nMetrics: %s\n\nFlags:\n",
+			"samples with a Mann–Whitney U test. Given one file of an A/B run (run --ab),\n"+
+			"judges every variant against the first, run i against run i, with an exact\n"+
+			"Wilcoxon signed-rank test. Exits %d when a change is significant and worse\n"+
+			"than allowed (or runs are too few to judge).\n\nMetrics: %s\n\nFlags:\n",
 			exitRegression, strings.Join(report.MetricNames(), ", "))
 		fs.PrintDefaults()
 	}
@@ -28,8 +31,8 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	if len(files) != 2 {
-		return exitUsage, usagef("want two result files, BASE and NEW; got %d", len(files))
+	if len(files) != 1 && len(files) != 2 {
+		return exitUsage, usagef("want two result files, BASE and NEW, or one A/B result file; got %d", len(files))
 	}
 	if *formatS != "table" && *formatS != "markdown" {
 		return exitUsage, usagef("--format %q: compare writes table or markdown", *formatS)
@@ -53,11 +56,19 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, usagef("%v", err)
 	}
-	next, err := report.Load(files[1])
-	if err != nil {
-		return exitUsage, usagef("%v", err)
+	var c *report.Comparison
+	if len(files) == 1 {
+		if !report.IsAB(base) {
+			return exitUsage, usagef("%s is not the file of an A/B run (wsbench run --ab): give BASE and NEW to compare two files", files[0])
+		}
+		c, err = report.CompareAB(base, opt)
+	} else {
+		var next *report.Result
+		if next, err = report.Load(files[1]); err != nil {
+			return exitUsage, usagef("%v", err)
+		}
+		c, err = report.Compare(base, next, opt)
 	}
-	c, err := report.Compare(base, next, opt)
 	if err != nil {
 		return exitUsage, usagef("%v", err)
 	}
@@ -66,6 +77,9 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(c.Rows) == 0 {
 		// Not a regression: there was nothing to judge.
+		if len(files) == 1 {
+			return exitUsage, usagef("no cell of %s has usable records of two variants; nothing to compare", files[0])
+		}
 		return exitUsage, usagef("no cell has usable records in both %s and %s (cells pair by scenario, mode, server, driver, conns, payload and rate); nothing to compare", files[0], files[1])
 	}
 	if c.Failed() {

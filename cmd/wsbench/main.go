@@ -32,8 +32,10 @@ Usage:
   wsbench serve   --server NAME [flags]    run one reference server (the runner starts these itself)
   wsbench report  FILE... [--format F]     re-render result files
   wsbench compare BASE NEW [flags]         significant regressions between two result files
+  wsbench compare AB.json [flags]          the same within one A/B run (run --ab), pair by pair
   wsbench merge   SHARD... -o FILE         add the shards of a run (--shard i/n) into one result file
   wsbench list                             servers, drivers, scenarios and library versions
+  wsbench version [--json]                 this build: version, result schema, serve protocol, libraries
 
 Run 'wsbench COMMAND -h' for the flags of a command.
 `
@@ -70,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = mergeCmd(args[1:], stdout, stderr)
 	case "list":
 		err = listCmd(stdout)
+	case "version":
+		err = versionCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

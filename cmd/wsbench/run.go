@@ -59,6 +59,13 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	abOpt, err := o.abOptions()
+	if err != nil {
+		return exitUsage, err
+	}
+	if err := o.abParams(context.Background(), &plan); err != nil {
+		return exitUsage, err
+	}
 	inv, err := o.prepare(&plan)
 	if err != nil {
 		if errors.Is(err, errPin) {
@@ -98,6 +105,12 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitRunFailed, err
 		}
 		fmt.Fprintf(stderr, "report: %s\n", inv.htmlOut)
+	}
+	if len(plan.Variants) > 0 {
+		if inv.regressed, err = abVerdict(stdout, res, abOpt); err != nil {
+			fmt.Fprintf(stderr, "wsbench run: A/B: %v\n", err)
+			inv.regressed = true
+		}
 	}
 	return inv.exitCode(ctx, records, stderr), nil
 }
@@ -142,6 +155,10 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.out, "out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
 	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm")
 	fs.StringVar(&o.htmlOut, "html", "", "also write a self-contained HTML report with charts to this file")
+	fs.StringVar(&o.ab, "ab", "", "A/B: start the servers from each of these wsbench builds in turn, NAME=BINARY[:SERVE-ARGS],NAME=BINARY (e.g. main=./wsbench-main,pr=./wsbench-pr or gogc400=./wsbench:--gogc=400), then judge every variant against the first, pair by pair (exit 98 on a regression)")
+	fs.StringVar(&o.maxRegression, "max-regression", "", "with --ab: regression allowed per metric, e.g. p99=10%,server_cpu_per_million=5% (default 5% for each)")
+	fs.Float64Var(&o.alpha, "alpha", report.DefaultCompareAlpha, "with --ab: significance level of the paired (Wilcoxon signed-rank) test")
+	fs.BoolVar(&o.allowInsufficient, "allow-insufficient", false, "with --ab: let cells with too few runs to judge pass")
 	fs.StringVar(&o.failOn, "fail-on", "degraded", "which cell verdicts set the exit code: degraded (exit 3, failed exit 1), failed (exit 1 only), none")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench run [PRESET|FILE.yaml] [flags]\n\n"+
@@ -190,6 +207,9 @@ type invocation struct {
 	pinning          *report.Pinning
 	outPath, htmlOut string
 	failOn           string
+	// regressed is set when an A/B run's verdict found a variant worse
+	// than the first beyond its allowance.
+	regressed bool
 }
 
 // prepare checks thresholds, pins the processes, and checks that the
@@ -257,6 +277,7 @@ func (inv *invocation) run(ctx context.Context, plan runner.Plan, args []string,
 		Environment: runner.Environment(modules()),
 		Pinning:     inv.pinning,
 	}
+	res.Environment.Variants = plan.Variants
 	if plan.Target == "" {
 		res.ServerSettings = settingsMap(plan.Settings)
 		res.ServerExceptions = map[string][]string{}
@@ -305,6 +326,9 @@ func (inv *invocation) exitCode(ctx context.Context, records []report.Record, st
 		return exitRunFailed
 	case thresholdsFailed:
 		return exitThresholds
+	case inv.regressed:
+		fmt.Fprintln(stderr, "wsbench run: A/B: a variant is significantly worse than allowed (see the comparison above)")
+		return exitRegression
 	case degraded > 0 && inv.failOn == "degraded":
 		fmt.Fprintf(stderr, "wsbench run: %d of %d cells degraded: their numbers stand beside their faults (see the notes under the table)\n", degraded, len(records))
 		return exitDegraded
@@ -357,6 +381,9 @@ type runOptions struct {
 	durationSet                bool
 	shard, startAt, source     string
 	shards                     int
+	ab, maxRegression          string
+	alpha                      float64
+	allowInsufficient          bool
 }
 
 // shardParams reads --shard, --shards and --start-at.

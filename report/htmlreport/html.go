@@ -221,7 +221,7 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 			}
 			pg.records = append(pg.records, g.Records...)
 			for _, r := range g.Records {
-				server := r.Server
+				server := r.ServerLabel()
 				if server == "" {
 					server = r.Target
 				}
@@ -389,7 +389,7 @@ func buildGroup(title string, records []report.Record, cells []*cell) groupView 
 		var per []string
 		seen := map[string]bool{}
 		for _, r := range records {
-			key := r.Server + "/" + r.Driver
+			key := r.ServerLabel() + "/" + r.Driver
 			if r.Target != "" {
 				key = r.Target
 			}
