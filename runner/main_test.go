@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 }
 
 func testServe(args []string) int {
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:] // started as an A/B variant's binary: BINARY serve …
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var cfg servers.ServeConfig
 	cfg.RegisterFlags(fs)

@@ -17,7 +17,7 @@ import (
 // TestMain lets the test binary act as wsbench itself: the runner re-executes
 // its own binary as `wsbench serve`, which here is this test binary.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Getenv("WSBENCH_TEST_CLI") == "1") {
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "version" || os.Getenv("WSBENCH_TEST_CLI") == "1") {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
