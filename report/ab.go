@@ -27,6 +27,16 @@ import (
 // benchmath still gives the median change and its confidence interval
 // (AssumeNothing.Summary over the per-pair changes).
 
+// DefaultABMetrics are the metrics CompareAB judges when
+// CompareOptions.Metrics is empty: Compare's less p999 and mem_per_conn.
+// Over the short windows an A/B gate runs, p999 rests on a few hundred
+// samples and moved by ±10–30% between two runs of one build here (and was
+// "significantly" 9% better once in ten pairs of identical builds), and
+// memory per connection at a few dozen connections is a page or two of
+// RSS, quantized by 3 KiB steps. Name either in --max-regression (or
+// --metrics) to judge it all the same.
+var DefaultABMetrics = []string{"p50", "p99", "throughput", "server_cpu_per_million", "errors"}
+
 // CompareAB judges every variant of an A/B result against the first one
 // (Environment.Variants order, else the order records name them), cell by
 // cell and metric by metric, pairing the runs with the same number.
@@ -38,7 +48,7 @@ func CompareAB(res *Result, opt CompareOptions) (*Comparison, error) {
 	if len(variants) < 2 {
 		return nil, fmt.Errorf("compare: not an A/B result: its records name %d variant(s); an A/B run (wsbench run --ab A=BIN,B=BIN) names two or more", len(variants))
 	}
-	ms, alpha, err := compareMetrics(opt)
+	ms, alpha, err := compareMetrics(opt, DefaultABMetrics)
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func (c *Comparison) Failed() bool {
 }
 
 // compareMetrics resolves the metrics and the significance level of opt.
-func compareMetrics(opt CompareOptions) ([]Metric, float64, error) {
+func compareMetrics(opt CompareOptions, defaults []string) ([]Metric, float64, error) {
 	alpha := opt.Alpha
 	if alpha == 0 {
 		alpha = DefaultCompareAlpha
@@ -213,7 +213,7 @@ func compareMetrics(opt CompareOptions) ([]Metric, float64, error) {
 	}
 	names := opt.Metrics
 	if len(names) == 0 {
-		names = DefaultCompareMetrics
+		names = defaults
 	}
 	names = slices.Clone(names)
 	var extra []string
@@ -253,7 +253,7 @@ func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 	if base == nil || next == nil {
 		return nil, errors.New("compare: missing result")
 	}
-	ms, alpha, err := compareMetrics(opt)
+	ms, alpha, err := compareMetrics(opt, DefaultCompareMetrics)
 	if err != nil {
 		return nil, err
 	}

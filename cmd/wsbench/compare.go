@@ -14,7 +14,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	maxReg := fs.String("max-regression", "", "allowed regression per metric, e.g. p99=10%,throughput=5% (default 5% for each)")
 	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test")
 	allowInsufficient := fs.Bool("allow-insufficient", false, "let cells with too few runs to judge pass")
-	metricsFlag := fs.String("metrics", "", "metrics to compare, comma-separated (default p50,p99,p999,throughput,server_cpu_per_million,mem_per_conn,errors)")
+	metricsFlag := fs.String("metrics", "", "metrics to compare, comma-separated (default p50,p99,p999,throughput,server_cpu_per_million,mem_per_conn,errors; for one A/B file p50,p99,throughput,server_cpu_per_million,errors)")
 	formatS := fs.String("format", "table", "output format: table or markdown")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench compare BASE.json NEW.json [flags]\n"+
