@@ -225,8 +225,12 @@ func TestThresholdsCompareAndBenchfmt(t *testing.T) {
 		t.Fatalf("compare --allow-insufficient: exit %d", code)
 	}
 	code, _, errOut = wsbench(t, "compare", file)
-	if code != exitUsage || !strings.Contains(errOut, "want two result files") {
-		t.Fatalf("compare with one file: exit %d %q", code, errOut)
+	if code != exitUsage || !strings.Contains(errOut, "not the file of an A/B run") || !strings.Contains(errOut, "give BASE and NEW") {
+		t.Fatalf("compare with one plain file: exit %d %q", code, errOut)
+	}
+	code, _, errOut = wsbench(t, "compare", file, file, file)
+	if code != exitUsage || !strings.Contains(errOut, "want two result files, BASE and NEW, or one A/B result file; got 3") {
+		t.Fatalf("compare with three files: exit %d %q", code, errOut)
 	}
 	code, _, errOut = wsbench(t, "compare", file, file, "--max-regression", "p99=lots")
 	if code != exitUsage || !strings.Contains(errOut, "--max-regression") {

@@ -343,11 +343,11 @@ func verdicts(records []report.Record) (failed, degraded int) {
 	passed := map[string]bool{}
 	for _, r := range records {
 		if r.SLO != nil && r.SLO.Pass {
-			passed[r.Server] = true
+			passed[r.ServerLabel()] = true
 		}
 	}
 	for _, r := range records {
-		if r.SLO != nil && (passed[r.Server] || !r.SLO.Pass && r.Status != report.StatusFailed) {
+		if r.SLO != nil && (passed[r.ServerLabel()] || !r.SLO.Pass && r.Status != report.StatusFailed) {
 			continue
 		}
 		switch r.Status {
