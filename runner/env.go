@@ -81,16 +81,24 @@ func ModuleVersions() map[string]string {
 		return out
 	}
 	for _, d := range bi.Deps {
-		v := d.Version
-		if r := d.Replace; r != nil {
-			v = r.Version + " (replaced)"
-			if r.Version == "" { // a directory: a checkout of the library
-				v = "=> " + r.Path
-			}
-		}
-		out[d.Path] = v
+		out[d.Path] = moduleVersion(d)
 	}
 	return out
+}
+
+// moduleVersion is a dependency's version as a reader needs it: the
+// version, the version it was replaced by, or, replaced by a directory
+// (a checkout of the library, as an A/B run of a pull request builds),
+// that directory.
+func moduleVersion(d *debug.Module) string {
+	r := d.Replace
+	switch {
+	case r == nil:
+		return d.Version
+	case r.Version == "" || r.Version == "(devel)":
+		return "=> " + r.Path
+	}
+	return r.Version + " (replaced)"
 }
 
 func cpuModel() string {

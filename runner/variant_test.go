@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -101,5 +102,21 @@ func TestCheckVariantRefusesAnotherSchemaOrProtocol(t *testing.T) {
 	}
 	if v.Build.Libraries["github.com/gorilla/websocket"] != "v1.5.1" || v.Build.WsbenchVersion != "v1.2.1" {
 		t.Errorf("build info not recorded: %+v", v.Build)
+	}
+}
+
+func TestModuleVersionNamesReplacements(t *testing.T) {
+	for _, c := range []struct {
+		d    debug.Module
+		want string
+	}{
+		{debug.Module{Path: "github.com/gorilla/websocket", Version: "v1.5.3"}, "v1.5.3"},
+		{debug.Module{Version: "v1.5.3", Replace: &debug.Module{Path: "github.com/gorilla/websocket", Version: "v1.5.1"}}, "v1.5.1 (replaced)"},
+		{debug.Module{Version: "v1.5.3", Replace: &debug.Module{Path: "../websocket-pr", Version: "(devel)"}}, "=> ../websocket-pr"},
+		{debug.Module{Version: "v1.5.3", Replace: &debug.Module{Path: "/src/ws"}}, "=> /src/ws"},
+	} {
+		if got := moduleVersion(&c.d); got != c.want {
+			t.Errorf("moduleVersion(%+v) = %q, want %q", c.d, got, c.want)
+		}
 	}
 }
