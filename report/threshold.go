@@ -343,7 +343,7 @@ func RenderThresholds(w io.Writer, results []ThresholdResult) (failed int) {
 			}
 		}
 		fmt.Fprintf(tw, "%s %s\t%s/%s/%s\t%s conns\trun %d\t%s\n", mark, res.Threshold.Raw,
-			r.Scenario, r.Server, r.Driver, fmtCount(uint64(max(r.Conns, 0))), r.Run, oneLine(value))
+			r.Scenario, r.ServerLabel(), r.Driver, fmtCount(uint64(max(r.Conns, 0))), r.Run, oneLine(value))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "thresholds: %d passed, %d failed\n", len(results)-failed, failed)

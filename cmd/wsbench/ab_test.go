@@ -20,7 +20,7 @@ func TestABRunEndToEnd(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "ab.json")
 	self := os.Args[0]
 	code, out, errOut := wsbench(t, "run", "--servers", "gorilla", "--conns", "4", "--duration", "300ms", "--warmup", "100ms",
-		"--ab", "base="+self+",gogc400="+self+":--gogc=400", "--runs", "2", "--allow-insufficient", "--out", file)
+		"--ab", "base="+self+",gogc400="+self+":--gogc=400", "--runs", "2", "--allow-insufficient", "--threshold", "errors==0", "--out", file)
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -30,8 +30,8 @@ func TestABRunEndToEnd(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errOut, "gorilla@gogc400") {
-		t.Errorf("progress does not name the variant:\n%s", errOut)
+	if !strings.Contains(errOut, "[2/4] gorilla@gogc400") || !strings.Contains(errOut, "echo/gorilla@gogc400/gobwas") {
+		t.Errorf("progress or the threshold summary does not name the variant:\n%s", errOut)
 	}
 	res, err := report.Load(file)
 	if err != nil {
