@@ -139,18 +139,7 @@ func pairedRow(m Metric, a, b map[int]Record, runs []int, opt CompareOptions, al
 		row.DeltaLoPct, row.DeltaHiPct = math.NaN(), math.NaN()
 	}
 	row.P = signedRankP(rel)
-	switch {
-	case minSignedRankP(len(rel)) > alpha:
-		row.Verdict = VerdictInsufficient
-		row.Fail = !opt.AllowInsufficient
-	case row.P > alpha || delta == 0:
-		row.Verdict = VerdictSame
-	case (delta > 0) == m.HigherIsBetter:
-		row.Verdict = VerdictBetter
-	default:
-		row.Verdict = VerdictWorse
-		row.Fail = math.Abs(delta) > allowed
-	}
+	row.judge(m, delta, minSignedRankP(len(rel)), alpha, allowed, opt.AllowInsufficient)
 	return row, true
 }
 

@@ -110,18 +110,7 @@ func abResult(a, b func(run int) (tput float64, p99 int64), runs int) *Result {
 	return res
 }
 
-func rowOf(t *testing.T, c *Comparison, metric string) CompareRow {
-	t.Helper()
-	for _, r := range c.Rows {
-		if r.Metric == metric {
-			return r
-		}
-	}
-	t.Fatalf("no row for %s in %+v", metric, c.Rows)
-	return CompareRow{}
-}
-
-// A machine that drifts by a factor of six over the run hides an 8% drop
+// A machine that drifts by a factor of four over the run hides an 8% drop
 // from an unpaired test, but not from pairs measured side by side.
 func TestCompareABPairingSeesThroughDrift(t *testing.T) {
 	level := func(run int) float64 { return 10000 * (1 + 0.5*float64(run)) }
@@ -135,7 +124,7 @@ func TestCompareABPairingSeesThroughDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := rowOf(t, c, "throughput")
+	tp := findRow(t, c, "throughput")
 	if tp.Verdict != VerdictWorse || !tp.Fail || !tp.Paired {
 		t.Errorf("throughput row = %+v, want a failing paired worse", tp)
 	}
@@ -145,7 +134,7 @@ func TestCompareABPairingSeesThroughDrift(t *testing.T) {
 	if !(tp.DeltaLoPct <= tp.DeltaPct && tp.DeltaPct <= tp.DeltaHiPct) {
 		t.Errorf("CI [%v, %v] does not hold the median %v", tp.DeltaLoPct, tp.DeltaHiPct, tp.DeltaPct)
 	}
-	if p99 := rowOf(t, c, "p99"); p99.Verdict != VerdictSame || p99.Fail {
+	if p99 := findRow(t, c, "p99"); p99.Verdict != VerdictSame || p99.Fail {
 		t.Errorf("identical p99 judged %+v", p99)
 	}
 	if !c.Failed() {
@@ -166,7 +155,7 @@ func TestCompareABPairingSeesThroughDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rowOf(t, u, "throughput"); r.Verdict != VerdictSame {
+	if r := findRow(t, u, "throughput"); r.Verdict != VerdictSame {
 		t.Errorf("unpaired test saw the drop through the drift (%+v): the test data does not show what pairing adds", r)
 	}
 
@@ -176,7 +165,7 @@ func TestCompareABPairingSeesThroughDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rowOf(t, c, "throughput"); r.Verdict != VerdictWorse || r.Fail {
+	if r := findRow(t, c, "throughput"); r.Verdict != VerdictWorse || r.Fail {
 		t.Errorf("8%% drop with 10%% allowed: %+v, want worse and passing", r)
 	}
 }
@@ -204,7 +193,7 @@ func TestCompareABTooFewPairsIsInsufficient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rowOf(t, c, "throughput"); r.Verdict != VerdictInsufficient || !r.Fail {
+	if r := findRow(t, c, "throughput"); r.Verdict != VerdictInsufficient || !r.Fail {
 		t.Errorf("5 pairs: %+v, want insufficient and failing", r)
 	}
 	var b2 strings.Builder
@@ -215,7 +204,7 @@ func TestCompareABTooFewPairsIsInsufficient(t *testing.T) {
 		t.Errorf("no advice on the run count:\n%s", b2.String())
 	}
 	c, _ = CompareAB(abResult(a, b, 6), CompareOptions{Metrics: []string{"throughput"}})
-	if r := rowOf(t, c, "throughput"); r.Verdict != VerdictWorse || r.P > 0.05 {
+	if r := findRow(t, c, "throughput"); r.Verdict != VerdictWorse || r.P > 0.05 {
 		t.Errorf("6 pairs all worse: %+v, want worse at p = 2/64", r)
 	}
 }

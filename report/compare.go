@@ -297,22 +297,30 @@ func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 			}
 			delta := relDelta(row.OldMedian, row.NewMedian)
 			row.DeltaPct = delta * 100
-			switch {
-			case minP(len(old), len(nw), alpha) > alpha:
-				row.Verdict = VerdictInsufficient
-				row.Fail = !opt.AllowInsufficient
-			case row.P > alpha || delta == 0:
-				row.Verdict = VerdictSame
-			case (delta > 0) == m.HigherIsBetter:
-				row.Verdict = VerdictBetter
-			default:
-				row.Verdict = VerdictWorse
-				row.Fail = math.Abs(delta) > allowed
-			}
+			row.judge(m, delta, minP(len(old), len(nw), alpha), alpha, allowed, opt.AllowInsufficient)
 			c.Rows = append(c.Rows, row)
 		}
 	}
 	return c, nil
+}
+
+// judge sets the row's verdict from its relative change delta and its
+// p-value: insufficient when even the test's smallest possible p-value
+// (floor) is above alpha, unchanged when not significant, else better or
+// worse, failing when worse by more than allowed.
+func (row *CompareRow) judge(m Metric, delta, floor, alpha, allowed float64, allowInsufficient bool) {
+	switch {
+	case floor > alpha:
+		row.Verdict = VerdictInsufficient
+		row.Fail = !allowInsufficient
+	case row.P > alpha || delta == 0:
+		row.Verdict = VerdictSame
+	case (delta > 0) == m.HigherIsBetter:
+		row.Verdict = VerdictBetter
+	default:
+		row.Verdict = VerdictWorse
+		row.Fail = math.Abs(delta) > allowed
+	}
 }
 
 func unknownMetric(name string) error {

@@ -20,7 +20,7 @@ func (p *Plan) serveCmd(variant string, args []string) *exec.Cmd {
 	for _, v := range p.Variants {
 		if v.Name == variant {
 			full := append(append([]string{"serve"}, args...), v.Args...)
-			return exec.CommandContext(context.Background(), v.Binary, full...)
+			return exec.Command(v.Binary, full...)
 		}
 	}
 	return p.Serve(args)

@@ -78,10 +78,8 @@ func resolveBinary(bin string) (string, error) {
 // the variants in the plan.
 func (o runOptions) abParams(ctx context.Context, plan *runner.Plan) error {
 	if o.ab == "" {
-		for _, f := range []struct{ name, val string }{{"max-regression", o.maxRegression}} {
-			if f.val != "" {
-				return usagef("--%s judges an A/B run: give --ab too (or use wsbench compare BASE NEW)", f.name)
-			}
+		if o.maxRegression != "" {
+			return usagef("--max-regression judges an A/B run: give --ab too (or use wsbench compare BASE NEW)")
 		}
 		return nil
 	}
@@ -127,6 +125,9 @@ func abVerdict(w io.Writer, res *report.Result, opt report.CompareOptions) (regr
 	c, err := report.CompareAB(res, opt)
 	if err != nil {
 		return false, err
+	}
+	if len(c.Rows) == 0 {
+		return false, fmt.Errorf("nothing to compare: no cell has usable runs of two variants (see the notes under the table)")
 	}
 	names := make([]string, len(res.Environment.Variants))
 	for i, v := range res.Environment.Variants {

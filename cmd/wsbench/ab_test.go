@@ -151,3 +151,23 @@ func TestVersionSaysSchemaProtocolAndLibraries(t *testing.T) {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
 }
+
+// TestABRunWithNothingToCompareIsNotARegression: a variant whose servers
+// never start leaves nothing to pair. Even with --fail-on none the run
+// must not read ok, nor claim a regression: it says there was no verdict.
+func TestABRunWithNothingToCompareIsNotARegression(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "wsbench-broken")
+	version := `{"wsbench_version":"v0","schema":"` + report.Schema + `","serve_protocol":"` + servers.Protocol + `"}`
+	script := "#!/bin/sh\nif [ \"$1\" = version ]; then echo '" + version + "'; exit 0; fi\n" +
+		"for a; do [ \"$a\" = -h ] && exit 0; done\necho 'broken on purpose' >&2\nexit 1\n"
+	if err := os.WriteFile(broken, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := wsbench(t, "run", "--servers", "gorilla", "--conns", "2", "--duration", "200ms", "--warmup", "0s",
+		"--ab", "base="+os.Args[0]+",broken="+broken, "--runs", "1", "--allow-insufficient", "--fail-on", "none",
+		"--out", filepath.Join(dir, "ab.json"))
+	if code != exitRunFailed || !strings.Contains(errOut, "A/B: nothing to compare") || strings.Contains(errOut, "significantly worse") {
+		t.Fatalf("exit %d, want %d saying nothing was compared\nstdout:\n%s\nstderr:\n%s", code, exitRunFailed, out, errOut)
+	}
+}

@@ -108,8 +108,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(plan.Variants) > 0 {
 		if inv.regressed, err = abVerdict(stdout, res, abOpt); err != nil {
-			fmt.Fprintf(stderr, "wsbench run: A/B: %v\n", err)
-			inv.regressed = true
+			inv.abProblem = err.Error()
 		}
 	}
 	return inv.exitCode(ctx, records, stderr), nil
@@ -208,8 +207,10 @@ type invocation struct {
 	outPath, htmlOut string
 	failOn           string
 	// regressed is set when an A/B run's verdict found a variant worse
-	// than the first beyond its allowance.
+	// than the first beyond its allowance; abProblem says why an A/B run
+	// could give no verdict at all.
 	regressed bool
+	abProblem string
 }
 
 // prepare checks thresholds, pins the processes, and checks that the
@@ -323,6 +324,9 @@ func (inv *invocation) exitCode(ctx context.Context, records []report.Record, st
 		return exitInterrupted
 	case failed > 0 && inv.failOn != "none":
 		fmt.Fprintf(stderr, "wsbench run: %d of %d cells failed: their numbers are not results (see the notes under the table)\n", failed, len(records))
+		return exitRunFailed
+	case inv.abProblem != "":
+		fmt.Fprintf(stderr, "wsbench run: A/B: %s\n", inv.abProblem)
 		return exitRunFailed
 	case thresholdsFailed:
 		return exitThresholds
