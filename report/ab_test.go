@@ -10,6 +10,11 @@ import (
 // bruteSignedRankP enumerates every sign assignment of the nonzero
 // differences' mean ranks: the definition the dynamic programme must match.
 func bruteSignedRankP(d []float64) float64 {
+	lo, hi := bruteSignedRankTails(d)
+	return math.Min(1, 2*math.Min(lo, hi))
+}
+
+func bruteSignedRankTails(d []float64) (lo, hi float64) {
 	var nz []float64
 	for _, v := range d {
 		if v != 0 {
@@ -18,7 +23,7 @@ func bruteSignedRankP(d []float64) float64 {
 	}
 	n := len(nz)
 	if n == 0 {
-		return 1
+		return 1, 1
 	}
 	rank := make([]float64, n)
 	for i, v := range nz {
@@ -39,7 +44,7 @@ func bruteSignedRankP(d []float64) float64 {
 			w += rank[i]
 		}
 	}
-	var lo, hi, all float64
+	var all float64
 	for mask := 0; mask < 1<<n; mask++ {
 		var s float64
 		for i := range n {
@@ -55,7 +60,7 @@ func bruteSignedRankP(d []float64) float64 {
 			hi++
 		}
 	}
-	return math.Min(1, 2*math.Min(lo, hi)/all)
+	return lo / all, hi / all
 }
 
 func TestSignedRankPMatchesEnumeration(t *testing.T) {
@@ -71,6 +76,11 @@ func TestSignedRankPMatchesEnumeration(t *testing.T) {
 		got, want := signedRankP(d), bruteSignedRankP(d)
 		if math.Abs(got-want) > 1e-12 {
 			t.Fatalf("trial %d: signedRankP(%v) = %v, enumeration gives %v", trial, d, got, want)
+		}
+		lo, hi := signedRankTails(d)
+		wlo, whi := bruteSignedRankTails(d)
+		if math.Abs(lo-wlo) > 1e-12 || math.Abs(hi-whi) > 1e-12 {
+			t.Fatalf("trial %d: signedRankTails(%v) = %v, %v; enumeration gives %v, %v", trial, d, lo, hi, wlo, whi)
 		}
 	}
 }
@@ -246,5 +256,31 @@ func TestCellKeyTellsVariantsApart(t *testing.T) {
 	}
 	if a.cellKey(false) != b.cellKey(false) {
 		t.Errorf("without the variant the keys differ: %q vs %q", a.cellKey(false), b.cellKey(false))
+	}
+}
+
+// TestCompareABFailsOnlyWhenThePairsShowMoreThanTheAllowance: the shape of
+// a false alarm seen in CI between two identical builds. p99's pair changes
+// have a median of +13.5%, beyond a 10% allowance, and are significantly
+// above zero, but the pairs do not show the change above 10%: reported
+// worse, not failed. Shifted up by 10 points, the same pairs fail.
+func TestCompareABFailsOnlyWhenThePairsShowMoreThanTheAllowance(t *testing.T) {
+	changes := []float64{0.02, 0.05, 0.08, 0.12, 0.13, 0.14, 0.15, 0.20, 0.28, -0.03}
+	res := func(shift float64) *Result {
+		return abResult(func(int) (float64, int64) { return 1000, 1000 },
+			func(run int) (float64, int64) { return 1000, int64(math.Round(1000 * (1 + changes[run-1] + shift))) }, 10)
+	}
+	opt := CompareOptions{Metrics: []string{"p99"}, MaxRegression: map[string]float64{"p99": 0.10}}
+	c, err := CompareAB(res(0), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := findRow(t, c, "p99")
+	if r.Verdict != VerdictWorse || r.DeltaPct <= 10 || r.Fail || r.PBeyond <= 0.05 {
+		t.Errorf("median +%.1f%%, not shown beyond 10%%: verdict %s, fail %v, p beyond %.3f; want worse, passing", r.DeltaPct, r.Verdict, r.Fail, r.PBeyond)
+	}
+	c, _ = CompareAB(res(0.10), opt)
+	if r := findRow(t, c, "p99"); !r.Fail || r.PBeyond > 0.05 {
+		t.Errorf("the same pairs 10 points worse: fail %v, p beyond %.3f; want failing", r.Fail, r.PBeyond)
 	}
 }

@@ -133,8 +133,12 @@ type CompareRow struct {
 	// changes, DeltaLoPct–DeltaHiPct its confidence interval (NaN when the
 	// pairs are too few for one), and P the exact Wilcoxon signed-rank
 	// test's. Variant is the variant judged against Comparison.Base.
+	// PBeyond is, for a paired row, the one-sided p-value that the change
+	// is worse than AllowedPct (signed-rank test of change − allowance): a
+	// worse row fails only when it is at most Alpha.
 	Paired                 bool
 	DeltaLoPct, DeltaHiPct float64
+	PBeyond                float64
 	Variant                string
 }
 
@@ -426,7 +430,7 @@ func RecommendedRuns(alpha float64) int {
 func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 	header := []string{"cell", "metric", "old", "new", "delta", "p", "verdict", "n"}
 	if c.Paired {
-		header = []string{"cell", "metric", c.Base, "new", "delta [95% CI]", "p", "verdict", "pairs"}
+		header = []string{"cell", "metric", c.Base, "new", "delta [95% CI]", "p", "allowed (p beyond)", "verdict", "pairs"}
 		if v := soleVariant(c.Rows); v != "" {
 			header[3] = v
 		}
@@ -449,12 +453,17 @@ func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 				cell += " (" + r.Variant + ")"
 			}
 		}
-		rows = append(rows, []string{cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
-			delta, strconv.FormatFloat(r.P, 'f', 3, 64), verdict, n})
+		row := []string{cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
+			delta, strconv.FormatFloat(r.P, 'f', 3, 64), verdict, n}
+		if r.Paired {
+			beyond := fmt.Sprintf("%s%% (%.3f)", strconv.FormatFloat(r.AllowedPct, 'f', -1, 64), r.PBeyond)
+			row = slices.Insert(row, 6, beyond)
+		}
+		rows = append(rows, row)
 	}
 	if len(rows) > 0 {
 		align := alignFor(header, 2)
-		align[6] = tw.AlignLeft // verdict: words, not numbers
+		align[len(header)-2] = tw.AlignLeft // verdict: words, not numbers
 		if err := writeTable(w, markdown, header, align, rows); err != nil {
 			return err
 		}
@@ -525,7 +534,7 @@ func comparisonNotes(c *Comparison) []string {
 	}
 	n := c.Counts()
 	if c.Paired {
-		lines = append(lines, fmt.Sprintf("paired: run i of each variant against run i of %s, in alternating order; delta is the median of the per-pair changes, p the exact Wilcoxon signed-rank test's", c.Base))
+		lines = append(lines, fmt.Sprintf("paired: run i of each variant against run i of %s, in alternating order; delta is the median of the per-pair changes, p the exact Wilcoxon signed-rank test's; a worse row fails (✗) when the pairs show it worse than allowed: p beyond, the one-sided signed-rank test of change − allowance, ≤ %s", c.Base, alpha))
 	}
 	lines = append(lines, fmt.Sprintf("compare: %d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient",
 		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient))

@@ -23,7 +23,8 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 			"samples with a Mann–Whitney U test. Given one file of an A/B run (run --ab),\n"+
 			"judges every variant against the first, run i against run i, with an exact\n"+
 			"Wilcoxon signed-rank test. Exits %d when a change is significant and worse\n"+
-			"than allowed (or runs are too few to judge).\n\nMetrics: %s\n\nFlags:\n",
+			"than allowed (for an A/B file: when the pairs show it beyond its allowance,\n"+
+			"a one-sided signed-rank test), or runs are too few to judge.\n\nMetrics: %s\n\nFlags:\n",
 			exitRegression, strings.Join(report.MetricNames(), ", "))
 		fs.PrintDefaults()
 	}
