@@ -499,12 +499,7 @@ func notes(rs []Record) []string {
 			what = append(what, fmt.Sprintf("%s of %s pings got no pong within %ss; %s connections closed by the server",
 				fmtCount(h.Missed), fmtCount(h.Pings), trimFloat(h.PongTimeoutS), fmtCount(h.ClosedByServer)))
 		}
-		if f := r.Fault; f != nil && f.Error != "" {
-			what = append(what, "fault "+f.Kind+": "+f.Error)
-		}
-		if f := r.Fault; f != nil && f.CmdExit != nil && *f.CmdExit != 0 {
-			what = append(what, fmt.Sprintf("--fault-cmd exited with %d: %s", *f.CmdExit, f.CmdOutput))
-		}
+		// A fault not played is in the status's reason (checkFault).
 		if s := r.Shard; s != nil && s.LateS > 0.01 {
 			what = append(what, fmt.Sprintf("shard %d of %d opened its window %.3fs after --start-at %s (it connected too late)",
 				s.Index, s.Count, s.LateS, s.StartAt.Format(time.RFC3339)))

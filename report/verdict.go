@@ -2,7 +2,10 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 )
 
 // The bounds of a verdict. A cell with any fault is at least degraded; one
@@ -22,6 +25,18 @@ const (
 	// connections × seconds) a degraded cell may have lost to broken
 	// connections: 10%. A server killed halfway through loses about half.
 	MaxBrokenShare = 0.10
+	// MaxClampedShare is the share of a latency histogram's values that may
+	// sit clamped at its 60 s ceiling in an ok cell: 0.1%, so p99.9 and
+	// every percentile below it is a measured value. A clamped value is a
+	// lower bound, like a message never answered, so past
+	// MaxMessageFaultShare (p99 itself a lower bound) the cell is failed.
+	MaxClampedShare = 0.001
+	// MaxNotBackShare is the share of the connections lost to a fault that
+	// may still be reconnecting when a reconnect window closes in an ok
+	// cell: 1%, room for the last few in a jittered backoff. Beyond it the
+	// cell is degraded; with none back it is failed (no recovery figure
+	// is known).
+	MaxNotBackShare = 0.01
 )
 
 // Verdict is whether a cell's numbers can be used, and why not.
@@ -38,7 +53,8 @@ type verdictCheck func(r Record) (status, reason string)
 
 // verdictChecks are applied in order; the worst status wins. Add a check
 // here to make another kind of fault count.
-var verdictChecks = []verdictCheck{checkCompleted, checkMessageFaults, checkMissing, checkErrors, checkBroken}
+var verdictChecks = []verdictCheck{checkCompleted, checkFault, checkMessageFaults, checkMissing, checkMissedPongs,
+	checkClamped, checkNotBack, checkErrors, checkBroken}
 
 // Judge classifies a record measured to the end from its counts. A record
 // already failed or interrupted keeps its status; Judge only looks at
@@ -150,6 +166,99 @@ func checkMissing(r Record) (string, string) {
 	s := share(n, a.Due)
 	return bounded(s, MaxMessageFaultShare), fmt.Sprintf("%s of %s due in the window never sent or never answered (%s; bound %s)",
 		fmtCount(n), fmtCount(a.Due), pct(s), pct(MaxMessageFaultShare))
+}
+
+// checkMissedPongs counts, in a heartbeat, the pings whose pong did not come
+// within the pong timeout against the message bound: a missed pong is a
+// message never answered (its latency a lower bound), judged as
+// checkMissing judges those. Reconnect records none: there a missed pong
+// is how a connection detects the fault.
+func checkMissedPongs(r Record) (string, string) {
+	h := r.Heartbeat
+	if h == nil || h.Missed == 0 {
+		return "", ""
+	}
+	s := share(h.Missed, h.Pings)
+	timeout := time.Duration(h.PongTimeoutS * float64(time.Second))
+	return bounded(s, MaxMessageFaultShare), fmt.Sprintf("%s of %s pings got no pong within %s (missed pongs %s; bound %s)",
+		fmtCount(h.Missed), fmtCount(h.Pings), timeout, pct(s), pct(MaxMessageFaultShare))
+}
+
+// checkClamped looks at every latency histogram of the record (the main
+// one, the open-loop service time, a scenario's distributions) for values
+// clamped at the 60 s ceiling: up to MaxClampedShare they are a tail the
+// table's percentiles do not reach; beyond it the cell is degraded, and
+// beyond MaxMessageFaultShare failed, since its p99 is then the ceiling.
+func checkClamped(r Record) (string, string) {
+	type named struct {
+		name string
+		l    Latency
+	}
+	all := []named{{"latency", r.Latency}}
+	if r.ServiceTime != nil {
+		all = append(all, named{"service time", *r.ServiceTime})
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Distributions)) {
+		all = append(all, named{name + " distribution", r.Distributions[name]})
+	}
+	status := ""
+	var lines []string
+	for _, h := range all {
+		if h.l.Clamped == 0 {
+			continue
+		}
+		s := share(h.l.Clamped, uint64(h.l.Count))
+		if s <= MaxClampedShare {
+			continue
+		}
+		if st := bounded(s, MaxMessageFaultShare); status != StatusFailed {
+			status = st
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s of %s values clamped at the histogram's 60 s ceiling (%s; bound %s)",
+			h.name, fmtCount(h.l.Clamped), fmtCount(uint64(h.l.Count)), pct(s), pct(MaxClampedShare)))
+	}
+	return status, strings.Join(lines, "; ")
+}
+
+// checkNotBack counts, in a reconnect cell, the connections lost to the
+// fault that were not back when the window closed (figure never_recovered,
+// of lost_after_fault).
+func checkNotBack(r Record) (string, string) {
+	never, lost := r.Figures["never_recovered"], r.Figures["lost_after_fault"]
+	if never <= 0 || lost <= 0 {
+		return "", ""
+	}
+	s := never / lost
+	if s <= MaxNotBackShare {
+		return "", ""
+	}
+	status := StatusDegraded
+	if never >= lost {
+		status = StatusFailed
+	}
+	return status, fmt.Sprintf("%s of %s connections lost to the fault not back when the window closed (never recovered %s; bound %s)",
+		fmtCount(uint64(never)), fmtCount(uint64(lost)), pct(s), pct(MaxNotBackShare))
+}
+
+// checkFault fails a cell whose fault could not be played as asked: the
+// runner could not act on the server (Fault.Error), or the user's
+// --fault-cmd exited non-zero, so the fault may never have happened and
+// the figures describe an unknown event.
+func checkFault(r Record) (string, string) {
+	f := r.Fault
+	switch {
+	case f == nil:
+		return "", ""
+	case f.Error != "":
+		return StatusFailed, "fault " + f.Kind + " not played: " + f.Error
+	case f.CmdExit != nil && *f.CmdExit != 0:
+		line := fmt.Sprintf("fault not played: --fault-cmd exited with %d (bound: exit 0)", *f.CmdExit)
+		if f.CmdOutput != "" {
+			line += ": " + f.CmdOutput
+		}
+		return StatusFailed, line
+	}
+	return "", ""
 }
 
 func checkErrors(r Record) (string, string) {

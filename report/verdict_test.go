@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsbench/wsbench/measure"
 )
@@ -226,5 +227,91 @@ func TestVerdictCountsMessagesNeverSentOrAnswered(t *testing.T) {
 	r.Accounting.NeverSent, r.Accounting.NeverAnswered = 30, 20
 	if v := Judge(r); v.Status != StatusFailed || !strings.Contains(strings.Join(v.Reasons, ";"), "never sent or never answered") {
 		t.Fatalf("50 of 1000 missing: %+v, want failed", v)
+	}
+}
+
+// clampedLatency records n values of 100 µs and clamped values of two
+// minutes, past the histogram's 60 s ceiling.
+func clampedLatency(t *testing.T, n, clamped int) Latency {
+	t.Helper()
+	rec := measure.NewRecorder()
+	for range n {
+		rec.Record(1, 100*time.Microsecond)
+	}
+	for range clamped {
+		rec.Record(1, 2*time.Minute)
+	}
+	h, c := rec.Snapshot()
+	l, err := NewLatency(h, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestVerdictHasNoBlindSpots: each figure that once left a badly broken
+// cell reading ok now changes its verdict, with a line naming the figure
+// and its bound; just inside each bound the verdict stays where it was.
+func TestVerdictHasNoBlindSpots(t *testing.T) {
+	heartbeat := func(r *Record, pings, missed uint64) {
+		r.Scenario, r.Mode = "heartbeat", "heartbeat"
+		r.Heartbeat = &Heartbeat{PingIntervalS: 1, PongTimeoutS: 2, Pings: pings, Pongs: pings - missed, Missed: missed}
+	}
+	reconnect := func(r *Record, lost, never float64) {
+		r.Scenario, r.Mode = "reconnect", "reconnect"
+		r.Heartbeat = &Heartbeat{PingIntervalS: 1, PongTimeoutS: 1, Pings: 10000, Pongs: 10000}
+		r.Figures = map[string]float64{"detected": lost, "lost_after_fault": lost, "never_recovered": never,
+			"reconnect_failures": 250000}
+		r.Fault = &Fault{Kind: "kill", AtS: 1, ForS: 2, DownS: 2.1}
+	}
+	exit := func(code int) *int { return &code }
+	for _, tc := range []struct {
+		name   string
+		change func(r *Record)
+		want   string
+		reason string
+	}{
+		// Half the pongs missing: the pong percentiles are lower bounds.
+		{"heartbeat half its pongs missed", func(r *Record) { heartbeat(r, 10000, 5000) }, StatusFailed,
+			"5,000 of 10,000 pings got no pong within 2s (missed pongs 50%; bound 1.0%)"},
+		{"heartbeat missed pongs at the bound", func(r *Record) { heartbeat(r, 10000, 100) }, StatusDegraded, "missed pongs 1.0%; bound 1.0%"},
+		{"heartbeat missed pongs just past the bound", func(r *Record) { heartbeat(r, 10000, 101) }, StatusFailed, "missed pongs"},
+		{"heartbeat every pong in time", func(r *Record) { heartbeat(r, 10000, 0) }, StatusOK, ""},
+		// 250k failed dials and not one connection back.
+		{"reconnect none back", func(r *Record) { reconnect(r, 1000, 1000) }, StatusFailed,
+			"1,000 of 1,000 connections lost to the fault not back when the window closed (never recovered 100%; bound 1.0%)"},
+		{"reconnect some not back", func(r *Record) { reconnect(r, 1000, 11) }, StatusDegraded, "11 of 1,000 connections lost"},
+		{"reconnect not back at the bound", func(r *Record) { reconnect(r, 1000, 10) }, StatusOK, ""},
+		{"reconnect all back", func(r *Record) { reconnect(r, 1000, 0) }, StatusOK, ""},
+		// Echo against a server that holds replies for minutes.
+		{"80% clamped", func(r *Record) { r.Latency = clampedLatency(t, 200, 800) }, StatusFailed,
+			"latency: 800 of 1,000 values clamped at the histogram's 60 s ceiling (80%; bound 0.1%)"},
+		{"clamped past 0.1%", func(r *Record) { r.Latency = clampedLatency(t, 9989, 11) }, StatusDegraded, "11 of 10,000 values clamped"},
+		{"clamped at 0.1%", func(r *Record) { r.Latency = clampedLatency(t, 9990, 10) }, StatusOK, ""},
+		{"a distribution clamped", func(r *Record) {
+			r.Distributions = map[string]Latency{"recover": clampedLatency(t, 10, 10)}
+		}, StatusFailed, "recover distribution: 10 of 20 values clamped"},
+		{"--fault-cmd exited non-zero", func(r *Record) {
+			reconnect(r, 1000, 0)
+			r.Fault = &Fault{Kind: "cmd", Cmd: "kubectl delete pod chat-0", CmdExit: exit(1), CmdOutput: "pods \"chat-0\" not found"}
+		}, StatusFailed, `fault not played: --fault-cmd exited with 1 (bound: exit 0): pods "chat-0" not found`},
+		{"--fault-cmd exited 0", func(r *Record) {
+			reconnect(r, 1000, 0)
+			r.Fault = &Fault{Kind: "cmd", Cmd: "true", CmdExit: exit(0)}
+		}, StatusOK, ""},
+		{"a signal that failed", func(r *Record) {
+			reconnect(r, 1000, 0)
+			r.Fault.Error = "SIGKILL: os: process already finished"
+		}, StatusFailed, "fault kill not played: SIGKILL: os: process already finished"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sampleRecord(t, "gorilla", 1)
+			r.Conns, r.Connect = 1000, Connect{Attempted: 1000, Established: 1000}
+			tc.change(&r)
+			ApplyVerdict(&r)
+			if r.Status != tc.want || !strings.Contains(r.Reason, tc.reason) || (tc.want == StatusOK) != (r.Reason == "") {
+				t.Errorf("status %q reason %q, want %q containing %q", r.Status, r.Reason, tc.want, tc.reason)
+			}
+		})
 	}
 }

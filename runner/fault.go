@@ -62,6 +62,9 @@ func (c *cellRun) fault(f scenarios.Fault, rec *report.Fault) error {
 		return fmt.Errorf("--fault %s acts on a reference server; with --target give --fault-cmd", f.Kind)
 	}
 	proc := c.srv.cur()
+	if !proc.alive() { // no signal can reach it: the fault would be the server's own
+		return fmt.Errorf("the server had exited before the fault: %s", proc.deathReason())
+	}
 	switch f.Kind {
 	case "stop":
 		if err := proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -77,7 +80,9 @@ func (c *cellRun) fault(f scenarios.Fault, rec *report.Fault) error {
 	case "term":
 		proc.stop(5 * time.Second) // SIGTERM: close 1001 to every client, then exit
 	case "kill", "restart":
-		_ = proc.cmd.Process.Kill()
+		if err := proc.cmd.Process.Kill(); err != nil {
+			return fmt.Errorf("SIGKILL: %w", err)
+		}
 		<-proc.exited
 	default:
 		return fmt.Errorf("unknown fault %q", f.Kind)

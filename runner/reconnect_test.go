@@ -137,7 +137,8 @@ func TestAServerThatDoesNotComeBackFailsTheCell(t *testing.T) {
 }
 
 // TestFaultCmdRunsForATarget: against a --target the user's command plays
-// the fault, its exit code and output recorded and a failure marked.
+// the fault, its exit code and output recorded; a non-zero exit fails the
+// cell.
 func TestFaultCmdRunsForATarget(t *testing.T) {
 	plan := reconnectPlan(t, 4, 200*time.Millisecond, 200*time.Millisecond,
 		scenarios.Fault{Kind: "cmd", Cmd: "echo restarting chat; exit 3"}, "none")
@@ -145,5 +146,10 @@ func TestFaultCmdRunsForATarget(t *testing.T) {
 	r := runOne(t, plan)
 	if r.Fault.CmdExit == nil || *r.Fault.CmdExit != 3 || r.Fault.CmdOutput != "restarting chat" || !r.Marked() {
 		t.Fatalf("fault %+v, marked %v", r.Fault, r.Marked())
+	}
+	// Exit 3: the fault may never have happened, so the cell measured
+	// nothing known.
+	if want := "fault not played: --fault-cmd exited with 3 (bound: exit 0): restarting chat"; r.Status != report.StatusFailed || !strings.Contains(r.Reason, want) {
+		t.Fatalf("status %s %q: want failed with %q", r.Status, r.Reason, want)
 	}
 }
