@@ -397,11 +397,18 @@ func (r *reconnectRun) outcome() *Outcome {
 		hb.Pings, hb.Pongs = hb.Pings+s.pings, hb.Pongs+s.pongs
 		var lastBack int64
 		afterFault := 0
-		for _, o := range s.outages {
+		if first, ok := firstDetection(s.outages, fault); ok {
+			// Connections, not outages: one dropped again after it came
+			// back counts once here, how it first learned of the fault
+			// (lost_again counts the rest).
 			fig["detected"]++
-			fig["detected_"+detectClass(o.how)]++
-			if fault == 0 || o.detected < fault {
+			fig["detected_"+detectClass(first.how)]++
+			if fault == 0 || first.detected < fault {
 				fig["detected_before_fault"]++
+			}
+		}
+		for _, o := range s.outages {
+			if fault == 0 || o.detected < fault {
 				continue
 			}
 			if o.back != 0 {
@@ -457,6 +464,21 @@ func (r *reconnectRun) outcome() *Outcome {
 	return out
 }
 
+// firstDetection is the outage a connection is counted by: its first after
+// the fault, or, when it lost its connection only before the fault, its
+// first.
+func firstDetection(outages []outage, fault int64) (outage, bool) {
+	for _, o := range outages {
+		if fault != 0 && o.detected >= fault {
+			return o, true
+		}
+	}
+	if len(outages) == 0 {
+		return outage{}, false
+	}
+	return outages[0], true
+}
+
 // detectClass is how a connection learned: "close", "read_error",
 // "missed_pong" or "ping_error".
 func detectClass(how string) string {
@@ -486,8 +508,12 @@ func (r *reconnectRun) timeline() *measure.Timeline {
 	}
 	upDelta := make([]float64, n+1)
 	hs := make([]*hdrhistogram.Histogram, n)
+	up := float64(len(r.slots))
 	for i := range r.slots {
 		for _, o := range r.slots[i].outages {
+			if o.detected < w.Start() && (o.back == 0 || o.back >= w.Start()) {
+				up-- // down as the window opened (lost in warmup): its return must not count it twice
+			}
 			if b := bucket(o.detected); b >= 0 {
 				cols["detected"][b]++
 				upDelta[b+1]--
@@ -513,7 +539,6 @@ func (r *reconnectRun) timeline() *measure.Timeline {
 			_ = hs[b].RecordValue(max(1, a.took/1000))
 		}
 	}
-	up := float64(len(r.slots))
 	for b := range n {
 		up += upDelta[b+1]
 		cols["up"][b] = up
