@@ -88,8 +88,9 @@ const BehindThreshold = time.Millisecond
 type OpenLoop struct {
 	// TargetRate is --rate, messages per second across all connections.
 	TargetRate float64 `json:"target_rate_msgs_per_s"`
-	// AchievedRate is messages due in the measured window that were sent,
-	// per second.
+	// AchievedRate is messages whose write finished inside the measured
+	// window, per second, whenever they were due: a backlog written after
+	// the window closed does not count.
 	AchievedRate float64 `json:"achieved_rate_msgs_per_s"`
 	// Sent is the messages sent over the whole cell; BehindSchedule those
 	// due in the window whose write finished more than BehindThreshold
