@@ -131,7 +131,10 @@ func (c *cellRun) connect() error {
 		parallel = max(parallel, 512) // a paced storm must not be capped by too few dialers
 	}
 	cpu0 := measure.SelfCPU()
-	cr := connectAll(c.ctx, c.plan.Driver, c.url, c.p.Conns, parallel, c.p.ConnectRate, opts, c.plan.Sources)
+	// A scenario that pings starts on each connection the moment it is up,
+	// so the server's idle timeout never sees it silent (KeepAlive).
+	keep := func(cl *scenarios.Client) { scenarios.KeepAlive(c.plan.Scenario, c.p, cl) }
+	cr := connectAll(c.ctx, c.plan.Driver, c.url, c.p.Conns, parallel, c.p.ConnectRate, opts, c.plan.Sources, keep)
 	c.cpuConnect = measure.SelfCPU() - cpu0
 	for k, v := range cr.errors {
 		c.rec.Errors[k] += v

@@ -30,8 +30,10 @@ type connectResult struct {
 
 // connectAll dials n connections to url, at most parallel at a time and,
 // when rate > 0, dial i due i/rate seconds in on a paced schedule. It
-// records each handshake's latency (TCP connect, TLS, HTTP upgrade).
-func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, rate float64, opts drivers.DialOptions, sources []net.IP) connectResult {
+// records each handshake's latency (TCP connect, TLS, HTTP upgrade), and
+// hands each connection to up (when not nil) the moment it is established.
+func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel int, rate float64, opts drivers.DialOptions, sources []net.IP,
+	up func(*scenarios.Client)) connectResult {
 	res := connectResult{handshake: measure.NewRecorder(), errors: map[string]uint64{}}
 	if rate > 0 {
 		res.service = measure.NewRecorder()
@@ -78,6 +80,13 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 				}
 				conn, err := d.Dial(ctx, url, o)
 				t1 := clock.Now()
+				var cl *scenarios.Client
+				if err == nil {
+					cl = &scenarios.Client{ID: dl.id, Conn: conn}
+					if up != nil {
+						up(cl)
+					}
+				}
 				mu.Lock()
 				if err != nil {
 					if ctx.Err() == nil {
@@ -93,7 +102,7 @@ func connectAll(ctx context.Context, d drivers.Driver, url string, n, parallel i
 					} else {
 						res.handshake.Record(t1, time.Duration(t1-t0))
 					}
-					res.clients = append(res.clients, &scenarios.Client{ID: dl.id, Conn: conn})
+					res.clients = append(res.clients, cl)
 				}
 				mu.Unlock()
 			}

@@ -18,8 +18,10 @@ func init() { Register(heartbeat{}) }
 // connection pings every PingInterval (from a random start, with ±10% jitter
 // on each interval, so they never fire together) and records the pong round
 // trip. Reference servers get an idle timeout of idleTimeoutIntervals ping
-// intervals (plus an allowance for the connect phase), so a connection that
-// stays up through a longer run proves its pings kept it alive.
+// intervals, so a connection that stays up through a longer run proves its
+// pings kept it alive. Each connection pings from the moment it is up
+// (KeepAlive), so no connection count or connect rate can make that
+// timeout fire before the scenario runs.
 type heartbeat struct{}
 
 // idleTimeoutIntervals is the reference servers' idle timeout in ping
@@ -28,19 +30,13 @@ type heartbeat struct{}
 // inside any run.
 const idleTimeoutIntervals = 3
 
-// connectAllowancePerConn is added to the idle timeout for every connection:
-// pinging starts once the last connection is up and the server's memory has
-// been read, so the first connections sit silent through the whole connect
-// phase first. 250 µs a connection allows for connecting at 4,000/s, about half
-// the slowest rate measured here with the server pinned to one CPU (15,000
-// connections took 1.7–2.0 s).
-const connectAllowancePerConn = 250 * time.Microsecond
-
 // heartbeatIdleTimeout is the reference servers' idle timeout in a heartbeat
-// cell: idleTimeoutIntervals ping intervals after the connect allowance.
+// cell: idleTimeoutIntervals ping intervals.
 func heartbeatIdleTimeout(p Params) time.Duration {
-	return idleTimeoutIntervals*p.PingInterval + time.Duration(p.Conns)*connectAllowancePerConn
+	return idleTimeoutIntervals * p.PingInterval
 }
+
+func (heartbeat) keepsAlive() {}
 
 func (heartbeat) Name() string { return "heartbeat" }
 func (heartbeat) Description() string {
@@ -127,27 +123,21 @@ func (r *heartbeatRun) count(f func()) { r.mu.Lock(); f(); r.mu.Unlock() }
 // read receives the pongs (and anything else) until the connection closes.
 func (r *heartbeatRun) read(c *Client) {
 	defer r.readers.Done()
-	buf := make([]byte, 512)
-	for {
-		_, got, err := c.Conn.ReadMessage(buf)
-		if err != nil {
-			c.Broken.Store(true)
-			if !r.env.Ended() {
-				if r.env.CountClose(err) {
-					r.count(func() { r.hb.ClosedByServer++ })
-				} else {
-					r.count(func() { r.out.Errors["read"]++ })
-				}
-			}
-			return
+	err := c.readUntilDead()
+	c.Broken.Store(true)
+	if !r.env.Ended() {
+		if r.env.CountClose(err) {
+			r.count(func() { r.hb.ClosedByServer++ })
+		} else {
+			r.count(func() { r.out.Errors["read"]++ })
 		}
-		buf = got[:cap(got)]
 	}
 }
 
 // ping pings every interval, a random offset in, until the window closes.
 func (r *heartbeatRun) ping(ctx context.Context, i int, c *Client) {
 	defer r.pingers.Done()
+	c.take() // from here this goroutine pings
 	env, p := r.env, r.env.Params
 	batch := r.out.Latency.Batch()
 	defer batch.Flush()

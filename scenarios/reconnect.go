@@ -43,6 +43,8 @@ func (reconnect) Mode(Params) string                       { return "reconnect" 
 func (reconnect) Measures() Measured                       { return Traffic }
 func (reconnect) ServerIdleTimeout(p Params) time.Duration { return heartbeatIdleTimeout(p) }
 
+func (reconnect) keepsAlive() {}
+
 func (reconnect) Validate(p Params) error {
 	if err := (heartbeat{}).Validate(p); err != nil {
 		return err
@@ -242,8 +244,15 @@ func (r *reconnectRun) slot(ctx context.Context, i int) {
 		r.out.Messages += s.inWindow
 		r.out.DrainMessages += s.inDrain
 	}()
+	// The first session's connection is the one the connect phase opened,
+	// kept alive until now and read by its keeper; the session pings it
+	// from here. Later ones are the session's own to read.
+	c := r.env.Clients[i]
+	c.take()
+	read := c.readUntilDead
 	for {
-		how, at := r.session(ctx, i, s)
+		how, at := r.session(ctx, i, s, read)
+		read = nil
 		if how == "" {
 			return
 		}
@@ -263,28 +272,25 @@ func (r *reconnectRun) slot(ctx context.Context, i int) {
 
 // session heartbeats s.conn until the connection is found dead, returning
 // how ("close_CODE", "read_error", "missed_pong", "ping_error") and when, or
-// "" once the load has ended.
-func (r *reconnectRun) session(ctx context.Context, i int, s *rslot) (string, int64) {
+// "" once the load has ended. read reads s.conn until it fails (nil: a
+// reader of the session's own).
+func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func() error) (string, int64) {
 	env, p := r.env, r.env.Params
+	if read == nil {
+		read = (&Client{Conn: s.conn}).readUntilDead
+	}
 	died := make(chan string, 1)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		buf := make([]byte, 512)
-		for {
-			_, got, err := s.conn.ReadMessage(buf)
-			if err != nil {
-				how := "read_error"
-				if !env.Ended() && env.CountClose(err) {
-					var ce *drivers.CloseError
-					errors.As(err, &ce)
-					how = fmt.Sprintf("close_%d", ce.Code)
-				}
-				died <- how
-				return
-			}
-			buf = got[:cap(got)]
+		err := read()
+		how := "read_error"
+		if !env.Ended() && env.CountClose(err) {
+			var ce *drivers.CloseError
+			errors.As(err, &ce)
+			how = fmt.Sprintf("close_%d", ce.Code)
 		}
+		died <- how
 	}()
 	defer func() {
 		if env.Ended() {

@@ -73,6 +73,9 @@ type Client struct {
 	// that only the peer can end (a write the peer does not read, a reply
 	// awaited): when the runner ends the load it aborts busy connections.
 	Busy atomic.Bool
+	// keeper pings the connection from the moment it is up until the
+	// scenario takes it over (KeepAlive); nil for scenarios that do not ping.
+	keeper *keeper
 }
 
 // Counter is a per-connection progress counter padded to its own cache line,
