@@ -137,7 +137,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.fault, "fault", "", "reconnect: what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)")
 	fs.StringVar(&o.faultAt, "fault-at", "2s", "reconnect: when the fault strikes, after the measured window opens")
 	fs.StringVar(&o.faultFor, "fault-for", "3s", "reconnect: how long the server stays down or frozen (restart: none)")
-	fs.StringVar(&o.faultCmd, "fault-cmd", "", "reconnect with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded")
+	fs.StringVar(&o.faultCmd, "fault-cmd", "", "reconnect with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded, and a non-zero exit fails the cell")
 	fs.StringVar(&o.backoff, "backoff", "full-jitter", "reconnect: none (at once, then every --backoff-base), exponential, or full-jitter (AWS)")
 	fs.StringVar(&o.backoffBase, "backoff-base", "100ms", "reconnect: the backoff's first wait")
 	fs.StringVar(&o.backoffCap, "backoff-cap", "10s", "reconnect: the backoff's longest wait")
