@@ -79,9 +79,9 @@ const nbioFrameHeaderMax = 10
 
 // Run serves /echo and /broadcast through nbio's websocket.Upgrader and every
 // other request through other, on an nbhttp.Engine handed the listener ln.
-// When ctx ends (Serve has told every WebSocket to go away by then) it shuts
-// the engine down: the listener is closed, the connections left are closed,
-// and the pollers stop.
+// When ctx ends (Serve has stopped the listener accepting and told every
+// WebSocket to go away by then) it shuts the engine down: the listener is
+// closed, the connections left are closed, and the pollers stop.
 func (nbioServer) Run(ctx context.Context, ln net.Listener, s Settings, live *Live, other http.Handler) error {
 	srv := newNbioEndpoints(s, live)
 	mux := http.NewServeMux()
