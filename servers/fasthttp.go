@@ -41,10 +41,11 @@ const fasthttpMinReadBuffer = 1024
 
 // Run serves /echo and /broadcast through the fork's FastHTTPUpgrader and
 // everything else through other, adapted to fasthttp. When ctx ends (Serve
-// has told every WebSocket to go away by then) it shuts the fasthttp.Server
-// down, which stops accepting and waits for plain HTTP requests but not for
-// hijacked connections, then closes the WebSockets still open and waits,
-// bounded, for their handlers to return.
+// has stopped the listener accepting and told every WebSocket to go away by
+// then) it shuts the fasthttp.Server down, which closes the listener and
+// waits for plain HTTP requests but not for hijacked connections, then
+// closes the WebSockets still open and waits, bounded, for their handlers
+// to return.
 func (fasthttpServer) Run(ctx context.Context, ln net.Listener, s Settings, live *Live, other http.Handler) error {
 	e := newFasthttpEndpoints(s, live)
 	rest := fasthttpadaptor.NewFastHTTPHandler(other)

@@ -79,9 +79,9 @@ const nbioFrameHeaderMax = 10
 
 // Run serves /echo and /broadcast through nbio's websocket.Upgrader and every
 // other request through other, on an nbhttp.Engine handed the listener ln.
-// When ctx ends (Serve has told every WebSocket to go away by then) it shuts
-// the engine down: the listener is closed, the connections left are closed,
-// and the pollers stop.
+// When ctx ends (Serve has stopped the listener accepting and told every
+// WebSocket to go away by then) it shuts the engine down: the listener is
+// closed, the connections left are closed, and the pollers stop.
 func (nbioServer) Run(ctx context.Context, ln net.Listener, s Settings, live *Live, other http.Handler) error {
 	srv := newNbioEndpoints(s, live)
 	mux := http.NewServeMux()
@@ -328,12 +328,27 @@ func (e *nbioEndpoints) accept(c *nbioConn, w http.ResponseWriter, r *http.Reque
 	// it again once the listener is long past that point fixes it.
 	nbc := c.nbc
 	time.AfterFunc(e.handshake/2, func() { _ = nbc.SetReadDeadline(time.Time{}) })
+	// Published: the poller installs the inline executor on its next
+	// read (see install). Messages that arrived since the 101 went out
+	// wait in nbio's job list behind this handler and come first.
 	c.ready.Store(true)
-	// From here on this connection's messages are handled inline (see
-	// execute). Messages that arrived since the 101 went out wait in
-	// nbio's job list behind this handler and come first.
-	ws.Execute = c.execute
 	return true
+}
+
+// install switches the connection's websocket callbacks to the inline
+// executor (execute) once accept has published the upgraded connection, and
+// says whether they run inline now. It runs on the poller goroutine, at the
+// start of every read: nbio reads ws.Execute only there, while it parses, so
+// writing the field there too, after the ready flag has ordered everything
+// accept set, leaves no moment where the worker that ran accept and the
+// poller touch it unordered. Until then nbio's upgrader left ws.Execute at
+// the connection's job list (nbc.Execute), which keeps the order.
+func (c *nbioConn) install() bool {
+	if !c.installed && c.ready.Load() {
+		c.ws.Execute = c.execute
+		c.installed = true
+	}
+	return c.installed
 }
 
 // onData is the connection's nbio data handler: every read that returns
@@ -343,6 +358,7 @@ func (e *nbioEndpoints) accept(c *nbioConn, w http.ResponseWriter, r *http.Reque
 // there are parsed, the empty message is handled, then the rest.
 func (c *nbioConn) onData(nc *nbio.Conn, data []byte) {
 	c.it.touch()
+	c.install()
 	for len(data) > 0 {
 		n, opcode := c.scan.Next(data)
 		op := websocket.MessageType(opcode)
@@ -355,7 +371,10 @@ func (c *nbioConn) onData(nc *nbio.Conn, data []byte) {
 }
 
 // emptyMessage hands a data message without payload to onMessage, through
-// the connection's executor like the others, so that the order holds.
+// the executor nbio would use for the others, so that the order holds: the
+// inline one once installed, the connection's job list before (where
+// nbio's upgrader left ws.Execute, which is not read here, as the worker
+// running accept may not be done with the connection).
 func (c *nbioConn) emptyMessage(nc *nbio.Conn, op websocket.MessageType) {
 	ws, ok := nc.Session().(*websocket.Conn)
 	if !ok {
@@ -364,7 +383,12 @@ func (c *nbioConn) emptyMessage(nc *nbio.Conn, op websocket.MessageType) {
 	if closed, _ := nc.IsClosed(); closed {
 		return
 	}
-	ws.Execute(func() { c.e.onMessage(ws, op, nil) })
+	f := func() { c.e.onMessage(ws, op, nil) }
+	if c.install() {
+		c.execute(f)
+		return
+	}
+	nc.Execute(f)
 }
 
 // nbioUnderlying returns the nbio connection under the net.Conn nbio's
@@ -528,14 +552,17 @@ type nbioConn struct {
 	nbc *nbio.Conn
 	out nbioCounter
 	it  *idleTimer
-	// Poller goroutine only: the frame scan of what is read, and whether
-	// callbacks run inline yet (execute).
-	scan   framescan.Scanner
-	inline bool
+	// Poller goroutine only: the frame scan of what is read, whether the
+	// inline executor is installed (install), and whether callbacks run
+	// inline yet (execute).
+	scan      framescan.Scanner
+	installed bool
+	inline    bool
 	// remove unregisters from Live; set before any callback can run.
 	remove  func()
 	deflate bool // permessage-deflate negotiated
-	// ready is set once the upgrade is done and the fields above are set.
+	// ready is set once the upgrade is done and the fields above are set;
+	// it publishes them to the poller (install) and the hub's callback.
 	ready atomic.Bool
 
 	pending atomic.Int64

@@ -90,10 +90,11 @@ type Stats struct {
 
 // Serve runs srv on a TCP listener at listen (e.g. "127.0.0.1:0") until ctx
 // ends. It mounts /echo and /broadcast from srv.Handlers and GET /stats, then
-// writes one ready line (see ParseReady) to ready. When ctx ends it stops
-// accepting, closes every WebSocket with 1001 (going away), shuts the HTTP
-// server down within shutdownTimeout and returns nil; an error means the
-// server could not start, failed while serving, or did not stop cleanly.
+// writes one ready line (see ParseReady) to ready. When ctx ends it shuts
+// down in the order every server follows (see shutdown): it stops
+// accepting, closes every WebSocket with 1001 (going away), then stops the
+// server, and returns nil; an error means the server could not start,
+// failed while serving, or did not stop cleanly.
 func Serve(ctx context.Context, srv Server, listen string, s Settings, ready io.Writer) error {
 	if srv == nil {
 		return errors.New("serve: no server")
@@ -128,6 +129,8 @@ func ServeOn(ctx context.Context, srv Server, ln net.Listener, s Settings, ready
 	name := srv.Name()
 	rt := applyRuntime(s)
 	live := &Live{}
+	gate := newAcceptGate(ln)
+	defer gate.Close() // releases an Accept a server left waiting
 	mux := http.NewServeMux()
 	var remote bool
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -136,12 +139,23 @@ func ServeOn(ctx context.Context, srv Server, ln net.Listener, s Settings, ready
 	mux.Handle("GET /stats", statsHandler(name, live, rt, remote))
 
 	var served chan error
-	var stop func() error
+	var stopServing func(context.Context) error
 	if eng, ok := srv.(Engine); ok {
 		runCtx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		served = make(chan error, 1)
-		go func() { served <- eng.Run(runCtx, ln, s, live, mux) }()
-		stop = func() error { return shutdownEngine(cancel, served, live, name) }
+		go func() { served <- eng.Run(runCtx, gate, s, live, mux) }()
+		stopServing = func(context.Context) error {
+			// Run bounds its own shutdown; this bound is for one that
+			// does not.
+			cancel()
+			select {
+			case err := <-served:
+				return err
+			case <-time.After(shutdownTimeout):
+				return fmt.Errorf("engine still running after %s", shutdownTimeout)
+			}
+		}
 	} else {
 		h := srv.(Mounter).Handlers(s, live) // Register admits nothing else
 		mux.Handle("/echo", orNotImplemented(h.Echo))
@@ -154,9 +168,18 @@ func ServeOn(ctx context.Context, srv Server, ln net.Listener, s Settings, ready
 			ReadHeaderTimeout: s.HandshakeTimeout,
 		}
 		served = make(chan error, 1)
-		go func() { served <- hs.Serve(ln) }()
-		stop = func() error { return shutdown(hs, live, name) }
+		go func() { served <- hs.Serve(gate) }()
+		stopServing = func(ctx context.Context) error {
+			// Waits for plain HTTP requests (/stats) in flight; it does
+			// not track hijacked connections, which is what live is for.
+			if err := hs.Shutdown(ctx); err != nil {
+				_ = hs.Close()
+				return err
+			}
+			return nil
+		}
 	}
+	stop := func() error { return shutdown(gate, live, name, stopServing) }
 
 	// One Write call, so a reader of a pipe gets the whole line at once.
 	_, err := fmt.Fprintf(ready, "%sserver=%s addr=%s pid=%d\n", readyPrefix, name, ln.Addr(), os.Getpid())
@@ -177,68 +200,6 @@ func ServeOn(ctx context.Context, srv Server, ln net.Listener, s Settings, ready
 		err = fmt.Errorf("serve %s: %w", name, err)
 		return errors.Join(err, stop())
 	}
-}
-
-// shutdownEngine tells every WebSocket to go away, waits (bounded) for them
-// to close, then stops the engine and waits for its Run to return.
-func shutdownEngine(cancel context.CancelFunc, served chan error, live *Live, name string) error {
-	defer cancel()
-	ctx, done := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer done()
-	live.GoingAway()
-	var errs []error
-	if err := waitClosed(ctx, live); err != nil {
-		errs = append(errs, fmt.Errorf("serve %s: shutdown: %w", name, err))
-	}
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			errs = append(errs, fmt.Errorf("serve %s: %w", name, err))
-		}
-	case <-time.After(shutdownTimeout):
-		errs = append(errs, fmt.Errorf("serve %s: shutdown: engine still running after %s", name, shutdownTimeout))
-	}
-	return errors.Join(errs...)
-}
-
-// waitClosed waits until every connection has unregistered from live, or
-// ctx ends.
-func waitClosed(ctx context.Context, live *Live) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for live.Count() > 0 {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return fmt.Errorf("%d connections still open after %s", live.Count(), shutdownTimeout)
-		}
-	}
-	return nil
-}
-
-// shutdown stops accepting, tells every WebSocket to go away and waits,
-// bounded, for in-flight requests and connection handlers to finish.
-func shutdown(hs *http.Server, live *Live, name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	// Shutdown closes the listener at once, then waits for plain HTTP
-	// requests; it does not track hijacked (WebSocket) connections, which
-	// is what live is for. Both run at the same time to stay in the bound.
-	shut := make(chan error, 1)
-	go func() { shut <- hs.Shutdown(ctx) }()
-	live.GoingAway()
-	err := <-shut
-	if err != nil {
-		_ = hs.Close()
-		return fmt.Errorf("serve %s: shutdown: %w", name, err)
-	}
-	// Handlers unregister as they return; waiting for that means no
-	// connection goroutine outlives Serve in the normal case.
-	if err := waitClosed(ctx, live); err != nil {
-		return fmt.Errorf("serve %s: shutdown: %w", name, err)
-	}
-	return nil
 }
 
 func orNotImplemented(h http.Handler) http.Handler {

@@ -57,10 +57,13 @@ type Engine interface {
 	// Run serves on ln until ctx ends: the WebSocket endpoints /echo and
 	// /broadcast through the library, every other request through other
 	// (an http.Handler holding /stats). Every accepted WebSocket registers
-	// with live, as with Handlers. When ctx ends Serve has already told
-	// live's connections to go away; Run then stops accepting, closes what
-	// is left, and returns within shutdownTimeout. An error means the
-	// engine could not start or failed while serving.
+	// with live, as with Handlers. Shutdown follows Serve's one order: ln
+	// stops accepting first (its socket is closed; Accept then waits until
+	// Run closes ln, so the engine sees no failure), the WebSockets are
+	// told to go away and Serve waits for them while the engine serves on,
+	// and only then does ctx end: Run then closes ln and whatever is left,
+	// and returns within shutdownTimeout. An error means the engine could
+	// not start or failed while serving.
 	Run(ctx context.Context, ln net.Listener, s Settings, live *Live, other http.Handler) error
 }
 

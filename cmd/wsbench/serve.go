@@ -20,7 +20,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench serve --server NAME [flags]\n\n"+
 			"Serves /echo, /broadcast and /stats, prints one ready line with its address,\n"+
-			"and closes every connection with 1001 on SIGTERM or Ctrl-C.\nServers: %s\n\nFlags:\n",
+			"and on SIGTERM or Ctrl-C stops accepting, closes every connection with 1001, and exits.\nServers: %s\n\nFlags:\n",
 			strings.Join(servers.Names(), ", "))
 		fs.PrintDefaults()
 	}
