@@ -517,6 +517,8 @@ func (r *reconnectRun) timeline() *measure.Timeline {
 	for b := range n {
 		up += upDelta[b+1]
 		cols["up"][b] = up
+		// No handshake in the interval: no p99, a gap rather than 0 ms.
+		cols["handshake_p99_ms"][b] = measure.Missing()
 		if hs[b] != nil {
 			cols["handshake_p99_ms"][b] = float64(hs[b].ValueAtQuantile(99)) / 1000
 		}
