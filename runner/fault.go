@@ -145,7 +145,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // later RSS stands for those intervals. Sampling every 100 ms into 100 ms
 // intervals would otherwise leave an interval empty now and then. An
 // interval no pair covers (the server killed and not yet back) is missing,
-// not zero.
+// not zero; so is one whose samples read RSS 0 (killed, not yet reaped).
 func (c *cellRun) timelineServer(t *measure.Timeline, windowStart time.Time) {
 	if t == nil || c.srv == nil || t.IntervalS <= 0 {
 		return
@@ -157,7 +157,8 @@ func (c *cellRun) timelineServer(t *measure.Timeline, windowStart time.Time) {
 		for k := 1; k < len(samples); k++ {
 			a, b := samples[k-1], samples[k]
 			span := b.At.Sub(a.At)
-			if span <= 0 || !b.At.After(windowStart) {
+			// RSS 0 is a killed process not yet reaped: no longer the server.
+			if span <= 0 || !b.At.After(windowStart) || a.RSS == 0 || b.RSS == 0 {
 				continue
 			}
 			rate := (b.CPU - a.CPU).Seconds() / span.Seconds()

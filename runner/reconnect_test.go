@@ -109,18 +109,24 @@ func TestTermSendsEveryConnectionAClose1001(t *testing.T) {
 	if r.Figures["never_recovered"] != 0 || r.Status != report.StatusOK {
 		t.Fatalf("status %s %q, figures %v", r.Status, r.Reason, r.Figures)
 	}
-	// While the server is down its CPU and RSS are missing, not zero; so
-	// is the handshake p99 of an interval without a reconnect.
+	checkTimelineGaps(t, r, true)
+}
+
+// checkTimelineGaps: while the server is down its CPU and RSS are missing,
+// not zero; so is the handshake p99 of an interval without a reconnect.
+// With wantGap the outage lasts long enough to leave an interval missing.
+func checkTimelineGaps(t *testing.T, r report.Record, wantGap bool) {
+	t.Helper()
 	for _, name := range []string{"server_rss_bytes", "server_cpu_util", "handshake_p99_ms"} {
 		col, missing := r.Timeline.Column(name), 0
 		for i, v := range col {
 			if measure.IsMissing(v) {
 				missing++
 			} else if v == 0 && name != "server_cpu_util" {
-				t.Errorf("%s[%d] = 0: a missing value written as zero", name, i)
+				t.Errorf("%s[%d] = 0: a missing value written as zero: %v", name, i, col)
 			}
 		}
-		if missing == 0 || missing == len(col) {
+		if missing == len(col) || (wantGap && missing == 0) {
 			t.Errorf("%s: %d of %d intervals missing, want the outage's and no more: %v", name, missing, len(col), col)
 		}
 	}
@@ -139,6 +145,7 @@ func TestRestartRecoversUnderEveryBackoff(t *testing.T) {
 		if r.Labels["backoff"] == "" || !strings.HasPrefix(r.Labels["backoff"], b) {
 			t.Fatalf("%s: labels %v", b, r.Labels)
 		}
+		checkTimelineGaps(t, r, false)
 	}
 }
 
