@@ -107,7 +107,7 @@ type slopeView struct {
 }
 
 type groupView struct {
-	Title    string
+	Title string
 	// Tables are the results tables, every column, above the charts.
 	Tables   []tableView
 	Deflate  string // per server, whether permessage-deflate was negotiated
@@ -115,9 +115,9 @@ type groupView struct {
 	Spectrum chartView
 	// Figures are the scenario's own figures, distributions and close
 	// codes, as its profile declares them.
-	Figures  []chartView
-	Bars     []chartView
-	Series   []chartView
+	Figures []chartView
+	Bars    []chartView
+	Series  []chartView
 	// Storm is the scenario's timeline charts (a reconnect storm).
 	Storm    []chartView
 	NoSeries bool
