@@ -200,7 +200,7 @@ func spreadTable(rows []fileRecord, multiFile bool) tableView {
 // figureRE reads the number at the start of a table cell and its unit:
 // "12,345", "1.25ms", "850µs", "3.18s", "22.0 MiB", "45%", "1% of 2",
 // "9,000 of 10,000".
-var figureRE = regexp.MustCompile(`^(-?[0-9][0-9,]*(?:\.[0-9]+)?)\s?(µs|ms|s|B|KiB|MiB|GiB|%)?(?:$|\s|\b)`)
+var figureRE = regexp.MustCompile(`^(-?[0-9][0-9,]*(?:\.[0-9]+)?)\s?(µs|ms|s|B|KiB|MiB|GiB|%)?(?:$|\s)`)
 
 var unitScale = map[string]float64{
 	"µs": 1e-6, "ms": 1e-3, "s": 1,
