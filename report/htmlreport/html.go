@@ -4,8 +4,9 @@
 // profiles through package report, which does not import it.
 package htmlreport
 
-// The HTML report is one self-contained page: no scripts, no external
-// stylesheets, fonts or images, nothing fetched over the network. Charts are
+// The HTML report is one self-contained page: no external scripts,
+// stylesheets, fonts or images, nothing fetched over the network; its one
+// inline script sorts the results tables (tables.go). Charts are
 // inline SVG written by hand. A charting library would need JavaScript (or
 // a large dependency) to draw what is here a handful of polylines, circles
 // and rectangles; minimal SVG is simpler, prints, works offline and can be
@@ -31,7 +32,8 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
-// Render writes a self-contained HTML page with charts for results.
+// Render writes a self-contained HTML page with the results tables and
+// charts for results.
 // names label the results (usually their file names), one per result; a
 // missing or empty name becomes "file N". With two or more results the
 // charts show every (file, server) as its own series, side by side; with
