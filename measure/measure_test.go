@@ -2,7 +2,10 @@ package measure
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -223,5 +226,32 @@ func TestCompressibleFiller(t *testing.T) {
 		if text && !utf8.Valid(a) {
 			t.Error("text filler is not valid UTF-8")
 		}
+	}
+}
+
+// TestTimelineMissingIsNullInJSON: a missing interval survives a round trip
+// through the file as null, not as 0 (JSON has no NaN).
+func TestTimelineMissingIsNullInJSON(t *testing.T) {
+	tl := &Timeline{IntervalS: 0.1, Points: make([][]float64, 3)}
+	tl.Add("rss", []float64{5, Missing(), 7})
+	tl.Add("short", []float64{1})
+	data, err := json.Marshal(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"interval_s":0.1,"names":["rss","short"],"points":[[5,1],[null,null],[7,null]]}`; string(data) != want {
+		t.Fatalf("got %s\nwant %s", data, want)
+	}
+	var back Timeline
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	rss := back.Column("rss")
+	if len(rss) != 3 || rss[0] != 5 || !IsMissing(rss[1]) || rss[2] != 7 {
+		t.Fatalf("read back %v", rss)
+	}
+	tl.Add("bad", []float64{math.Inf(1)})
+	if _, err := json.Marshal(tl); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Fatalf("an infinite value: %v, want an error naming the column", err)
 	}
 }

@@ -57,6 +57,9 @@ type Profile struct {
 // Chart is one timeline column drawn over time.
 type Chart struct {
 	Name, Title, Unit string
+	// Format says how the values read on the axis: Count (the default),
+	// Bytes or Percent (a fraction).
+	Format Format
 }
 
 // Throughput says which rate is the scenario's headline.

@@ -59,6 +59,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if h.TotalCount() != 991 || h.ValueAtQuantile(50) != back.Records[0].Latency.P50 {
 		t.Fatalf("decoded histogram: count %d p50 %d, want 991 and %d", h.TotalCount(), h.ValueAtQuantile(50), back.Records[0].Latency.P50)
 	}
+	if st, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Fatalf("saved file has mode %v, want 0644 (results are shared)", st.Mode().Perm())
+	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Fatalf("save left %d files behind, want only the result", len(entries))

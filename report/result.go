@@ -502,7 +502,8 @@ func (r Record) ErrorCount() uint64 {
 }
 
 // Save writes res to path atomically: a temporary file in the same folder
-// renamed over the target, so a reader never sees half a file.
+// renamed over the target, so a reader never sees half a file. The file is
+// 0644 (os.CreateTemp makes 0600): results are published and shared.
 func Save(path string, res *Result) error {
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -520,6 +521,10 @@ func Save(path string, res *Result) error {
 		tmp.Close()
 		return fmt.Errorf("write result %s: %w", path, err)
 	}
+	if err := tmp.Chmod(OutputMode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write result %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write result %s: %w", path, err)
 	}
@@ -528,6 +533,11 @@ func Save(path string, res *Result) error {
 	}
 	return nil
 }
+
+// OutputMode is the permission of every file wsbench writes (results,
+// reports): readable by all, like any file a command writes with the
+// usual umask, since they are meant to be published.
+const OutputMode = 0o644
 
 // Load reads a result file and checks its schema.
 func Load(path string) (*Result, error) {

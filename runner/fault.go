@@ -144,31 +144,66 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // timelineServer adds the server's CPU (share of one CPU) and RSS to a
 // scenario's timeline, interval by interval, from every server process's
-// samples (a restart's new process included).
+// samples (a restart's new process included). Two consecutive samples of
+// one process cover the time between them: the CPU rate between them
+// counts in every interval they overlap (weighted by the overlap), and the
+// later RSS stands for those intervals. Sampling every 100 ms into 100 ms
+// intervals would otherwise leave an interval empty now and then. An
+// interval no pair covers (the server killed and not yet back) is missing,
+// not zero; so is one whose samples read RSS 0 (killed, not yet reaped).
 func (c *cellRun) timelineServer(t *measure.Timeline, windowStart time.Time) {
 	if t == nil || c.srv == nil || t.IntervalS <= 0 {
 		return
 	}
 	n := len(t.Points)
 	step := time.Duration(t.IntervalS * float64(time.Second))
-	cpu, cpuN, rss := make([]float64, n), make([]float64, n), make([]float64, n)
+	cpu, covered, rss := make([]float64, n), make([]float64, n), make([]float64, n)
 	for _, samples := range c.srv.allSamples() {
 		for k := 1; k < len(samples); k++ {
 			a, b := samples[k-1], samples[k]
-			i := int(b.At.Sub(windowStart) / step)
-			if b.At.Before(windowStart) || i >= n || !b.At.After(a.At) {
+			span := b.At.Sub(a.At)
+			// RSS 0 is a killed process not yet reaped: no longer the server.
+			if span <= 0 || !b.At.After(windowStart) || a.RSS == 0 || b.RSS == 0 {
 				continue
 			}
-			cpu[i] += (b.CPU - a.CPU).Seconds() / b.At.Sub(a.At).Seconds()
-			cpuN[i]++
-			rss[i] = float64(b.RSS)
+			rate := (b.CPU - a.CPU).Seconds() / span.Seconds()
+			first := max(0, int(a.At.Sub(windowStart)/step))
+			for i := first; i < n; i++ {
+				from, to := windowStart.Add(time.Duration(i)*step), windowStart.Add(time.Duration(i+1)*step)
+				if !from.Before(b.At) {
+					break
+				}
+				overlap := minTime(to, b.At).Sub(maxTime(from, a.At))
+				if overlap <= 0 {
+					continue
+				}
+				cpu[i] += rate * overlap.Seconds()
+				covered[i] += overlap.Seconds()
+				rss[i] = float64(b.RSS)
+			}
 		}
 	}
 	for i := range cpu {
-		if cpuN[i] > 0 {
-			cpu[i] /= cpuN[i]
+		if covered[i] > 0 {
+			cpu[i] /= covered[i]
+		} else {
+			cpu[i], rss[i] = measure.Missing(), measure.Missing()
 		}
 	}
 	t.Add("server_cpu_util", cpu)
 	t.Add("server_rss_bytes", rss)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

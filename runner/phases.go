@@ -86,7 +86,9 @@ func (w *phaseWatch) second(msgs uint64, now time.Time, rate float64) {
 		}
 	}
 	if w.srv != nil {
-		if s, err := w.srv.samp().Sample(); err == nil {
+		// A killed server not yet reaped reads RSS 0: that second has no
+		// sample, not an empty server.
+		if s, err := w.srv.samp().Sample(); err == nil && s.RSS > 0 {
 			rss := s.RSS
 			sec.ServerRSSBytes = &rss
 			if !w.prevServer.At.IsZero() && s.CPU >= w.prevServer.CPU { // not across a restart

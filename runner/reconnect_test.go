@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
@@ -78,6 +79,14 @@ func TestStopLongerThanThePongTimeoutDetectsEveryConnection(t *testing.T) {
 	if up := r.Timeline.Column("up"); up[0] != conns || up[len(up)-1] != conns || minOf(up) >= conns {
 		t.Fatalf("connections up %v: want %d, a dip, and %d again", up, conns, conns)
 	}
+	// A frozen server is still sampled: every 100 ms interval has its RSS,
+	// though samples come every 100 ms too (an interval between two of
+	// them is covered by the pair).
+	for i, v := range r.Timeline.Column("server_rss_bytes") {
+		if measure.IsMissing(v) || v <= 0 {
+			t.Fatalf("server_rss_bytes[%d] = %v: want a sample in every interval of a frozen server", i, v)
+		}
+	}
 }
 
 func minOf(xs []float64) float64 {
@@ -100,6 +109,27 @@ func TestTermSendsEveryConnectionAClose1001(t *testing.T) {
 	if r.Figures["never_recovered"] != 0 || r.Status != report.StatusOK {
 		t.Fatalf("status %s %q, figures %v", r.Status, r.Reason, r.Figures)
 	}
+	checkTimelineGaps(t, r, true)
+}
+
+// checkTimelineGaps: while the server is down its CPU and RSS are missing,
+// not zero; so is the handshake p99 of an interval without a reconnect.
+// With wantGap the outage lasts long enough to leave an interval missing.
+func checkTimelineGaps(t *testing.T, r report.Record, wantGap bool) {
+	t.Helper()
+	for _, name := range []string{"server_rss_bytes", "server_cpu_util", "handshake_p99_ms"} {
+		col, missing := r.Timeline.Column(name), 0
+		for i, v := range col {
+			if measure.IsMissing(v) {
+				missing++
+			} else if v == 0 && name != "server_cpu_util" {
+				t.Errorf("%s[%d] = 0: a missing value written as zero: %v", name, i, col)
+			}
+		}
+		if missing == len(col) || (wantGap && missing == 0) {
+			t.Errorf("%s: %d of %d intervals missing, want the outage's and no more: %v", name, missing, len(col), col)
+		}
+	}
 }
 
 // TestRestartRecoversUnderEveryBackoff: killed and started at once, the
@@ -115,6 +145,7 @@ func TestRestartRecoversUnderEveryBackoff(t *testing.T) {
 		if r.Labels["backoff"] == "" || !strings.HasPrefix(r.Labels["backoff"], b) {
 			t.Fatalf("%s: labels %v", b, r.Labels)
 		}
+		checkTimelineGaps(t, r, false)
 	}
 }
 

@@ -86,11 +86,17 @@ func (reconnect) Profile() profile.Profile {
 			{Key: "dist.handshake", Label: "reconnect handshake"},
 			{Key: "errors"},
 		},
+		// Every column of the timeline (the runner adds the server's CPU
+		// and RSS), so the HTML report draws all of them.
 		Charts: []profile.Chart{
 			{Name: "up", Title: "connections up", Unit: "connections"},
+			{Name: "detected", Title: "found dead per 100 ms", Unit: "connections"},
 			{Name: "reconnected", Title: "reconnected per 100 ms", Unit: "connections"},
 			{Name: "attempts", Title: "dial attempts per 100 ms", Unit: "dials"},
-			{Name: "server_cpu_util", Title: "server CPU", Unit: "share of one CPU"},
+			{Name: "failed", Title: "failed dials per 100 ms", Unit: "dials"},
+			{Name: "handshake_p99_ms", Title: "reconnect handshake p99 per 100 ms", Unit: "ms"},
+			{Name: "server_cpu_util", Title: "server CPU", Unit: "of one CPU", Format: profile.Percent},
+			{Name: "server_rss_bytes", Title: "server RSS", Unit: "resident memory", Format: profile.Bytes},
 		},
 		Noun: "sent",
 		Unit: "messages",
@@ -548,6 +554,8 @@ func (r *reconnectRun) timeline() *measure.Timeline {
 	for b := range n {
 		up += upDelta[b+1]
 		cols["up"][b] = up
+		// No handshake in the interval: no p99, a gap rather than 0 ms.
+		cols["handshake_p99_ms"][b] = measure.Missing()
 		if hs[b] != nil {
 			cols["handshake_p99_ms"][b] = float64(hs[b].ValueAtQuantile(99)) / 1000
 		}

@@ -250,6 +250,13 @@ func TestReportHTMLAndRunHTML(t *testing.T) {
 	if code, _, errOut := wsbench(t, "report", file, file, "--format", "html", "-o", diff); code != exitOK {
 		t.Fatalf("report html: exit %d %s", code, errOut)
 	}
+	for _, p := range []string{file, page, diff} {
+		if st, err := os.Stat(p); err != nil {
+			t.Error(err)
+		} else if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want 0644", p, st.Mode().Perm())
+		}
+	}
 	for _, p := range []string{page, diff} {
 		data, err := os.ReadFile(p)
 		if err != nil {

@@ -60,7 +60,8 @@ func loadResults(files []string) ([]*report.Result, []string, error) {
 }
 
 // writeOutput runs render into path (atomically: a temporary file renamed
-// into place) or, with no path, into stdout.
+// into place, with report.OutputMode rather than CreateTemp's 0600) or,
+// with no path, into stdout.
 func writeOutput(path string, stdout io.Writer, render func(io.Writer) error) error {
 	if path == "" {
 		return render(stdout)
@@ -73,6 +74,10 @@ func writeOutput(path string, stdout io.Writer, render func(io.Writer) error) er
 	if err := render(tmp); err != nil {
 		tmp.Close()
 		return err
+	}
+	if err := tmp.Chmod(report.OutputMode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

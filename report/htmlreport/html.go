@@ -4,8 +4,9 @@
 // profiles through package report, which does not import it.
 package htmlreport
 
-// The HTML report is one self-contained page: no scripts, no external
-// stylesheets, fonts or images, nothing fetched over the network. Charts are
+// The HTML report is one self-contained page: no external scripts,
+// stylesheets, fonts or images, nothing fetched over the network; its one
+// inline script sorts the results tables (tables.go). Charts are
 // inline SVG written by hand. A charting library would need JavaScript (or
 // a large dependency) to draw what is here a handful of polylines, circles
 // and rectangles; minimal SVG is simpler, prints, works offline and can be
@@ -31,7 +32,8 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
-// Render writes a self-contained HTML page with charts for results.
+// Render writes a self-contained HTML page with the results tables and
+// charts for results.
 // names label the results (usually their file names), one per result; a
 // missing or empty name becomes "file N". With two or more results the
 // charts show every (file, server) as its own series, side by side; with
@@ -107,12 +109,17 @@ type slopeView struct {
 }
 
 type groupView struct {
-	Title    string
+	Title string
+	// Tables are the results tables, every column, above the charts.
+	Tables   []tableView
 	Deflate  string // per server, whether permessage-deflate was negotiated
 	Notes    []string
 	Spectrum chartView
-	Bars     []chartView
-	Series   []chartView
+	// Figures are the scenario's own figures, distributions and close
+	// codes, as its profile declares them.
+	Figures []chartView
+	Bars    []chartView
+	Series  []chartView
 	// Storm is the scenario's timeline charts (a reconnect storm).
 	Storm    []chartView
 	NoSeries bool
@@ -142,8 +149,11 @@ type tickView struct {
 }
 
 type lineView struct {
-	Class, Server, File, Label, Color, Dash, Points string
-	Dots                                            []dotView
+	Class, Server, File, Label, Color, Dash string
+	// Segments are the line's runs of points between gaps (missing
+	// values), one polyline each.
+	Segments []string
+	Dots     []dotView
 }
 
 type dotView struct {
@@ -154,6 +164,7 @@ type dotView struct {
 type barView struct {
 	X, Y, W, H       float64
 	CX, WY1, WY2     float64
+	LabelX           float64
 	CapX1, CapX2     float64
 	Whisker, NA      bool
 	ValueY           float64
@@ -205,6 +216,7 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 	type pgroup struct {
 		title   string
 		records []report.Record
+		rows    []fileRecord
 		cells   []*cell
 		byKey   map[seriesKey]*cell
 	}
@@ -221,6 +233,7 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 			}
 			pg.records = append(pg.records, g.Records...)
 			for _, r := range g.Records {
+				pg.rows = append(pg.rows, fileRecord{file: fi, name: labels[fi], r: r})
 				server := r.ServerLabel()
 				if server == "" {
 					server = r.Target
@@ -266,7 +279,9 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 				c.dash = "6 3"
 			}
 		}
-		p.Groups = append(p.Groups, buildGroup(pg.title, pg.records, pg.cells))
+		g := buildGroup(pg.title, pg.records, pg.cells)
+		g.Tables = resultTables(pg.rows, multi)
+		p.Groups = append(p.Groups, g)
 	}
 
 	for i, res := range results {
@@ -329,7 +344,10 @@ func fileSection(res *report.Result, name string) fileView {
 		f.Settings = append(f.Settings, [2]string{k, report.ManifestValue(res, k)})
 	}
 	for _, k := range report.SortedKeys(res.ServerExceptions) {
-		f.Exceptions = append(f.Exceptions, [2]string{k, strings.Join(res.ServerExceptions[k], "; ")})
+		// A server with nothing to report is in the map with no list: not a row.
+		if len(res.ServerExceptions[k]) > 0 {
+			f.Exceptions = append(f.Exceptions, [2]string{k, strings.Join(res.ServerExceptions[k], "; ")})
+		}
 	}
 	return f
 }
@@ -400,7 +418,9 @@ func buildGroup(title string, records []report.Record, cells []*cell) groupView 
 		}
 		g.Deflate = strings.Join(per, ", ")
 	}
-	g.Spectrum = spectrumChart(first, cells)
+	what := report.ProfileOf(first).Latency.What
+	g.Spectrum = spectrumChart("latency percentile spectrum · "+what+" (runs of a cell merged)", what, cells, report.HeadlineLatency)
+	g.Figures = profileCharts(first, cells)
 
 	p := report.ProfileOf(first)
 	unit := p.Throughput.Label
@@ -433,7 +453,9 @@ func buildGroup(title string, records []report.Record, cells []*cell) groupView 
 		timeChart("p99 latency per second", "latency", kindUs, cells, func(s report.Second) (float64, bool) { return float64(s.P99Us), s.Messages > 0 },
 			func(v float64) string { return report.FormatMicros(int64(v)) }),
 		timeChart("server RSS", "resident memory", kindBytes, cells, func(s report.Second) (float64, bool) {
-			if s.ServerRSSBytes == nil {
+			// No RSS is a second without a sample (a killed server; files
+			// before runner skipped them wrote 0, which no live process has).
+			if s.ServerRSSBytes == nil || *s.ServerRSSBytes == 0 {
 				return 0, false
 			}
 			return float64(*s.ServerRSSBytes), true
@@ -464,6 +486,7 @@ type frame struct {
 var (
 	bigFrame   = frame{w: 760, left: 78, right: 36, top: 30, plotH: 240, legendCols: 3}
 	smallFrame = frame{w: 372, left: 66, right: 16, top: 30, plotH: 140, legendCols: 2}
+	midFrame   = frame{w: 500, left: 70, right: 16, top: 30, plotH: 180, legendCols: 3}
 )
 
 func (f frame) plotW() float64 { return f.w - f.left - f.right }
@@ -516,6 +539,7 @@ const (
 	kindBytes
 	kindSeconds
 	kindUs
+	kindPercent // a fraction, labelled as a percentage
 )
 
 // linearAxis picks round ticks from 0 to at least max, in units a reader
@@ -547,6 +571,8 @@ func linearAxis(kind axisKind, max float64) (top float64, ticks []float64, label
 		label = func(v float64) string { return shortNum(v) + "s" }
 	case kindUs:
 		label = axisUs
+	case kindPercent:
+		label = func(v float64) string { return shortNum(100*v) + "%" }
 	}
 	m := max / scale
 	if !(m > 0) {
@@ -624,9 +650,9 @@ func spectrumX(q float64) float64 {
 // mergedHistogram merges the latency histograms of every usable run of c:
 // percentiles of repeated runs are combined through their histograms,
 // never averaged.
-func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []string) {
+func mergedHistogram(c *cell, get func(report.Record) report.Latency) (h *hdrhistogram.Histogram, runs int, problems []string) {
 	for _, r := range c.runs {
-		l := report.HeadlineLatency(r)
+		l := get(r)
 		if !usable(r) || l.Count == 0 || l.Hist == "" {
 			continue
 		}
@@ -647,11 +673,15 @@ func mergedHistogram(c *cell) (h *hdrhistogram.Histogram, runs int, problems []s
 	return h, runs, problems
 }
 
-func spectrumChart(first report.Record, cells []*cell) chartView {
-	what := report.ProfileOf(first).Latency.What
-	f := bigFrame
-	c := f.base("spectrum", "latency percentile spectrum · "+what+" (runs of a cell merged)",
-		"percentile (log scale of 1/(1−q))", what+" (log scale; µs, ms, s)", cells, 0)
+// spectrumChart draws, per cell, the distribution get reads from its runs
+// (merged through their histograms) as percentiles on a log scale.
+func spectrumChart(title, what string, cells []*cell, get func(report.Record) report.Latency) chartView {
+	return spectrumIn(bigFrame, title, what, cells, get)
+}
+
+// spectrumIn draws a spectrum chart in frame f.
+func spectrumIn(f frame, title, what string, cells []*cell, get func(report.Record) report.Latency) chartView {
+	c := f.base("spectrum", title, "percentile (log scale of 1/(1−q))", what+" (log scale; µs, ms, s)", cells, 0)
 	type data struct {
 		cell *cell
 		h    *hdrhistogram.Histogram
@@ -661,7 +691,7 @@ func spectrumChart(first report.Record, cells []*cell) chartView {
 	var ds []data
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, cl := range cells {
-		h, runs, problems := mergedHistogram(cl)
+		h, runs, problems := mergedHistogram(cl, get)
 		c.Notes = append(c.Notes, problems...)
 		if h == nil || h.TotalCount() == 0 {
 			c.Notes = append(c.Notes, cl.label+": no latency recorded")
@@ -714,7 +744,7 @@ func spectrumChart(first report.Record, cells []*cell) chartView {
 			ys[i] = f.yAt(yFrac(v))
 		}
 		l := lineView{Class: "series", Server: d.cell.server, File: d.cell.fileName, Label: d.cell.label,
-			Color: d.cell.color, Dash: d.cell.dash, Points: pts(xs, ys)}
+			Color: d.cell.color, Dash: d.cell.dash, Segments: []string{pts(xs, ys)}}
 		for _, t := range spectrumTicks {
 			v := math.Max(float64(d.h.ValueAtQuantile(t.q)), 1)
 			l.Dots = append(l.Dots, dotView{X: f.xAt(spectrumX(t.q)), Y: f.yAt(yFrac(v)),
@@ -762,7 +792,7 @@ func barChart(title, ylabel string, kind axisKind, cells []*cell, val func(repor
 	anyValue := false
 	for i, cl := range cells {
 		cx := f.left + slot*(float64(i)+0.5)
-		b := barView{CX: cx, X: cx - bw/2, W: bw, Color: cl.color, Label1: cl.server,
+		b := barView{CX: cx, LabelX: cx, X: cx - bw/2, W: bw, Color: cl.color, Label1: cl.server,
 			LabelY1: f.top + f.plotH + 16, LabelY2: f.top + f.plotH + 29}
 		if cl.showDriver {
 			b.Label1 += " / " + cl.driver
@@ -808,68 +838,91 @@ func max1(n int) int {
 }
 
 // timeChart draws one line per cell over the measured window, from the
-// first run of the cell that recorded a per-second series.
+// first run of the cell that recorded a per-second series. A second val
+// has no value for (no sample, no latency) is a gap in the line.
 func timeChart(title, ylabel string, kind axisKind, cells []*cell, val func(report.Second) (float64, bool), format func(float64) string) chartView {
 	return lineChart(title, ylabel, kind, cells, func(r report.Record) (ts, vs []float64) {
-		if len(r.Series) == 0 {
-			return nil, nil
-		}
 		for _, s := range r.Series {
-			if v, ok := val(s); ok {
-				ts, vs = append(ts, s.T), append(vs, v)
+			v, ok := val(s)
+			if !ok {
+				v = math.NaN()
 			}
+			ts, vs = append(ts, s.T), append(vs, v)
 		}
 		return ts, vs
 	}, format)
 }
 
 // timelineChart draws one column of the scenario's timeline over the
-// window, a line per cell.
+// window, a line per cell. An interval's value is drawn at its end (the
+// count of the interval, the state after it), as per-second points are;
+// a missing interval is a gap.
 func timelineChart(ch profile.Chart, cells []*cell) chartView {
-	return lineChart(ch.Title, ch.Unit, kindRate, cells, func(r report.Record) (ts, vs []float64) {
+	kind, format := kindRate, func(v float64) string { return report.FormatFloat(v) + " " + ch.Unit }
+	switch ch.Format {
+	case profile.Bytes:
+		kind, format = kindBytes, report.FormatBytes
+	case profile.Percent:
+		kind, format = kindPercent, func(v float64) string { return shortNum(100*v) + "% " + ch.Unit }
+	}
+	return lineChart(ch.Title, ch.Unit, kind, cells, func(r report.Record) (ts, vs []float64) {
 		col := r.Timeline.Column(ch.Name)
 		for i, v := range col {
-			ts, vs = append(ts, float64(i)*r.Timeline.IntervalS), append(vs, v)
+			t := float64(i+1) * r.Timeline.IntervalS
+			if r.DurationS > 0 {
+				t = math.Min(t, r.DurationS)
+			}
+			ts, vs = append(ts, t), append(vs, v)
 		}
 		return ts, vs
-	}, func(v float64) string { return report.FormatFloat(v) + " " + ch.Unit })
+	}, format)
 }
 
-// lineChart draws, per cell, the line of its first run that has one.
+// lineChart draws, per cell, the line of its first run that has one. The
+// time axis ends at the measured window (the longest drawn run's); a
+// value that is NaN or infinite is a gap: the line stops and starts again.
 func lineChart(title, ylabel string, kind axisKind, cells []*cell, line func(report.Record) (ts, vs []float64), format func(float64) string) chartView {
 	f := smallFrame
 	c := f.base("timeseries", title, "time in measured window (s)", ylabel, cells, 0)
 	type drawn struct {
 		cl   *cell
 		run  int
-		t, v []float64
+		t, v []float64 // v is NaN where there is no value
 	}
 	var lines []drawn
-	maxT, maxV := 0.0, 0.0
+	window, maxT, maxV := 0.0, 0.0, 0.0
 	for _, cl := range cells {
 		for _, r := range cl.runs {
 			ts, vs := line(r)
-			if len(ts) == 0 {
-				continue
-			}
 			l := drawn{cl: cl, run: r.Run}
+			values := 0
 			for i, v := range vs {
-				if !math.IsNaN(v) && !math.IsInf(v, 0) {
-					l.t, l.v = append(l.t, ts[i]), append(l.v, v)
-					maxT, maxV = math.Max(maxT, ts[i]), math.Max(maxV, v)
+				if math.IsInf(v, 0) {
+					v = math.NaN()
+				}
+				l.t, l.v = append(l.t, ts[i]), append(l.v, v)
+				maxT = math.Max(maxT, ts[i])
+				if !math.IsNaN(v) {
+					values++
+					maxV = math.Max(maxV, v)
 				}
 			}
-			if len(l.t) > 0 {
-				lines = append(lines, l)
+			if values == 0 {
+				continue
 			}
+			lines = append(lines, l)
+			window = math.Max(window, r.DurationS)
 			break
 		}
 	}
-	if maxT <= 0 {
-		maxT = 1
+	if window <= 0 {
+		window = maxT
 	}
-	xTop, xt, _ := linearAxis(kindSeconds, maxT)
-	xf, xl := tickFractions(xt, xTop, shortNum)
+	if window <= 0 {
+		window = 1
+	}
+	xt := windowTicks(window)
+	xf, xl := tickFractions(xt, window, shortNum)
 	f.xTicks(&c, xf, xl)
 	if len(lines) == 0 {
 		c.Empty = "n/a (not measured, e.g. an external --target)"
@@ -879,22 +932,44 @@ func lineChart(title, ylabel string, kind axisKind, cells []*cell, line func(rep
 	yf, yl := tickFractions(ticks, top, label)
 	f.yTicks(&c, yf, yl)
 	for _, l := range lines {
-		xs := make([]float64, len(l.t))
-		ys := make([]float64, len(l.t))
-		for i := range l.t {
-			xs[i], ys[i] = f.xAt(l.t[i]/xTop), f.yAt(l.v[i]/top)
-		}
 		lv := lineView{Class: "timeseries", Server: l.cl.server, File: l.cl.fileName, Label: l.cl.label,
-			Color: l.cl.color, Dash: l.cl.dash, Points: pts(xs, ys)}
-		// A point with a tooltip per second, thinned to about 120 per line.
-		step := (len(xs) + 119) / 120
-		for i := 0; i < len(xs); i += step {
-			lv.Dots = append(lv.Dots, dotView{X: xs[i], Y: ys[i],
-				Tip: fmt.Sprintf("%s (run %d) · t = %ss: %s", l.cl.label, l.run, shortNum(l.t[i]), format(l.v[i]))})
+			Color: l.cl.color, Dash: l.cl.dash}
+		var xs, ys []float64
+		flush := func() {
+			if len(xs) > 0 {
+				lv.Segments = append(lv.Segments, pts(xs, ys))
+			}
+			xs, ys = nil, nil
 		}
+		// A point with a tooltip per value, thinned to about 120 per line.
+		step := (len(l.t) + 119) / 120
+		for i := range l.t {
+			if math.IsNaN(l.v[i]) {
+				flush()
+				continue
+			}
+			x, y := f.xAt(math.Min(l.t[i], window)/window), f.yAt(l.v[i]/top)
+			xs, ys = append(xs, x), append(ys, y)
+			if i%step == 0 {
+				lv.Dots = append(lv.Dots, dotView{X: x, Y: y,
+					Tip: fmt.Sprintf("%s (run %d) · t = %ss: %s", l.cl.label, l.run, shortNum(l.t[i]), format(l.v[i]))})
+			}
+		}
+		flush()
 		c.Lines = append(c.Lines, lv)
 	}
 	return c
+}
+
+// windowTicks are round times from 0 up to the window, never beyond it:
+// the axis ends where the measurement did.
+func windowTicks(window float64) []float64 {
+	step := niceStep(window / 5)
+	var ticks []float64
+	for i := 0.0; i*step <= window*(1+1e-9); i++ {
+		ticks = append(ticks, i*step)
+	}
+	return ticks
 }
 
 // --- the template -----------------------------------------------------

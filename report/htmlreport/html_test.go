@@ -87,7 +87,7 @@ var (
 
 // checkHTML checks the page is well formed enough for a browser to build
 // the intended tree: every non-void element closed in order, nothing
-// fetched from elsewhere, no script.
+// fetched from elsewhere, no script but the inline table sorter.
 func checkHTML(t *testing.T, page string) {
 	t.Helper()
 	if !strings.HasPrefix(page, "<!DOCTYPE html>") {
@@ -111,7 +111,17 @@ func checkHTML(t *testing.T, page string) {
 	if len(stack) > 0 {
 		t.Fatalf("elements left open: %v", stack)
 	}
-	for _, bad := range []string{"<script", "<link", "<img", "@import", "url("} {
+	// One inline script (the table sorter), nothing it could fetch with.
+	if n := strings.Count(page, "<script"); n != 1 || !strings.Contains(page, "<script>\n") {
+		t.Errorf("page has %d scripts, want the one inline <script> that sorts tables", n)
+	}
+	script := page[strings.Index(page, "<script"):]
+	for _, bad := range []string{"fetch(", "XMLHttpRequest", "import", "src=", ".src", "eval("} {
+		if strings.Contains(script, bad) {
+			t.Errorf("the script contains %q", bad)
+		}
+	}
+	for _, bad := range []string{"<link", "<img", "@import", "url("} {
 		if strings.Contains(page, bad) {
 			t.Errorf("page contains %q", bad)
 		}
@@ -265,19 +275,22 @@ func TestRenderHTMLErrors(t *testing.T) {
 	}
 }
 
-func TestRenderHTMLChromium(t *testing.T) {
-	var bin string
+// chromium is Debian's Chromium, or the test skips.
+func chromium(t *testing.T) string {
+	t.Helper()
 	for _, b := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if _, err := os.Stat(b); err == nil {
-			bin = b
-			break
+			return b
 		}
 	}
-	if bin == "" {
-		t.Skip("no chromium: install Debian's chromium package to run this test")
-	}
-	servers := []string{"gorilla", "coder", "gobwas"}
-	page := renderHTMLString(t, []*report.Result{htmlResult(t, servers, 2, 50, 90000)}, []string{"run.json"})
+	t.Skip("no chromium: install Debian's chromium package to run this test")
+	return ""
+}
+
+// dumpDOM loads page in headless Chromium and returns the document as the
+// browser built it, after its scripts ran, failing on a script error.
+func dumpDOM(t *testing.T, bin, page string) string {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.html")
 	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
@@ -294,15 +307,61 @@ func TestRenderHTMLChromium(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	dom := stdout.String()
+	if strings.Contains(stderr.String(), "Uncaught") {
+		t.Errorf("chromium reported a script error:\n%s", stderr.String())
+	}
+	return stdout.String()
+}
+
+func TestRenderHTMLChromium(t *testing.T) {
+	bin := chromium(t)
+	servers := []string{"gorilla", "coder", "gobwas"}
+	page := renderHTMLString(t, []*report.Result{htmlResult(t, servers, 2, 50, 90000)}, []string{"run.json"})
+	dom := dumpDOM(t, bin, page)
 	if got := strings.Count(dom, `<polyline class="series"`); got != len(servers) {
 		t.Errorf("dumped DOM has %d spectrum polylines, want %d", got, len(servers))
 	}
 	if got, want := strings.Count(dom, "<circle"), strings.Count(page, "<circle"); got != want || got == 0 {
 		t.Errorf("dumped DOM has %d circles, the page %d", got, want)
 	}
-	if strings.Contains(stderr.String(), "Uncaught") {
-		t.Errorf("chromium reported a script error:\n%s", stderr.String())
+	if got, want := strings.Count(dom, "<td"), strings.Count(page, "<td"); got != want || got == 0 {
+		t.Errorf("dumped DOM has %d table cells, the page %d", got, want)
+	}
+}
+
+// TestRenderHTMLChromiumReconnect: the reconnect page survives a real
+// browser (tables, every chart's lines), and clicking a header sorts a
+// table by the figure's value: "detect p50" ascending puts the server that
+// found the kill first on top, and a second click reverses it.
+func TestRenderHTMLChromiumReconnect(t *testing.T) {
+	bin := chromium(t)
+	page, res := reconnectPage(t)
+	dom := dumpDOM(t, bin, page)
+	for _, el := range []string{`<polyline class="timeseries"`, `<polyline class="series"`, `<rect class="bar"`, "<td", "<th"} {
+		if got, want := strings.Count(dom, el), strings.Count(page, el); got != want || got == 0 {
+			t.Errorf("dumped DOM has %d %s, the page %d", got, el, want)
+		}
+	}
+	fast, slow := res.Records[0], res.Records[1]
+	if fast.Distributions["detect"].P50 > slow.Distributions["detect"].P50 {
+		fast, slow = slow, fast
+	}
+	if fast.Distributions["detect"].P50 == slow.Distributions["detect"].P50 {
+		t.Fatal("the fixture's servers detected at the same p50: nothing to sort")
+	}
+	click := func(times int) string {
+		js := "<script>\nvar th = Array.prototype.find.call(document.querySelectorAll('table.sortable th'), function (h) { return h.textContent === 'detect p50'; });\n"
+		js += strings.Repeat("th.click();\n", times) + "</script>\n</body>"
+		sorted := dumpDOM(t, bin, strings.Replace(page, "</body>", js, 1))
+		first := sorted[strings.Index(sorted, "<tbody>"):]
+		cell := first[strings.Index(first, `<td class="l">`)+len(`<td class="l">`):]
+		return cell[:strings.Index(cell, "<")]
+	}
+	if got := click(1); got != fast.ServerLabel() {
+		t.Errorf("sorted by detect p50 ascending, the first row is %q, want %q", got, fast.ServerLabel())
+	}
+	if got := click(2); got != slow.ServerLabel() {
+		t.Errorf("sorted by detect p50 descending, the first row is %q, want %q", got, slow.ServerLabel())
 	}
 }
 
