@@ -113,6 +113,9 @@ func mergeShards(rs []Record) (Record, error) {
 	}
 	slices.SortFunc(rs, func(a, b Record) int { return a.Shard.Index - b.Shard.Index })
 	mg := &Merged{Shards: n}
+	// The server's own count of compressed connections (a reference
+	// server's) is of one server read by each shard at its own moment: no
+	// sum of them is exact, so it is dropped below.
 	for _, r := range rs {
 		if t := r.Shard.OpenedAt; !t.IsZero() && (mg.OpenedAt.IsZero() || t.Before(mg.OpenedAt)) {
 			mg.OpenedAt = t
@@ -128,6 +131,12 @@ func mergeShards(rs []Record) (Record, error) {
 		if err := addShard(&m, r); err != nil {
 			return Record{}, err
 		}
+	}
+	if slices.ContainsFunc(rs, func(r Record) bool { return r.Compression != nil && r.Compression.ServerCounted != nil }) {
+		c := *m.Compression // a copy: it may still be a shard's
+		c.ServerCounted = nil
+		m.Compression = &c
+		mg.Dropped = append(mg.Dropped, "compression.server_counted")
 	}
 	var err error
 	var dropped []string
@@ -225,9 +234,6 @@ func addShard(m *Record, r Record) error {
 		x := *c
 		x.Offered = c.Offered && d.Offered
 		x.NegotiatedConns += d.NegotiatedConns
-		// The server's own count is of one server read by each shard at
-		// its own moment: no sum of them is exact.
-		x.ServerCounted = nil
 		m.Compression = &x
 	}
 	// The server side is one server seen by every shard over one window:
