@@ -62,10 +62,20 @@ type Recorder struct {
 
 	origin atomic.Int64 // clock ns of second 0; 0: no series
 	end    atomic.Int64 // clock ns after which values belong to no second; 0: open
+
+	highest int64 // the ceiling values are clamped to, in µs
 }
 
-// NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder { return &Recorder{h: NewHistogram()} }
+// NewRecorder returns an empty recorder of latencies from 1 µs to 60 s.
+func NewRecorder() *Recorder { return NewRecorderUpTo(HighestUs) }
+
+// NewRecorderUpTo returns an empty recorder whose ceiling is highestUs
+// instead of 60 s: for durations that can outlast a minute (the time from
+// a fault until a connection is back), which the 60 s ceiling would clamp.
+func NewRecorderUpTo(highestUs int64) *Recorder {
+	highestUs = max(highestUs, 2*LowestUs)
+	return &Recorder{h: hdrhistogram.New(LowestUs, highestUs, SigFigs), highest: highestUs}
+}
 
 const batchSize = 256
 
@@ -151,7 +161,7 @@ func (r *Recorder) second(s int) *hdrhistogram.Histogram {
 		r.seconds = append(r.seconds, nil)
 	}
 	if r.seconds[s] == nil {
-		r.seconds[s] = hdrhistogram.New(LowestUs, HighestUs, SeriesSigFigs)
+		r.seconds[s] = hdrhistogram.New(LowestUs, r.highest, SeriesSigFigs)
 	}
 	return r.seconds[s]
 }
@@ -163,8 +173,8 @@ func (r *Recorder) record(us int64, sec *hdrhistogram.Histogram) {
 	switch {
 	case us < LowestUs:
 		us = LowestUs
-	case us > HighestUs:
-		us = HighestUs
+	case us > r.highest:
+		us = r.highest
 		r.clamped++
 	}
 	_ = r.h.RecordValue(us) // cannot fail: us is within the bounds
@@ -178,7 +188,7 @@ func (r *Recorder) record(us int64, sec *hdrhistogram.Histogram) {
 func (r *Recorder) Snapshot() (*hdrhistogram.Histogram, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := NewHistogram()
+	h := hdrhistogram.New(LowestUs, r.highest, SigFigs)
 	h.Merge(r.h)
 	return h, r.clamped
 }
@@ -188,11 +198,27 @@ func (r *Recorder) Snapshot() (*hdrhistogram.Histogram, uint64) {
 // a Batch are not in it until the batch is flushed: read it once every
 // recording goroutine has flushed.
 func (r *Recorder) Second(s int) *hdrhistogram.Histogram {
-	h := hdrhistogram.New(LowestUs, HighestUs, SeriesSigFigs)
+	h := hdrhistogram.New(LowestUs, r.highest, SeriesSigFigs)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s >= 0 && s < len(r.seconds) && r.seconds[s] != nil {
 		h.Merge(r.seconds[s])
 	}
 	return h
+}
+
+// QuantileBeyond is the q-th percentile (0–100) of h's values together
+// with beyond more values that never ended (connections never back),
+// counted as infinitely large: false when there is nothing, or when more
+// than (100−q)% are beyond, so the percentile is not known. A scenario's
+// figure and the merge of its shards both read it here, so the merged
+// figure is the one a single process with the same values would report.
+func QuantileBeyond(h *hdrhistogram.Histogram, beyond uint64, q float64) (int64, bool) {
+	n := uint64(h.TotalCount())
+	all := n + beyond
+	if all == 0 || float64(beyond) > (1-q/100)*float64(all) || n == 0 {
+		return 0, false
+	}
+	rank := q / 100 * float64(all) / float64(n) * 100
+	return h.ValueAtQuantile(min(rank, 100)), true
 }

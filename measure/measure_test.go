@@ -255,3 +255,42 @@ func TestTimelineMissingIsNullInJSON(t *testing.T) {
 		t.Fatalf("an infinite value: %v, want an error naming the column", err)
 	}
 }
+
+// TestQuantileBeyond: values that never ended count as infinitely late, so
+// they push the percentile up, and make it unknown once they pass 100−q%.
+func TestQuantileBeyond(t *testing.T) {
+	h := NewHistogram()
+	for v := int64(1); v <= 100; v++ {
+		_ = h.RecordValue(v * 1000)
+	}
+	for _, c := range []struct {
+		beyond uint64
+		q      float64
+		want   int64
+		ok     bool
+	}{
+		{0, 50, 50_000, true}, {100, 50, 100_000, true}, {100, 25, 50_000, true},
+		{101, 50, 0, false}, {1, 100, 0, false}, {0, 100, 100_000, true},
+	} {
+		got, ok := QuantileBeyond(h, c.beyond, c.q)
+		if ok != c.ok || (ok && !h.ValuesAreEquivalent(got, c.want)) {
+			t.Errorf("q%g with %d beyond: %d %v, want %d %v", c.q, c.beyond, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := QuantileBeyond(NewHistogram(), 0, 50); ok {
+		t.Error("a percentile of nothing")
+	}
+}
+
+// TestRecorderUpToKeepsLongValues: a recorder with a ceiling of an hour
+// keeps 90 s as 90 s, where the default one clamps it to 60 s.
+func TestRecorderUpToKeepsLongValues(t *testing.T) {
+	long, short := NewRecorderUpTo(3_600_000_000), NewRecorder()
+	long.Record(1, 90*time.Second)
+	short.Record(1, 90*time.Second)
+	hl, cl := long.Snapshot()
+	hs, cs := short.Snapshot()
+	if cl != 0 || hl.Max() < 89_000_000 || cs != 1 || hs.Max() > 60_100_000 {
+		t.Fatalf("hour ceiling: max %d clamped %d; default: max %d clamped %d", hl.Max(), cl, hs.Max(), cs)
+	}
+}

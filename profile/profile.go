@@ -14,6 +14,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/wsbench/wsbench/measure"
 )
 
 // Profile is what one scenario measures and how its records read.
@@ -52,6 +56,89 @@ type Profile struct {
 	// "deliveries expected"); Unit what its accounting counts ("messages",
 	// "deliveries").
 	Noun, Unit string
+	// Figures says, for every figure the scenario reports
+	// (Outcome.Figures), how the shards of a cell add up (wsbench merge).
+	// A figure declared nowhere here cannot be merged: the merged record
+	// leaves it out and names it, rather than show one shard's value.
+	Figures []Figure
+	// Timeline says the same for the columns of the scenario's timeline;
+	// columns are added interval by interval of wall-clock time.
+	Timeline []Figure
+}
+
+// Figure declares how one figure (or timeline column) of a scenario merges
+// across shards.
+type Figure struct {
+	// Name is the figure's name; a name ending in "*" covers every figure
+	// with that prefix ("failed_*": one figure per dial failure class).
+	Name  string
+	Merge Merge
+	// Dist, Quantile, Beyond and Scale define a Recomputed figure: the
+	// Quantile-th percentile (0–100) of the merged distribution Dist, with
+	// the summed figure Beyond counting values that never ended (taken as
+	// infinitely late; the percentile is unknown when too many are), times
+	// Scale (1e-6 turns µs into seconds).
+	Dist     string
+	Quantile float64
+	Beyond   string
+	Scale    float64
+	// AtMostConns marks a count of connections: never more than the
+	// cell's connections, however the shards' intervals fall.
+	AtMostConns bool
+}
+
+// Merge is how a figure of several shards becomes one.
+type Merge string
+
+// The ways a figure merges.
+const (
+	// Summed: a count; the shards' values are added.
+	Summed Merge = "sum"
+	// Maximum: the largest of the shards' values (a peak).
+	Maximum Merge = "max"
+	// Recomputed: read again from the merged distribution (Figure.Dist),
+	// as one process with all the values would have read it.
+	Recomputed Merge = "recompute"
+	// NotMergeable: no exact merge exists (a percentile of per-interval
+	// histograms that are not kept); the merged record leaves it out.
+	NotMergeable Merge = "none"
+)
+
+// FigureMerge is the declaration covering the named figure; ok is false
+// when there is none (the figure is then not mergeable).
+func (p Profile) FigureMerge(name string) (Figure, bool) { return findFigure(p.Figures, name) }
+
+// TimelineMerge is the declaration covering the named timeline column.
+func (p Profile) TimelineMerge(name string) (Figure, bool) { return findFigure(p.Timeline, name) }
+
+func findFigure(fs []Figure, name string) (Figure, bool) {
+	for _, f := range fs {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	for _, f := range fs {
+		if prefix, ok := strings.CutSuffix(f.Name, "*"); ok && strings.HasPrefix(name, prefix) {
+			return f, true
+		}
+	}
+	return Figure{}, false
+}
+
+// Recomputed reads a Recomputed figure from its distribution h and the
+// count of values beyond it; false when the figure is not known (nothing
+// measured, or too many never ended). The scenario computes its own figure
+// with it too, so a merge reproduces exactly what one process reports.
+func (f Figure) Recomputed(h *hdrhistogram.Histogram, beyond uint64) (float64, bool) {
+	v, ok := measure.QuantileBeyond(h, beyond, f.Quantile)
+	if !ok {
+		return 0, false
+	}
+	scale := f.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	return float64(v) * scale, true
 }
 
 // Chart is one timeline column drawn over time.

@@ -134,6 +134,36 @@ func CheckProfile(p profile.Profile) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("scenario %s declares unknown columns %s (known: %s)", p.Scenario, strings.Join(bad, ", "), strings.Join(ColumnKeys(), ", "))
 	}
+	return checkMerges(p)
+}
+
+// checkMerges: every figure a column shows says how it merges across
+// shards, and every recomputed figure names its distribution, a quantile
+// and, for values beyond it, a summed figure; otherwise a merged file
+// would silently lose the column.
+func checkMerges(p profile.Profile) error {
+	var bad []string
+	for _, k := range p.Keys() {
+		if kind, name, ok := profile.Own(k); ok && kind == "figure" {
+			if _, declared := p.FigureMerge(name); !declared {
+				bad = append(bad, k+" (no merge declared)")
+			}
+		}
+	}
+	for _, f := range p.Figures {
+		if f.Merge != profile.Recomputed {
+			continue
+		}
+		if f.Dist == "" || f.Quantile <= 0 || f.Quantile > 100 {
+			bad = append(bad, f.Name+" (recomputed: needs a distribution and a quantile in (0, 100])")
+		}
+		if b, ok := p.FigureMerge(f.Beyond); f.Beyond != "" && (!ok || b.Merge != profile.Summed) {
+			bad = append(bad, f.Name+" (its beyond figure "+f.Beyond+" must be summed)")
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("scenario %s: %s", p.Scenario, strings.Join(bad, "; "))
+	}
 	return nil
 }
 

@@ -8,15 +8,25 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/profile"
 )
 
-// Merge adds the shards of every cell into one record each: histograms
-// added exactly (never percentiles averaged), counts, rates and errors
-// summed, per-second series aligned by their second (the shards opened
-// their windows at one --start-at instant). Records must come from the
-// same plan: shards with different parameters are refused, a missing shard
-// is named. Records that are not shards pass through unchanged. The result
-// is a normal result file.
+// Merge adds the shards of every cell into one record each, exactly or
+// not at all: histograms added (never percentiles averaged), counts, rates
+// and errors summed, per-second series and timelines added by wall-clock
+// time from the first shard's window, a scenario's own figures as its
+// profile declares (profile.Figure: summed, maximum, or recomputed from the
+// merged distribution), and what has no exact merge left out and named in
+// Merged.Dropped and the reason, never taken from one shard. The merged
+// record is judged again (ApplyVerdict) from its totals, as one process
+// measuring them all would be; a shard whose cell failed fails it. Records
+// must come from the same plan: shards with different parameters are
+// refused, a missing shard is named. Records that are not shards pass
+// through unchanged. The result is a normal result file.
 func Merge(results []*Result, names []string) (*Result, error) {
 	if len(results) == 0 {
 		return nil, errors.New("merge: no files")
@@ -37,7 +47,10 @@ func Merge(results []*Result, names []string) (*Result, error) {
 				continue
 			}
 			r.File = fileName(names, fi)
-			k := key{shardlessKey(r), r.Run}
+			k := key{r.Shard.Cell, r.Run}
+			if k.cell == "" { // a file from before shards named their cell
+				k.cell = shardlessKey(r)
+			}
 			if _, ok := shards[k]; !ok {
 				order = append(order, k)
 			}
@@ -99,22 +112,57 @@ func mergeShards(rs []Record) (Record, error) {
 		return Record{}, fmt.Errorf("shards %s of %d missing", strings.Join(missing, ", "), n)
 	}
 	slices.SortFunc(rs, func(a, b Record) int { return a.Shard.Index - b.Shard.Index })
-	m := rs[0]
-	if rs[0].Shard != nil {
-		m.mergeOpenedAt = rs[0].Shard.OpenedAt
+	mg := &Merged{Shards: n}
+	// The server's own count of compressed connections (a reference
+	// server's) is of one server read by each shard at its own moment: no
+	// sum of them is exact, so it is dropped below.
+	for _, r := range rs {
+		if t := r.Shard.OpenedAt; !t.IsZero() && (mg.OpenedAt.IsZero() || t.Before(mg.OpenedAt)) {
+			mg.OpenedAt = t
+		}
 	}
-	m.Shard, m.File = nil, ""
+	m := rs[0]
+	m.Shard, m.File, m.Merged = nil, "", mg
 	m.Errors = maps.Clone(rs[0].Errors)
+	if m.Errors == nil {
+		m.Errors = map[string]uint64{}
+	}
 	for _, r := range rs[1:] {
 		if err := addShard(&m, r); err != nil {
 			return Record{}, err
 		}
 	}
-	m.mergeOpenedAt = time.Time{}
+	if slices.ContainsFunc(rs, func(r Record) bool { return r.Compression != nil && r.Compression.ServerCounted != nil }) {
+		c := *m.Compression // a copy: it may still be a shard's
+		c.ServerCounted = nil
+		m.Compression = &c
+		mg.Dropped = append(mg.Dropped, "compression.server_counted")
+	}
+	var err error
+	var dropped []string
+	m.Series, dropped = mergeSeries(rs, mg.OpenedAt)
+	mg.Dropped = append(mg.Dropped, dropped...)
+	if dropped, err = mergeOwn(&m, rs, mg.OpenedAt); err != nil {
+		return Record{}, err
+	}
+	mg.Dropped = append(mg.Dropped, dropped...)
+	if m.Client, err = mergeClient(rs, mg); err != nil {
+		return Record{}, err
+	}
+	m.Fault = mergeFault(rs, mg.OpenedAt)
+	for _, r := range rs {
+		if l := r.Shard.LateS; l > 0 {
+			mg.Late = append(mg.Late, fmt.Sprintf("shard %d by %.3fs", r.Shard.Index, l))
+			mg.LateS = max(mg.LateS, l)
+		}
+	}
+	judgeMerged(&m, rs)
 	return m, nil
 }
 
-// addShard adds shard r into the merged record m.
+// addShard adds shard r into the merged record m: the sections every
+// scenario shares. A section only some shards have (a shard that failed
+// before measuring has none) is taken from those that do.
 func addShard(m *Record, r Record) error {
 	m.Conns += r.Conns
 	m.Messages += r.Messages
@@ -124,6 +172,7 @@ func addShard(m *Record, r Record) error {
 	m.ThroughputBytesPerS += r.ThroughputBytesPerS
 	m.DurationS = max(m.DurationS, r.DurationS)
 	m.ClientCPUS += r.ClientCPUS
+	m.ClientCPUUtil = max(m.ClientCPUUtil, r.ClientCPUUtil) // the busiest generator
 	m.Integrity.Add(r.Integrity)
 	for k, v := range r.Errors {
 		m.Errors[k] += v
@@ -134,9 +183,14 @@ func addShard(m *Record, r Record) error {
 	m.Connect.Failed += r.Connect.Failed
 	m.Connect.RatePerS += r.Connect.RatePerS
 	m.Connect.TargetRatePerS += r.Connect.TargetRatePerS
+	m.Connect.DurationS = max(m.Connect.DurationS, r.Connect.DurationS)
+	m.Connect.CloseDurationS = max(m.Connect.CloseDurationS, r.Connect.CloseDurationS)
 	m.Close.Clean += r.Close.Clean
 	m.Close.Abrupt += r.Close.Abrupt
-	if a, b := m.Accounting, r.Accounting; a != nil && b != nil {
+	switch a, b := m.Accounting, r.Accounting; {
+	case a == nil:
+		m.Accounting = b
+	case b != nil:
 		x := *a
 		x.Due += b.Due
 		x.Answered += b.Answered
@@ -153,14 +207,16 @@ func addShard(m *Record, r Record) error {
 	if m.Handshake, err = addLatency(m.Handshake, r.Handshake); err != nil {
 		return err
 	}
-	if m.ServiceTime != nil && r.ServiceTime != nil {
-		s, err := addLatency(*m.ServiceTime, *r.ServiceTime)
-		if err != nil {
-			return err
-		}
-		m.ServiceTime = &s
+	if m.ServiceTime, err = addLatencyPtr(m.ServiceTime, r.ServiceTime); err != nil {
+		return err
 	}
-	if o, p := m.OpenLoop, r.OpenLoop; o != nil && p != nil {
+	if m.HandshakeService, err = addLatencyPtr(m.HandshakeService, r.HandshakeService); err != nil {
+		return err
+	}
+	switch o, p := m.OpenLoop, r.OpenLoop; {
+	case o == nil:
+		m.OpenLoop = p
+	case p != nil:
 		x := *o
 		x.TargetRate += p.TargetRate
 		x.AchievedRate += p.AchievedRate
@@ -171,13 +227,25 @@ func addShard(m *Record, r Record) error {
 		}
 		m.OpenLoop = &x
 	}
+	switch c, d := m.Compression, r.Compression; {
+	case c == nil:
+		m.Compression = d
+	case d != nil:
+		x := *c
+		x.Offered = c.Offered && d.Offered
+		x.NegotiatedConns += d.NegotiatedConns
+		m.Compression = &x
+	}
 	// The server side is one server seen by every shard over one window:
 	// shard 0's reading stands for all, per message of them all.
 	if m.ServerCPUS != nil && m.Messages > 0 {
 		perM := *m.ServerCPUS / float64(m.Messages) * 1e6
 		m.ServerCPUPerMillion = &perM
 	}
-	if h, g := m.Heartbeat, r.Heartbeat; h != nil && g != nil {
+	switch h, g := m.Heartbeat, r.Heartbeat; {
+	case h == nil:
+		m.Heartbeat = g
+	case g != nil:
 		x := *h
 		x.Pings += g.Pings
 		x.Pongs += g.Pongs
@@ -189,42 +257,339 @@ func addShard(m *Record, r Record) error {
 	if m.ClientCPUPerMillion = 0; m.Messages > 0 {
 		m.ClientCPUPerMillion = m.ClientCPUS / float64(m.Messages) * 1e6
 	}
-	m.Series = addSeries(m.Series, shiftSeries(r.Series, secondsApart(m.mergeOpenedAt, r)))
-	if r.Status != StatusOK && (m.Status == StatusOK || r.Status == StatusFailed) {
-		m.Status, m.Reason = r.Status, fmt.Sprintf("shard %d: %s", r.Shard.Index, r.Reason)
-	}
-	if r.Shard.LateS > 0 {
-		m.Reason = strings.TrimPrefix(m.Reason+fmt.Sprintf("; shard %d missed --start-at by %.3fs", r.Shard.Index, r.Shard.LateS), "; ")
-	}
 	return nil
 }
 
-// secondsApart is how many whole seconds after the first shard's window
-// shard r's opened, by their clocks (0 with --start-at).
-func secondsApart(first time.Time, r Record) int {
-	if first.IsZero() || r.Shard == nil || r.Shard.OpenedAt.IsZero() {
-		return 0
+// judgeMerged sets the merged record's status: failed (or interrupted)
+// when a shard's cell was, naming the shards; otherwise judged again from
+// the merged totals, as one process measuring them all would be. What
+// could not be merged is named after the verdict's reasons.
+func judgeMerged(m *Record, rs []Record) {
+	var broken []string
+	status := ""
+	for _, r := range rs {
+		switch r.Status {
+		case StatusFailed:
+			status = StatusFailed
+		case StatusInterrupted:
+			if status == "" {
+				status = StatusInterrupted
+			}
+		default:
+			continue
+		}
+		broken = append(broken, fmt.Sprintf("shard %d of %d %s: %s", r.Shard.Index, r.Shard.Count, r.Status, r.Reason))
 	}
-	return int(math.Round(r.Shard.OpenedAt.Sub(first).Seconds()))
+	if status != "" {
+		m.Status, m.Reason = status, strings.Join(broken, "; ")
+	} else {
+		m.Status, m.Reason = StatusOK, ""
+		ApplyVerdict(m)
+	}
+	if d := m.Merged.Dropped; len(d) > 0 {
+		m.Reason = strings.TrimPrefix(m.Reason+"; not merged (no exact merge across shards): "+strings.Join(d, ", "), "; ")
+	}
 }
 
-// shiftSeries moves a series by k seconds (k > 0: later), so that series
-// of shards are added by wall-clock second.
-func shiftSeries(s []Second, k int) []Second {
-	if k == 0 || len(s) == 0 {
-		return s
+// offset is how many whole steps of step seconds after the first shard's
+// window (opened at first) shard r's opened, by their clocks (0 with
+// --start-at; never negative, first being the earliest).
+func offset(first time.Time, r Record, step float64) int {
+	if first.IsZero() || r.Shard == nil || r.Shard.OpenedAt.IsZero() || step <= 0 {
+		return 0
 	}
-	out := make([]Second, 0, len(s)+max(k, 0))
-	for range max(k, 0) {
-		out = append(out, Second{})
-	}
-	if k < 0 {
-		if -k >= len(s) {
-			return nil
+	return max(0, int(math.Round(r.Shard.OpenedAt.Sub(first).Seconds()/step)))
+}
+
+// mergeSeries adds the shards' per-second series second by wall-clock
+// second from the first shard's window: messages, rates, latency counts
+// and broken connections summed. A second's p99 cannot be added without
+// its histogram, which is not kept, so it is left out (and named when a
+// shard had one).
+func mergeSeries(rs []Record, first time.Time) ([]Second, []string) {
+	var out []Second
+	p99 := false
+	for _, r := range rs {
+		k := offset(first, r, 1)
+		for i, s := range r.Series {
+			for len(out) <= i+k {
+				out = append(out, Second{T: float64(len(out) + 1)})
+			}
+			x := &out[i+k]
+			x.T = max(x.T, s.T+float64(k))
+			x.Messages += s.Messages
+			x.MsgsPerS += s.MsgsPerS
+			x.Latencies += s.Latencies
+			x.BrokenConn += s.BrokenConn
+			p99 = p99 || s.P99Us > 0
 		}
-		s = s[-k:]
 	}
-	return append(out, s...)
+	if p99 {
+		return out, []string{"series.p99_us"}
+	}
+	return out, nil
+}
+
+// measured reports whether a shard got as far as its scenario's own
+// figures: a shard that failed before has none, and adds nothing to them.
+func measured(r Record) bool {
+	return r.Figures != nil || r.Distributions != nil || r.Timeline != nil
+}
+
+// mergeOwn merges a scenario's own figures, distributions, labels and
+// timeline by its profile's declarations, and returns what it left out.
+func mergeOwn(m *Record, rs []Record, first time.Time) ([]string, error) {
+	var got []Record
+	for _, r := range rs {
+		if measured(r) {
+			got = append(got, r)
+		}
+	}
+	m.Figures, m.Distributions, m.Labels, m.Timeline = nil, nil, nil, nil
+	if len(got) == 0 {
+		return nil, nil
+	}
+	prof := ProfileOf(rs[0])
+	var dropped []string
+	hists := map[string]*hdrhistogram.Histogram{}
+	for _, name := range slices.Sorted(maps.Keys(unionKeys(got, func(r Record) map[string]Latency { return r.Distributions }))) {
+		l := Latency{}
+		whole := true
+		for _, r := range got {
+			d, ok := r.Distributions[name]
+			if !ok {
+				whole = false
+				break
+			}
+			var err error
+			if l, err = addLatency(l, d); err != nil {
+				return nil, fmt.Errorf("distribution %s: %w", name, err)
+			}
+		}
+		if !whole {
+			dropped = append(dropped, "dist."+name)
+			continue
+		}
+		if m.Distributions == nil {
+			m.Distributions = map[string]Latency{}
+		}
+		m.Distributions[name] = l
+		if l.Hist != "" {
+			h, err := l.Histogram()
+			if err != nil {
+				return nil, fmt.Errorf("distribution %s: %w", name, err)
+			}
+			hists[name] = h
+		}
+	}
+	figs := unionKeys(got, func(r Record) map[string]float64 { return r.Figures })
+	for _, f := range prof.Figures {
+		if f.Merge == profile.Recomputed && !strings.HasSuffix(f.Name, "*") {
+			figs[f.Name] = 0 // known from the merged distribution even where no shard could tell it
+		}
+	}
+	out := map[string]float64{}
+	var recompute []profile.Figure
+	for _, name := range slices.Sorted(maps.Keys(figs)) {
+		f, ok := prof.FigureMerge(name)
+		switch {
+		case ok && f.Merge == profile.Summed:
+			for _, r := range got {
+				out[name] += r.Figures[name]
+			}
+		case ok && f.Merge == profile.Maximum:
+			v, any := 0.0, false
+			for _, r := range got {
+				if x, ok := r.Figures[name]; ok && (!any || x > v) {
+					v, any = x, true
+				}
+			}
+			out[name] = v
+		case ok && f.Merge == profile.Recomputed:
+			f.Name = name
+			recompute = append(recompute, f)
+		default:
+			dropped = append(dropped, "figure."+name)
+		}
+	}
+	// Recomputed figures read the summed counts, so they come last.
+	for _, f := range recompute {
+		h, ok := hists[f.Dist]
+		if !ok {
+			dropped = append(dropped, "figure."+f.Name)
+			continue
+		}
+		if v, ok := f.Recomputed(h, uint64(out[f.Beyond])); ok {
+			out[f.Name] = v
+		}
+	}
+	if len(out) > 0 {
+		m.Figures = out
+	}
+	for _, name := range slices.Sorted(maps.Keys(unionKeys(got, func(r Record) map[string]string { return r.Labels }))) {
+		v, same := got[0].Labels[name], true
+		for _, r := range got[1:] {
+			same = same && r.Labels[name] == v
+		}
+		if !same {
+			dropped = append(dropped, "label."+name)
+			continue
+		}
+		if m.Labels == nil {
+			m.Labels = map[string]string{}
+		}
+		m.Labels[name] = v
+	}
+	var d []string
+	m.Timeline, d = mergeTimeline(got, first, prof, m.Conns)
+	return append(dropped, d...), nil
+}
+
+// unionKeys is the set of keys of one map of every record.
+func unionKeys[V any](rs []Record, of func(Record) map[string]V) map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range rs {
+		for k := range of(r) {
+			out[k] = 0
+		}
+	}
+	return out
+}
+
+// mergeTimeline adds the shards' timelines interval by wall-clock
+// interval from the first shard's window, each column as the profile
+// declares; a column some shard lacks, or one declared not mergeable (or
+// not declared), is left out and named.
+func mergeTimeline(rs []Record, first time.Time, prof profile.Profile, conns int) (*measure.Timeline, []string) {
+	var with []*measure.Timeline
+	for _, r := range rs {
+		if r.Timeline != nil {
+			with = append(with, r.Timeline)
+		}
+	}
+	if len(with) == 0 {
+		return nil, nil
+	}
+	step := with[0].IntervalS
+	if len(with) < len(rs) || slices.ContainsFunc(with, func(t *measure.Timeline) bool { return t.IntervalS != step }) {
+		return nil, []string{"timeline"}
+	}
+	n := 0
+	for _, r := range rs {
+		n = max(n, offset(first, r, step)+len(r.Timeline.Points))
+	}
+	out := &measure.Timeline{IntervalS: step, Points: make([][]float64, n)}
+	var dropped []string
+	for _, name := range with[0].Names {
+		f, ok := prof.TimelineMerge(name)
+		everywhere := !slices.ContainsFunc(with, func(t *measure.Timeline) bool { return !slices.Contains(t.Names, name) })
+		if !ok || !everywhere || (f.Merge != profile.Summed && f.Merge != profile.Maximum) {
+			dropped = append(dropped, "timeline."+name)
+			continue
+		}
+		col := make([]float64, n)
+		for _, r := range rs {
+			k := offset(first, r, step)
+			for i, v := range r.Timeline.Column(name) {
+				if f.Merge == profile.Maximum {
+					col[i+k] = max(col[i+k], v)
+				} else {
+					col[i+k] += v
+				}
+			}
+		}
+		if f.AtMostConns {
+			for i := range col {
+				col[i] = min(col[i], float64(conns))
+			}
+		}
+		out.Add(name, col)
+	}
+	for _, t := range with[1:] {
+		for _, name := range t.Names {
+			if !slices.Contains(with[0].Names, name) && !slices.Contains(dropped, "timeline."+name) {
+				dropped = append(dropped, "timeline."+name)
+			}
+		}
+	}
+	return out, dropped
+}
+
+// mergeClient merges the load generators' self-checks: the merged record
+// is client-bound when any shard was (each reason names its shard), with
+// the busiest generator's CPU and GC pause and every generator's
+// scheduling delays in one histogram.
+func mergeClient(rs []Record, mg *Merged) (*ClientGuard, error) {
+	var out *ClientGuard
+	for _, r := range rs {
+		c := r.Client
+		if c == nil {
+			continue
+		}
+		if out == nil {
+			out = &ClientGuard{CPUs: c.CPUs, CPUUtil: c.CPUUtil, GCPauseS: c.GCPauseS, SchedDelay: c.SchedDelay}
+		} else {
+			if c.CPUUtil > out.CPUUtil {
+				out.CPUs, out.CPUUtil = c.CPUs, c.CPUUtil
+			}
+			out.GCPauseS = max(out.GCPauseS, c.GCPauseS)
+			var err error
+			if out.SchedDelay, err = addLatency(out.SchedDelay, c.SchedDelay); err != nil {
+				return nil, fmt.Errorf("scheduling delay: %w", err)
+			}
+		}
+		if c.Bound {
+			out.Bound = true
+			mg.ClientBound = append(mg.ClientBound, r.Shard.Index)
+			for _, why := range c.Reasons {
+				out.Reasons = append(out.Reasons, fmt.Sprintf("shard %d: %s", r.Shard.Index, why))
+			}
+		}
+	}
+	return out, nil
+}
+
+// mergeFault is the fault shard 0 played (the only shard that acts on the
+// server; the others recorded the same instant), its time counted from the
+// first shard's window, with any other shard's error added.
+func mergeFault(rs []Record, first time.Time) *Fault {
+	var out *Fault
+	var errs []string
+	for _, r := range rs {
+		f := r.Fault
+		if f == nil {
+			continue
+		}
+		if out == nil {
+			x := *f
+			x.ByShard0 = false
+			if !first.IsZero() && !r.Shard.OpenedAt.IsZero() {
+				x.AtS += r.Shard.OpenedAt.Sub(first).Seconds()
+			}
+			if r.Shard.Index != 0 {
+				errs = append(errs, "shard 0, which plays the fault, has no record of it")
+			}
+			out = &x
+		}
+		if f.Error != "" && r.Shard.Index != 0 {
+			errs = append(errs, fmt.Sprintf("shard %d: %s", r.Shard.Index, f.Error))
+		}
+	}
+	if out != nil && len(errs) > 0 {
+		out.Error = strings.TrimPrefix(out.Error+"; "+strings.Join(errs, "; "), "; ")
+	}
+	return out
+}
+
+func addLatencyPtr(a, b *Latency) (*Latency, error) {
+	switch {
+	case b == nil:
+		return a, nil
+	case a == nil:
+		return b, nil
+	}
+	l, err := addLatency(*a, *b)
+	return &l, err
 }
 
 // addLatency adds two summaries through their histograms.
@@ -259,25 +624,6 @@ func addCounts(a, b map[string]uint64) map[string]uint64 {
 	}
 	for k, v := range b {
 		out[k] += v
-	}
-	return out
-}
-
-// addSeries adds two per-second series second by second: messages and
-// rates summed. A second's p99 cannot be added without its histogram, so
-// the merged series keeps counts only (p99 0).
-func addSeries(a, b []Second) []Second {
-	out := make([]Second, max(len(a), len(b)))
-	for i := range out {
-		var x, y Second
-		if i < len(a) {
-			x = a[i]
-		}
-		if i < len(b) {
-			y = b[i]
-		}
-		out[i] = Second{T: max(x.T, y.T), Messages: x.Messages + y.Messages, MsgsPerS: x.MsgsPerS + y.MsgsPerS,
-			Latencies: x.Latencies + y.Latencies, BrokenConn: x.BrokenConn + y.BrokenConn}
 	}
 	return out
 }

@@ -23,6 +23,14 @@ func TestEveryProfileNamesKnownColumns(t *testing.T) {
 	if err := CheckProfile(profile.Profile{Scenario: "x", Columns: []profile.Column{{Key: "nope"}}}); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("unknown key: %v", err)
 	}
+	// A figure shown without a merge rule would vanish from merged files.
+	if err := CheckProfile(profile.Profile{Scenario: "x", Columns: []profile.Column{{Key: "figure.storms"}}}); err == nil || !strings.Contains(err.Error(), "figure.storms (no merge declared)") {
+		t.Fatalf("undeclared merge: %v", err)
+	}
+	bad := profile.Profile{Scenario: "x", Figures: []profile.Figure{{Name: "p", Merge: profile.Recomputed, Dist: "d", Quantile: 50, Beyond: "lost"}}}
+	if err := CheckProfile(bad); err == nil || !strings.Contains(err.Error(), "lost must be summed") {
+		t.Fatalf("recomputed figure without a summed beyond: %v", err)
+	}
 }
 
 // TestNoRendererNeedsTheScenarioName: a scenario the renderers never heard

@@ -504,6 +504,12 @@ func notes(rs []Record) []string {
 			what = append(what, fmt.Sprintf("shard %d of %d opened its window %.3fs after --start-at %s (it connected too late)",
 				s.Index, s.Count, s.LateS, s.StartAt.Format(time.RFC3339)))
 		}
+		if m := r.Merged; m != nil && m.LateS > 0.01 {
+			what = append(what, fmt.Sprintf("of the %d shards merged, %s after --start-at (they connected too late)", m.Shards, strings.Join(m.Late, ", ")))
+		}
+		if m := r.Merged; m != nil && len(m.Dropped) > 0 && r.Status == StatusOK {
+			what = append(what, "not merged (no exact merge across shards): "+strings.Join(m.Dropped, ", "))
+		}
 		if c := r.Client; c != nil && c.Bound {
 			what = append(what, "client-bound: "+strings.Join(c.Reasons, "; ")+
 				": the load generator, not only the server, limited this run")

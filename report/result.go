@@ -184,11 +184,11 @@ type Record struct {
 	// ServerClockSkewS is its clock minus this machine's.
 	RemoteServer     string   `json:"remote_server,omitempty"`
 	ServerClockSkewS *float64 `json:"server_clock_skew_s,omitempty"`
-	// mergeOpenedAt is the first shard's window while Merge adds others.
-	mergeOpenedAt time.Time
 	// Shard says this record is shard index of count (--shard); Merge
-	// adds the shards of a cell into one record without it.
-	Shard *Shard `json:"shard,omitempty"`
+	// adds the shards of a cell into one record without it, and says so
+	// in Merged.
+	Shard  *Shard  `json:"shard,omitempty"`
+	Merged *Merged `json:"merged,omitempty"`
 	// OpenLoop holds the schedule figures of an open-loop echo.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
 	// Compression is set when permessage-deflate was offered: whether the
@@ -376,6 +376,29 @@ type Shard struct {
 	LateS   float64   `json:"late_s,omitempty"`
 	// OpenedAt is when this shard's measured window opened, by its clock.
 	OpenedAt time.Time `json:"opened_at,omitzero"`
+	// Cell names the cell of the plan this shard measured, the same on
+	// every shard whatever became of it, so Merge finds a failed shard's
+	// record (which lacks what only a measured cell fills in) among its
+	// cell's and does not call it missing.
+	Cell string `json:"cell,omitempty"`
+}
+
+// Merged says a record was added up from shards by Merge.
+type Merged struct {
+	Shards int `json:"shards"`
+	// OpenedAt is when the first shard's window opened, by its clock:
+	// the merged series and timeline count from it.
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+	// Late lists the shards that opened their window after --start-at
+	// ("shard 2 by 0.310s"); LateS is the latest of them.
+	Late  []string `json:"late,omitempty"`
+	LateS float64  `json:"late_s,omitempty"`
+	// ClientBound lists the shards whose load generator was saturated.
+	ClientBound []int `json:"client_bound,omitempty"`
+	// Dropped names what could not be merged exactly ("figure.x",
+	// "timeline.handshake_p99_ms"): left out of the record rather than
+	// taken from one shard.
+	Dropped []string `json:"dropped,omitempty"`
 }
 
 // Fault is what the runner did to the server: when, for how long, and
@@ -397,6 +420,10 @@ type Fault struct {
 	// Error says what went wrong (the server did not come back, with its
 	// stderr).
 	Error string `json:"error,omitempty"`
+	// ByShard0 is set on every shard but 0 of a sharded run: only shard 0
+	// plays the fault (there is one server), and this shard recorded the
+	// same instant, taken from the shards' common start.
+	ByShard0 bool `json:"by_shard_0,omitempty"`
 }
 
 // Close summarises the close phase: clean closes ended with a close
@@ -477,6 +504,9 @@ func (r Record) Marked() bool {
 		return true
 	}
 	if s := r.Shard; s != nil && s.LateS > 0.01 {
+		return true
+	}
+	if m := r.Merged; m != nil && (m.LateS > 0.01 || len(m.Dropped) > 0) {
 		return true
 	}
 	if r.Accounting.Missing() > 0 || r.LatencyLowerBounds > 0 || r.ConnectShortfall() {

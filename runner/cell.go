@@ -49,7 +49,7 @@ func newCellRun(ctx context.Context, plan *Plan, cell Cell, progress func(Event)
 			Status: report.StatusOK, StartedAt: time.Now().UTC(), WarmupS: p.Warmup.Seconds(), Errors: map[string]uint64{},
 		}}
 	if s := plan.Shard; s.Count > 1 {
-		c.rec.Shard = &report.Shard{Index: s.Index, Count: s.Count}
+		c.rec.Shard = &report.Shard{Index: s.Index, Count: s.Count, Cell: plan.cellID(cell)}
 	}
 	return c
 }

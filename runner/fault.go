@@ -22,6 +22,12 @@ const restartBound = 10 * time.Second
 // startFault acts on the server Fault.At into the window, in the
 // background, and returns a function that waits for the fault to be over
 // (the server resumed or started again, or the user's command done).
+//
+// Of the shards of a run only shard 0 acts: there is one server, and N
+// shards playing --fault-cmd would restart it N times. Every shard marks
+// the fault at the same instant, Fault.At after the shards' common start
+// (--start-at, which a sharded fault needs), so their detection and
+// recovery times count from one moment.
 func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait func()) {
 	f := c.p.Fault
 	if f.Kind == "" {
@@ -29,10 +35,16 @@ func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait fu
 	}
 	rec := &report.Fault{Kind: f.Kind, ForS: f.For.Seconds(), Cmd: f.Cmd}
 	c.rec.Fault = rec
+	origin := windowStart
+	if !c.plan.StartAt.IsZero() && c.cell.Index == 1 {
+		origin = c.plan.StartAt
+	}
+	observer := c.plan.Shard.Count > 1 && c.plan.Shard.Index != 0
+	rec.ByShard0 = observer
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTimer(time.Until(windowStart.Add(f.At)))
+		t := time.NewTimer(time.Until(origin.Add(f.At)))
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -43,6 +55,9 @@ func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait fu
 		at := time.Now()
 		env.MarkFault(env.Clock.Now())
 		rec.AtS = at.Sub(windowStart).Seconds()
+		if observer {
+			return
+		}
 		if err := c.fault(f, rec); err != nil {
 			rec.Error = err.Error()
 			return

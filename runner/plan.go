@@ -204,10 +204,34 @@ func (p *Plan) variantOrder(run int) []string {
 	return names
 }
 
+// cellID names a cell the same way on every shard of a plan, whatever
+// became of it (report.Shard.Cell): the whole cell's parameters, not this
+// shard's share.
+func (p *Plan) cellID(c Cell) string {
+	q := p.Params
+	parts := []string{p.Scenario.Name(), "target=" + p.Target, "server=" + c.Label(), "driver=" + p.Driver.Name(),
+		fmt.Sprintf("conns=%d", c.Conns), fmt.Sprintf("rate=%g", c.Rate), fmt.Sprintf("payload=%d", q.Payload),
+		fmt.Sprintf("text=%t", q.Text), fmt.Sprintf("deflate=%t", q.Compression), fmt.Sprintf("connect_rate=%g", q.ConnectRate),
+		fmt.Sprintf("warmup=%s", q.Warmup), fmt.Sprintf("duration=%s", q.Duration), fmt.Sprintf("run=%d", c.Run)}
+	if q.PingInterval > 0 {
+		parts = append(parts, fmt.Sprintf("ping=%s/%s", q.PingInterval, q.PongTimeout))
+	}
+	if f := q.Fault; f.Kind != "" {
+		parts = append(parts, fmt.Sprintf("fault=%s@%s+%s", f.Kind, f.At, f.For), "backoff="+q.Backoff.String())
+	}
+	if q.Publishers > 0 {
+		parts = append(parts, fmt.Sprintf("publishers=%d", q.Publishers))
+	}
+	return strings.Join(parts, "/")
+}
+
 // Validate checks the parameters of every connection count and rate of the
 // matrix with the scenario before anything starts, naming the cell at
-// fault.
+// fault, and refuses a sharded plan its shards could not measure as one.
 func (p Plan) Validate() error {
+	if err := p.validateShards(); err != nil {
+		return err
+	}
 	for _, n := range p.counts() {
 		for _, r := range p.rates() {
 			q := p.cellParams(Cell{Conns: n, Rate: r})
@@ -220,6 +244,48 @@ func (p Plan) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validateShards refuses what shards cannot yet do together: step a
+// capacity search (each shard would judge its own share and stop on its
+// own), run more than one cell (only the first opens its window at the
+// common --start-at; the others would drift apart), play a fault without
+// a common start (only shard 0 plays it; the others take its instant from
+// the common start), or run a shard with no connection.
+func (p Plan) validateShards() error {
+	s := p.Shard
+	if s.Count <= 1 {
+		return nil
+	}
+	if len(p.RateSteps) > 0 {
+		return fmt.Errorf("--rate START:END:STEP (a capacity search) with --shard/--shards: the shards cannot yet step the rate together, " +
+			"so each would judge its own share; run one sharded invocation per rate (--rate N) and merge them")
+	}
+	// Shards measure one --target, so the cells are runs × counts (×
+	// variants).
+	if cells := max(p.Runs, 1) * len(p.counts()) * len(p.rates()) * max(len(p.Variants), 1); cells > 1 {
+		return fmt.Errorf("--shard/--shards with %d cells (--runs %d, --conns %s): only the first cell opens its window at the shards' common --start-at, "+
+			"the later ones would not line up; run each cell as its own sharded invocation", cells, max(p.Runs, 1), joinInts(p.counts()))
+	}
+	if p.Params.Fault.Kind != "" && p.StartAt.IsZero() {
+		return fmt.Errorf("--fault with --shard/--shards needs --start-at: only shard 0 plays the fault, " +
+			"the others take its instant from the shards' common start")
+	}
+	for _, n := range p.counts() {
+		if share := s.Share(n); share == 0 {
+			return fmt.Errorf("--conns %d over %d shards leaves shard %d of %d no connection (the first %d shards take one each): "+
+				"give --conns %d or more, or fewer shards", n, s.Count, s.Index, s.Count, n, s.Count)
+		}
+	}
+	return nil
+}
+
+func joinInts(xs []int) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprint(x))
+	}
+	return strings.Join(parts, ",")
 }
 
 // Event reports progress to whoever displays it.

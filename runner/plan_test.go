@@ -4,6 +4,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenarios"
 )
 
 // TestCellsExpandEveryDimensionOnce: servers, connection counts, rates and
@@ -44,5 +49,39 @@ func TestValidateChecksEveryCountAndRate(t *testing.T) {
 	p.ConnsList = []int{50, 20}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestShardedPlansShardsCannotMeasureAsOneAreRefused: each refusal names
+// the flags and the numbers at fault.
+func TestShardedPlansShardsCannotMeasureAsOneAreRefused(t *testing.T) {
+	d, _ := drivers.Lookup(drivers.Default)
+	base := func() Plan {
+		return Plan{Scenario: sc("echo"), Target: "ws://127.0.0.1:1/echo", Driver: d, Runs: 1, Shard: Shard{Index: 2, Count: 3},
+			Params: scenarios.Params{Conns: 30, Payload: 64, Duration: time.Second}}
+	}
+	slo := report.Threshold{}
+	for _, c := range []struct {
+		name string
+		edit func(*Plan)
+		want string
+	}{
+		{"zero share", func(p *Plan) { p.Params.Conns = 2 }, "--conns 2 over 3 shards leaves shard 2 of 3 no connection"},
+		{"runs", func(p *Plan) { p.Runs = 2 }, "with 2 cells (--runs 2"},
+		{"conns list", func(p *Plan) { p.ConnsList = []int{30, 60} }, "--conns 30,60"},
+		{"capacity search", func(p *Plan) { p.RateSteps, p.SLO = []float64{100, 200}, &slo }, "--rate START:END:STEP (a capacity search) with --shard"},
+		{"fault without start", func(p *Plan) {
+			p.Scenario = sc("reconnect")
+			p.Params.Fault = scenarios.Fault{Kind: "cmd", Cmd: "true"}
+		}, "--fault with --shard/--shards needs --start-at"},
+	} {
+		p := base()
+		c.edit(&p)
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	if err := base().Validate(); err != nil {
+		t.Errorf("one cell, 10 conns per shard: %v", err)
 	}
 }

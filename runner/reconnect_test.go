@@ -2,8 +2,11 @@ package runner
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,5 +185,50 @@ func TestFaultCmdRunsForATarget(t *testing.T) {
 	// nothing known.
 	if want := "fault not played: --fault-cmd exited with 3 (bound: exit 0): restarting chat"; r.Status != report.StatusFailed || !strings.Contains(r.Reason, want) {
 		t.Fatalf("status %s %q: want failed with %q", r.Status, r.Reason, want)
+	}
+}
+
+// TestOnlyShardZeroPlaysTheFault: two shards of one reconnect cell with a
+// --fault-cmd and one start instant; the command runs once (shard 0's),
+// and both shards mark the fault at the same instant after the common
+// start.
+func TestOnlyShardZeroPlaysTheFault(t *testing.T) {
+	played := filepath.Join(t.TempDir(), "played")
+	url := fastEcho(t)
+	start := time.Now().Add(1500 * time.Millisecond)
+	recs := make([]report.Record, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		plan := reconnectPlan(t, 4, 200*time.Millisecond, 200*time.Millisecond,
+			scenarios.Fault{Kind: "cmd", Cmd: "echo played >> " + played}, "none")
+		plan.Servers, plan.Target = nil, url
+		plan.Shard, plan.StartAt = Shard{Index: i, Count: 2}, start
+		if err := plan.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs[i] = runOne(t, plan)
+		}()
+	}
+	wg.Wait()
+	data, err := os.ReadFile(played)
+	if err != nil || strings.Count(string(data), "played") != 1 {
+		t.Fatalf("--fault-cmd ran %d times (%v), want once", strings.Count(string(data), "played"), err)
+	}
+	f0, f1 := recs[0].Fault, recs[1].Fault
+	if f0.CmdExit == nil || *f0.CmdExit != 0 || f0.ByShard0 || f1.CmdExit != nil || !f1.ByShard0 || f1.Error != "" {
+		t.Fatalf("shard 0's fault %+v, shard 1's %+v: want shard 0 to play it and shard 1 to observe it", f0, f1)
+	}
+	// Both instants are 400 ms after the common start, by each shard's
+	// own window.
+	at0 := recs[0].Shard.OpenedAt.Add(time.Duration(f0.AtS * float64(time.Second)))
+	at1 := recs[1].Shard.OpenedAt.Add(time.Duration(f1.AtS * float64(time.Second)))
+	if d := at0.Sub(at1).Abs(); d > 50*time.Millisecond || at0.Sub(start.Add(400*time.Millisecond)).Abs() > 50*time.Millisecond {
+		t.Fatalf("faults at %s and %s, want both at %s", at0, at1, start.Add(400*time.Millisecond))
+	}
+	if recs[0].Shard.Cell == "" || recs[0].Shard.Cell != recs[1].Shard.Cell {
+		t.Fatalf("cells %q and %q: want one name on both shards", recs[0].Shard.Cell, recs[1].Shard.Cell)
 	}
 }

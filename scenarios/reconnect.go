@@ -98,9 +98,46 @@ func (reconnect) Profile() profile.Profile {
 			{Name: "server_cpu_util", Title: "server CPU", Unit: "of one CPU", Format: profile.Percent},
 			{Name: "server_rss_bytes", Title: "server RSS", Unit: "resident memory", Format: profile.Bytes},
 		},
-		Noun: "sent",
-		Unit: "messages",
+		Noun:     "sent",
+		Unit:     "messages",
+		Figures:  reconnectFigures,
+		Timeline: reconnectTimeline,
 	}
+}
+
+// reconnectFigures say how each figure of a reconnect cell merges across
+// shards: the counts add up; the recovery percentiles are read again from
+// the merged fault→back distribution, never-recovered connections counted
+// as infinitely late, as outcome reads them.
+var reconnectFigures = []profile.Figure{
+	{Name: "detected", Merge: profile.Summed},
+	{Name: "detected_*", Merge: profile.Summed}, // by class, and detected_before_fault
+	{Name: "lost_after_fault", Merge: profile.Summed},
+	{Name: "lost_again", Merge: profile.Summed},
+	{Name: "never_recovered", Merge: profile.Summed},
+	{Name: "reconnect_attempts", Merge: profile.Summed},
+	{Name: "reconnect_failures", Merge: profile.Summed},
+	{Name: "failed_*", Merge: profile.Summed}, // failed dials by class
+	recoveredFigure(50), recoveredFigure(99), recoveredFigure(100),
+}
+
+// recoveredFigure is "recovered_Q_s": seconds from the fault until Q% of
+// the connections lost were back for good.
+func recoveredFigure(q float64) profile.Figure {
+	return profile.Figure{Name: fmt.Sprintf("recovered_%g_s", q), Merge: profile.Recomputed,
+		Dist: "fault_to_back", Quantile: q, Beyond: "never_recovered", Scale: 1e-6}
+}
+
+// reconnectTimeline: the storm's counts add up interval by interval; a
+// p99 of each interval's handshakes cannot be added without the
+// intervals' histograms, which are not kept.
+var reconnectTimeline = []profile.Figure{
+	{Name: "up", Merge: profile.Summed, AtMostConns: true},
+	{Name: "detected", Merge: profile.Summed},
+	{Name: "reconnected", Merge: profile.Summed},
+	{Name: "attempts", Merge: profile.Summed},
+	{Name: "failed", Merge: profile.Summed},
+	{Name: "handshake_p99_ms", Merge: profile.NotMergeable},
 }
 
 // Backoff is a reconnecting client's policy between dial attempts: what
@@ -399,7 +436,7 @@ func (r *reconnectRun) outcome() *Outcome {
 	fig := map[string]float64{"lost_again": 0, "detected": 0, "detected_close": 0, "detected_read_error": 0, "detected_missed_pong": 0,
 		"reconnect_attempts": 0, "reconnect_failures": 0}
 	detect, recoverH, handshake := measure.NewRecorder(), measure.NewRecorder(), measure.NewRecorder()
-	fromFault := hdrhistogram.New(1, 3_600_000_000, 3) // µs from the fault to back
+	fromFault := measure.NewRecorderUpTo(3_600_000_000) // from the fault to back for good, up to an hour
 	fault := env.FaultAt()
 	var lost, never uint64
 	for i := range r.slots {
@@ -441,7 +478,7 @@ func (r *reconnectRun) outcome() *Outcome {
 			if lastBack == 0 {
 				never++
 			} else {
-				_ = fromFault.RecordValue(max(1, (lastBack-fault)/1000))
+				fromFault.Record(lastBack, time.Duration(lastBack-fault))
 			}
 		}
 		for _, a := range s.attempts {
@@ -459,17 +496,19 @@ func (r *reconnectRun) outcome() *Outcome {
 	}
 	fig["never_recovered"] = float64(never)
 	fig["lost_after_fault"] = float64(lost)
-	for _, q := range []float64{50, 99, 100} {
+	backH, _ := fromFault.Snapshot()
+	for _, f := range reconnectFigures {
 		// The q-th percentile over every connection lost, those never back
 		// counted as infinitely late: unknown when more than 100−q% are.
-		if lost == 0 || float64(never) > (1-q/100)*float64(lost) {
+		if f.Merge != profile.Recomputed {
 			continue
 		}
-		rank := q / 100 * float64(lost) / float64(lost-never) * 100
-		fig[fmt.Sprintf("recovered_%g_s", q)] = float64(fromFault.ValueAtQuantile(min(rank, 100))) / 1e6
+		if v, ok := f.Recomputed(backH, uint64(fig[f.Beyond])); ok {
+			fig[f.Name] = v
+		}
 	}
 	out.Figures = fig
-	out.Distributions = map[string]*measure.Recorder{"detect": detect, "recover": recoverH, "handshake": handshake}
+	out.Distributions = map[string]*measure.Recorder{"detect": detect, "recover": recoverH, "handshake": handshake, "fault_to_back": fromFault}
 	out.Labels = map[string]string{"backoff": p.Backoff.String()}
 	out.Heartbeat = hb
 	out.Timeline = r.timeline()

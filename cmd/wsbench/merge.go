@@ -17,8 +17,9 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench merge SHARD.json... -o MERGED.json\n\n"+
 			"Adds the shards of every cell (wsbench run --shard i/n) into one record: histograms\n"+
-			"added exactly, counts and rates summed, series aligned. Missing shards are named,\n"+
-			"shards of different plans refused.\n\nFlags:\n")
+			"added exactly, counts and rates summed, a scenario's figures as its profile declares,\n"+
+			"series and timelines aligned by wall-clock time. What has no exact merge is left out\n"+
+			"and named. Missing shards are named, shards of different plans refused.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	files, err := parseFlags(fs, args, stderr)

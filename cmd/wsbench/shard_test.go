@@ -151,6 +151,10 @@ func TestShardFlags(t *testing.T) {
 		{[]string{"--shard", "x"}, "want I/N"},
 		{[]string{"--shards", "4", "--target", "ws://127.0.0.1:1/echo"}, "JOB_COMPLETION_INDEX"},
 		{[]string{"--start-at", "tomorrow"}, "RFC 3339"},
+		{[]string{"--conns", "2", "--shard", "2/3", "--target", "ws://127.0.0.1:1/echo"}, "--conns 2 over 3 shards leaves shard 2 of 3 no connection"},
+		{[]string{"--runs", "3", "--shard", "0/2", "--target", "ws://127.0.0.1:1/echo"}, "with 3 cells (--runs 3"},
+		{[]string{"--rate", "100:300:100", "--slo", "p99=10ms", "--shard", "0/2", "--target", "ws://127.0.0.1:1/echo"}, "a capacity search) with --shard"},
+		{[]string{"--scenario", "reconnect", "--fault-cmd", "true", "--shard", "1/2", "--target", "ws://127.0.0.1:1/echo"}, "needs --start-at"},
 	} {
 		code, _, errOut := wsbench(t, append([]string{"run"}, c.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
