@@ -187,7 +187,6 @@ func variantNames(res *Result) []string {
 // IsAB reports whether res is the file of an A/B run.
 func IsAB(res *Result) bool { return len(variantNames(res)) >= 2 }
 
-
 // ABMetrics are the names of the metrics CompareAB judges under opt (its
 // Metrics, else DefaultABMetrics, plus any named in MaxRegression): what
 // an A/B run needs to count its rows before it starts.
