@@ -141,11 +141,7 @@ func pairedRow(m Metric, a, b map[int]Record, runs []int, opt CompareOptions, al
 	// the order statistics that bound the median of d bound the median
 	// ratio the same way.
 	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(d), th), 1-alpha)
-	center := s.Center
-	if math.IsNaN(center) { // as many pairs went to zero as came from it
-		center = 0
-	}
-	row.DeltaPct = 100 * math.Expm1(center)
+	row.DeltaPct = 100 * math.Expm1(medianLog(d))
 	row.DeltaLoPct, row.DeltaHiPct = 100*math.Expm1(s.Lo), 100*math.Expm1(s.Hi)
 	if math.IsNaN(s.Lo) || math.IsNaN(s.Hi) || s.Warnings != nil {
 		row.DeltaLoPct, row.DeltaHiPct = math.NaN(), math.NaN()
@@ -160,6 +156,26 @@ func pairedRow(m Metric, a, b map[int]Record, runs []int, opt CompareOptions, al
 	_, row.PBeyond = signedRankTails(beyondAllowance(m, allowed, d), true)
 	row.floor = minOneSidedP(true, len(d), 0)
 	return row, true
+}
+
+// medianLog is the median of log changes d, with infinite changes (a side at zero) in
+// their place: the mean of the middle two when their count is even, 0 when
+// those are −Inf and +Inf (as many pairs fell to zero as rose from it).
+func medianLog(d []float64) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	a, b := s[n/2-1], s[n/2]
+	if a == b {
+		return a // both ±Inf alike, or a tie
+	}
+	if m := a/2 + b/2; !math.IsNaN(m) {
+		return m
+	}
+	return 0
 }
 
 // allowance is the regression opt allows metric m, as a fraction.
