@@ -325,10 +325,11 @@ func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 
 // judge gives every row its verdict once all rows are known, since Holm's
 // adjustment takes the whole family: fails (worse ✗) when the adjusted p
-// beyond is at most Alpha; else insufficient when its runs could never
-// fail it on its own (its smallest possible p beyond is above Alpha over
-// the number of rows); else better or worse when the adjusted two-sided p
-// is at most Alpha, unchanged otherwise.
+// beyond is at most Alpha; better when the adjusted two-sided p is at
+// most Alpha in the good direction; else insufficient when its runs could
+// never fail it on its own (its smallest possible p beyond is above Alpha
+// over the number of rows); else worse when the adjusted two-sided p is
+// at most Alpha, unchanged otherwise.
 func (c *Comparison) judge(allowInsufficient bool) {
 	ps, beyond := make([]float64, len(c.Rows)), make([]float64, len(c.Rows))
 	for i, r := range c.Rows {
@@ -341,14 +342,15 @@ func (c *Comparison) judge(allowInsufficient bool) {
 		r.PHolm, r.PBeyondHolm = ps[i], beyond[i]
 		m, _ := LookupMetric(r.Metric)
 		r.Verdict, r.Fail = VerdictSame, false
+		better := r.PHolm <= c.Alpha && r.DeltaPct != 0 && (r.DeltaPct > 0) == m.HigherIsBetter
 		switch {
 		case r.PBeyondHolm <= c.Alpha:
 			r.Verdict, r.Fail = VerdictWorse, true
+		case better: // shown better: no regression left to miss
+			r.Verdict = VerdictBetter
 		case r.floor > firstStep:
 			r.Verdict, r.Fail = VerdictInsufficient, !allowInsufficient
 		case r.PHolm > c.Alpha || r.DeltaPct == 0:
-		case (r.DeltaPct > 0) == m.HigherIsBetter:
-			r.Verdict = VerdictBetter
 		default:
 			r.Verdict = VerdictWorse
 		}
