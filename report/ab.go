@@ -15,17 +15,17 @@ import (
 // the order reversed every other run (A B, B A, A B, …) so that drift of
 // the machine falls on both alike and cancels within a pair. CompareAB
 // then treats run i of A and run i of B as a pair: it judges the change
-// from the per-pair relative differences, not from two independent
-// samples. On a noisy machine this is what separates a 5% regression from
-// the machine: a slow minute slows both halves of a pair, and the
-// difference survives while the level does not.
+// from the per-pair changes log(B/A), not from two independent samples.
+// On a noisy machine this is what separates a 5% regression from the
+// machine: a slow minute slows both halves of a pair, and the difference
+// survives while the level does not.
 //
-// The test is the Wilcoxon signed-rank test, exact (no normal
-// approximation), on the relative differences (B−A)/A of the pairs:
-// distribution-free like the Mann–Whitney test Compare uses between two
-// files, but paired. benchmath has no paired test, so it is written here;
+// The tests are the exact Wilcoxon signed-rank test of log(B/A) (see
+// ranktest.go): two-sided against zero for "better" or "worse", and
+// one-sided against the allowance for failing; every p-value is
+// Holm-adjusted over all rows of the comparison (Comparison.judge).
 // benchmath still gives the median change and its confidence interval
-// (AssumeNothing.Summary over the per-pair changes).
+// (AssumeNothing.Summary over the per-pair log changes).
 
 // DefaultABMetrics are the metrics CompareAB judges when
 // CompareOptions.Metrics is empty: Compare's less p999 and mem_per_conn.
@@ -39,7 +39,10 @@ var DefaultABMetrics = []string{"p50", "p99", "throughput", "server_cpu_per_mill
 
 // CompareAB judges every variant of an A/B result against the first one
 // (Environment.Variants order, else the order records name them), cell by
-// cell and metric by metric, pairing the runs with the same number.
+// cell and metric by metric, pairing the runs with the same number. The
+// rows of all cells, metrics and variants are one family for Holm's
+// adjustment: the chance that identical builds fail any row is at most
+// the comparison's Alpha.
 func CompareAB(res *Result, opt CompareOptions) (*Comparison, error) {
 	if res == nil {
 		return nil, errors.New("compare: missing result")
@@ -107,12 +110,16 @@ func CompareAB(res *Result, opt CompareOptions) (*Comparison, error) {
 			}
 		}
 	}
+	cmp.judge(opt.AllowInsufficient)
 	return cmp, nil
 }
 
-// pairedRow judges metric m over the runs both sides have.
+// pairedRow measures metric m over the runs both sides have: the per-pair
+// log changes, their median and interval, the two-sided test of no change
+// and the one-sided test against the allowance. Comparison.judge gives the
+// verdict once every row of the comparison is known.
 func pairedRow(m Metric, a, b map[int]Record, runs []int, opt CompareOptions, alpha float64, th *benchmath.Thresholds) (CompareRow, bool) {
-	var old, nw, rel []float64
+	var old, nw, d []float64
 	for _, run := range runs {
 		x, ok1 := m.Value(a[run])
 		y, ok2 := m.Value(b[run])
@@ -120,45 +127,63 @@ func pairedRow(m Metric, a, b map[int]Record, runs []int, opt CompareOptions, al
 			continue
 		}
 		old, nw = append(old, x), append(nw, y)
-		rel = append(rel, relDelta(x, y))
+		d = append(d, logRatio(x, y))
 	}
-	if len(rel) == 0 {
+	if len(d) == 0 {
 		return CompareRow{}, false
 	}
-	allowed, ok := opt.MaxRegression[m.Name]
-	if !ok {
-		allowed = DefaultMaxRegression
-	}
+	allowed := allowance(m, opt)
 	row := CompareRow{Metric: m.Name, Old: old, New: nw, AllowedPct: allowed * 100, Paired: true}
 	row.OldMedian = benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(old), th), 0.95).Center
 	row.NewMedian = benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(nw), th), 0.95).Center
-	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(rel), th), 1-alpha)
-	delta := s.Center
-	row.DeltaPct, row.DeltaLoPct, row.DeltaHiPct = 100*delta, 100*s.Lo, 100*s.Hi
+	// The change shown is the median pair's ratio, B/A − 1, and its
+	// interval the median's, both read on the log scale and carried back:
+	// the order statistics that bound the median of d bound the median
+	// ratio the same way.
+	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(d), th), 1-alpha)
+	row.DeltaPct = 100 * math.Expm1(medianLog(d))
+	row.DeltaLoPct, row.DeltaHiPct = 100*math.Expm1(s.Lo), 100*math.Expm1(s.Hi)
 	if math.IsNaN(s.Lo) || math.IsNaN(s.Hi) || s.Warnings != nil {
 		row.DeltaLoPct, row.DeltaHiPct = math.NaN(), math.NaN()
 	}
-	row.P = signedRankP(rel)
-	row.judge(m, delta, minSignedRankP(len(rel)), alpha, allowed, opt.AllowInsufficient)
-	// Failing asks more than a median beyond the allowance: the pairs must
-	// show the regression *exceeds* the allowance, a one-sided signed-rank
-	// test of (change − allowance) > 0 in the bad direction. Between two
-	// identical builds p99's ten pair changes once had a median of +13.8%
-	// (significant at p = 0.014, so beyond a 10% allowance by the median
-	// rule) with its interval reaching down to +1.7%: noise that failed CI.
-	// Tested against the allowance, it does not.
-	worse := make([]float64, len(rel))
-	for i, d := range rel {
-		if m.HigherIsBetter {
-			d = -d
-		}
-		worse[i] = d - allowed
-	}
-	_, row.PBeyond = signedRankTails(worse)
-	if row.Verdict == VerdictWorse {
-		row.Fail = row.PBeyond <= alpha
-	}
+	row.P = signedRankP(d)
+	// Failing asks more than a change: the pairs must show it *beyond the
+	// allowance*, a one-sided signed-rank test of log(B/A) − log(1+allowed)
+	// > 0 in the bad direction. Between two identical builds p99's ten pair
+	// changes once had a median of +13.8%, significantly above zero, with
+	// its interval reaching down to +1.7%: noise, which a "median beyond
+	// the allowance" rule failed.
+	_, row.PBeyond = signedRankTails(beyondAllowance(m, allowed, d), true)
+	row.floor = minOneSidedP(true, len(d), 0)
 	return row, true
+}
+
+// medianLog is the median of log changes d, with infinite changes (a side at zero) in
+// their place: the mean of the middle two when their count is even, 0 when
+// those are −Inf and +Inf (as many pairs fell to zero as rose from it).
+func medianLog(d []float64) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	a, b := s[n/2-1], s[n/2]
+	if a == b {
+		return a // both ±Inf alike, or a tie
+	}
+	if m := a/2 + b/2; !math.IsNaN(m) {
+		return m
+	}
+	return 0
+}
+
+// allowance is the regression opt allows metric m, as a fraction.
+func allowance(m Metric, opt CompareOptions) float64 {
+	if a, ok := opt.MaxRegression[m.Name]; ok {
+		return a
+	}
+	return DefaultMaxRegression
 }
 
 // variantNames lists the variants of an A/B result, base first.
@@ -178,85 +203,17 @@ func variantNames(res *Result) []string {
 // IsAB reports whether res is the file of an A/B run.
 func IsAB(res *Result) bool { return len(variantNames(res)) >= 2 }
 
-// minSignedRankP is the smallest two-sided p-value the signed-rank test
-// can give with n pairs: every difference of one sign, 2/2ⁿ.
-func minSignedRankP(n int) float64 { return math.Min(1, 2/math.Pow(2, float64(n))) }
-
-// MinPairs is the fewest pairs (runs per variant) with which the signed-
-// rank test can reach p ≤ alpha at all (6 at 0.05).
-func MinPairs(alpha float64) int {
-	n := 1
-	for minSignedRankP(n) > alpha && n < 64 {
-		n++
+// ABMetrics are the names of the metrics CompareAB judges under opt (its
+// Metrics, else DefaultABMetrics, plus any named in MaxRegression): what
+// an A/B run needs to count its rows before it starts.
+func ABMetrics(opt CompareOptions) ([]string, error) {
+	ms, _, err := compareMetrics(opt, DefaultABMetrics)
+	if err != nil {
+		return nil, err
 	}
-	return n
-}
-
-// signedRankP is the exact two-sided p-value of the Wilcoxon signed-rank
-// test that the differences d are symmetric about zero. Zero differences
-// are dropped (Wilcoxon's rule) and tied magnitudes share their mean rank.
-// The null distribution of W+ (the rank sum of the positive differences)
-// is built exactly by dynamic programming over the 2ⁿ equally likely sign
-// assignments, on doubled ranks so mean ranks stay integers.
-func signedRankP(d []float64) float64 {
-	lo, hi := signedRankTails(d)
-	return math.Min(1, 2*math.Min(lo, hi))
-}
-
-// signedRankTails are the exact one-sided p-values of the signed-rank
-// test: lo = P(W+ ≤ w), evidence that d lies below zero, and hi =
-// P(W+ ≥ w), evidence that it lies above.
-func signedRankTails(d []float64) (lo, hi float64) {
-	var nz []float64
-	for _, v := range d {
-		if v != 0 && !math.IsNaN(v) {
-			nz = append(nz, v)
-		}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
 	}
-	n := len(nz)
-	if n == 0 {
-		return 1, 1
-	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(i, j int) bool { return math.Abs(nz[order[i]]) < math.Abs(nz[order[j]]) })
-	rank2 := make([]int, n) // twice the (mean) rank
-	for i := 0; i < n; {
-		j := i
-		for j+1 < n && math.Abs(nz[order[j+1]]) == math.Abs(nz[order[i]]) {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			rank2[order[k]] = i + j + 2 // ranks i+1 … j+1, doubled mean
-		}
-		i = j + 1
-	}
-	total, wplus := 0, 0
-	for i, v := range nz {
-		total += rank2[i]
-		if v > 0 {
-			wplus += rank2[i]
-		}
-	}
-	dist := make([]float64, total+1) // dist[s] = P(doubled W+ = s)
-	dist[0] = 1
-	for _, r := range rank2 {
-		for s := total; s >= r; s-- {
-			dist[s] = 0.5*dist[s] + 0.5*dist[s-r]
-		}
-		for s := min(r, total+1) - 1; s >= 0; s-- {
-			dist[s] *= 0.5
-		}
-	}
-	for s, p := range dist {
-		if s <= wplus {
-			lo += p
-		}
-		if s >= wplus {
-			hi += p
-		}
-	}
-	return math.Min(1, lo), math.Min(1, hi)
+	return names, nil
 }

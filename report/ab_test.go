@@ -10,14 +10,16 @@ import (
 // bruteSignedRankP enumerates every sign assignment of the nonzero
 // differences' mean ranks: the definition the dynamic programme must match.
 func bruteSignedRankP(d []float64) float64 {
-	lo, hi := bruteSignedRankTails(d)
+	lo, hi := bruteSignedRankTails(d, false)
 	return math.Min(1, 2*math.Min(lo, hi))
 }
 
-func bruteSignedRankTails(d []float64) (lo, hi float64) {
+// bruteSignedRankTails: with keepZeros, zeros rank lowest and count as
+// negative (never in W+).
+func bruteSignedRankTails(d []float64, keepZeros bool) (lo, hi float64) {
 	var nz []float64
 	for _, v := range d {
-		if v != 0 {
+		if v != 0 || keepZeros {
 			nz = append(nz, v)
 		}
 	}
@@ -77,10 +79,12 @@ func TestSignedRankPMatchesEnumeration(t *testing.T) {
 		if math.Abs(got-want) > 1e-12 {
 			t.Fatalf("trial %d: signedRankP(%v) = %v, enumeration gives %v", trial, d, got, want)
 		}
-		lo, hi := signedRankTails(d)
-		wlo, whi := bruteSignedRankTails(d)
-		if math.Abs(lo-wlo) > 1e-12 || math.Abs(hi-whi) > 1e-12 {
-			t.Fatalf("trial %d: signedRankTails(%v) = %v, %v; enumeration gives %v, %v", trial, d, lo, hi, wlo, whi)
+		for _, keep := range []bool{false, true} {
+			lo, hi := signedRankTails(d, keep)
+			wlo, whi := bruteSignedRankTails(d, keep)
+			if math.Abs(lo-wlo) > 1e-12 || math.Abs(hi-whi) > 1e-12 {
+				t.Fatalf("trial %d: signedRankTails(%v, keepZeros %v) = %v, %v; enumeration gives %v, %v", trial, d, keep, lo, hi, wlo, whi)
+			}
 		}
 	}
 }
@@ -97,8 +101,11 @@ func TestSignedRankPKnownValues(t *testing.T) {
 	if got := signedRankP([]float64{-3, -2, -1, 1, 2, 3}); got != 1 {
 		t.Errorf("symmetric differences: p = %v, want 1", got)
 	}
-	if MinPairs(0.05) != 6 {
-		t.Errorf("MinPairs(0.05) = %d, want 6 (2/2^5 = 0.0625 > 0.05 ≥ 2/2^6)", MinPairs(0.05))
+	// One-sided against the allowance, 1/2ⁿ must reach alpha/rows.
+	for _, c := range []struct{ rows, want int }{{1, 5}, {5, 7}, {35, 10}, {51, 10}, {52, 11}} {
+		if got := MinPairs(0.05, c.rows); got != c.want {
+			t.Errorf("MinPairs(0.05, %d) = %d, want %d", c.rows, got, c.want)
+		}
 	}
 }
 
@@ -196,26 +203,67 @@ func TestCompareABIdenticalBuildsPass(t *testing.T) {
 	}
 }
 
+// Too few pairs for a row ever to fail on its own is insufficient, and
+// fails unless allowed. With one row, 5 pairs can fail (1/2⁵ < 0.05); with
+// the default metrics (four here: these records have no server CPU) a row
+// needs 1/2ⁿ ≤ 0.0125, 7 pairs.
 func TestCompareABTooFewPairsIsInsufficient(t *testing.T) {
 	a := func(run int) (float64, int64) { return 1000, 100 }
 	b := func(run int) (float64, int64) { return 500, 100 }
-	c, err := CompareAB(abResult(a, b, 5), CompareOptions{Metrics: []string{"throughput"}})
+	c, err := CompareAB(abResult(a, b, 4), CompareOptions{Metrics: []string{"throughput"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := findRow(t, c, "throughput"); r.Verdict != VerdictInsufficient || !r.Fail {
-		t.Errorf("5 pairs: %+v, want insufficient and failing", r)
+		t.Errorf("4 pairs: %+v, want insufficient and failing", r)
 	}
 	var b2 strings.Builder
 	if err := RenderComparison(&b2, c, false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b2.String(), "5 pairs cannot reach p < 0.05 with a signed-rank test; use --runs 6 or more") {
+	if !strings.Contains(b2.String(), "4 pairs cannot fail a row on its own: over 1 rows one must reach p beyond ≤ 0.05/1 = 0.05 (Holm), and 4 pairs give at best 1/2^4; use --runs 5 or more") {
 		t.Errorf("no advice on the run count:\n%s", b2.String())
 	}
-	c, _ = CompareAB(abResult(a, b, 6), CompareOptions{Metrics: []string{"throughput"}})
-	if r := findRow(t, c, "throughput"); r.Verdict != VerdictWorse || r.P > 0.05 {
-		t.Errorf("6 pairs all worse: %+v, want worse at p = 2/64", r)
+	c, _ = CompareAB(abResult(a, b, 5), CompareOptions{Metrics: []string{"throughput"}})
+	if r := findRow(t, c, "throughput"); r.Verdict != VerdictWorse || !r.Fail || r.PBeyond != 1.0/32 {
+		t.Errorf("5 pairs all worse, one row: %+v, want failing at p beyond 1/32", r)
+	}
+	c, _ = CompareAB(abResult(a, b, 6), CompareOptions{})
+	if r := findRow(t, c, "throughput"); r.Verdict != VerdictInsufficient || !r.Fail || len(c.Rows) != 4 {
+		t.Errorf("6 pairs, 4 rows: %+v, want insufficient (1/64 > 0.05/4) and failing", r)
+	}
+	c, _ = CompareAB(abResult(a, b, 7), CompareOptions{})
+	if r := findRow(t, c, "throughput"); r.Verdict != VerdictWorse || !r.Fail || math.Abs(r.PBeyondHolm-4.0/128) > 1e-12 {
+		t.Errorf("7 pairs, 4 rows: %+v, want failing at Holm p beyond 4/128", r)
+	}
+}
+
+// The case: six pairs, five 20% slower and one tie. Wilcoxon's
+// rule drops the tie, and the two-sided test of five pairs cannot go below
+// 2/32, so the old gate said ~ whatever the change. The test against the
+// allowance keeps the tie (as within it): p beyond 2/64, failing on its
+// own; among four rows the same pairs are too few and say so.
+func TestCompareABTiedPairDoesNotSilenceTheGate(t *testing.T) {
+	a := func(run int) (float64, int64) { return 1000, 1000 }
+	b := func(run int) (float64, int64) {
+		if run == 3 {
+			return 1000, 1000
+		}
+		return 1000, 1200
+	}
+	for _, allowed := range []float64{0, 0.05} {
+		c, err := CompareAB(abResult(a, b, 6), CompareOptions{Metrics: []string{"p99"}, MaxRegression: map[string]float64{"p99": allowed}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := findRow(t, c, "p99")
+		if r.Verdict != VerdictWorse || !r.Fail || math.Abs(r.PBeyond-2.0/64) > 1e-12 || math.Abs(r.P-2.0/32) > 1e-12 {
+			t.Errorf("allowance %v: %+v, want failing at p beyond 2/64 (two-sided p 2/32)", allowed, r)
+		}
+	}
+	c, _ := CompareAB(abResult(a, b, 6), CompareOptions{})
+	if r := findRow(t, c, "p99"); r.Verdict != VerdictInsufficient || !r.Fail || len(c.Rows) != 4 {
+		t.Errorf("among four rows: %+v, want insufficient and failing", r)
 	}
 }
 

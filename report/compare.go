@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/olekukonko/tablewriter/tw"
 	"golang.org/x/perf/benchmath"
@@ -88,58 +87,76 @@ type CompareOptions struct {
 	// means DefaultCompareMetrics. A metric named in MaxRegression but
 	// not here is compared too, so a limit is never silently ignored.
 	Metrics []string
-	// Alpha is the significance level of the Mann–Whitney U test;
-	// 0 means DefaultCompareAlpha.
+	// Alpha is the family-wise significance level: the chance that any
+	// row of the comparison is wrongly judged worse, better or beyond its
+	// allowance (Holm over every row); 0 means DefaultCompareAlpha.
 	Alpha float64
 	// MaxRegression is the regression allowed per metric as a fraction
 	// (p99: 0.10 allows p99 to grow by 10%); a metric not given is
 	// allowed DefaultMaxRegression.
 	MaxRegression map[string]float64
-	// AllowInsufficient lets rows whose run counts cannot reach
-	// significance at Alpha pass instead of failing.
+	// AllowInsufficient lets rows whose run counts could never fail on
+	// their own (see CompareRow) pass instead of failing.
 	AllowInsufficient bool
 }
 
 // Verdicts of a CompareRow.
 const (
-	VerdictSame         = "~"            // no significant change (p > alpha)
+	VerdictSame         = "~"            // no significant change (Holm-adjusted p > alpha)
 	VerdictBetter       = "better"       // significant change in the good direction
-	VerdictWorse        = "worse"        // significant change in the bad direction
-	VerdictInsufficient = "insufficient" // too few runs to ever reach p ≤ alpha
+	VerdictWorse        = "worse"        // significant change in the bad direction, or beyond the allowance (Fail)
+	VerdictInsufficient = "insufficient" // too few runs for the row ever to fail on its own
 )
 
 // CompareRow is one metric of one cell, base against new.
+//
+// Changes are judged on the log scale (see ranktest.go): P tests "no
+// change" two-sided, PBeyond tests "worse than AllowedPct" one-sided, and
+// both are Holm-adjusted over every row of the comparison (PHolm,
+// PBeyondHolm), so the chance that any row of two identical builds is
+// called worse or better, or fails, is at most Comparison.Alpha.
 type CompareRow struct {
 	Cell, Metric string
 	// Old and New are the per-run values, in the files' record order.
 	Old, New []float64
 	// OldMedian and NewMedian are the medians of Old and New.
 	OldMedian, NewMedian float64
-	// DeltaPct is (NewMedian − OldMedian) / OldMedian in percent (+12.3
-	// means 12.3% higher); ±Inf when OldMedian is 0 and NewMedian is not.
+	// DeltaPct is the change in percent (+12.3 means 12.3% higher):
+	// NewMedian / OldMedian − 1 between two files, the median pair's
+	// B/A − 1 for an A/B file; +Inf when it rose from zero.
 	DeltaPct float64
-	// P is the Mann–Whitney U test's p-value (two-sided).
-	P float64
+	// P is the two-sided p-value that nothing changed: the exact rank-sum
+	// (Mann–Whitney) test between two files, the exact signed-rank test of
+	// log(B/A) for pairs. PHolm is P after Holm's adjustment; the row is
+	// better or worse when PHolm ≤ Alpha.
+	P, PHolm float64
+	// PBeyond is the one-sided p-value that the change is worse than
+	// AllowedPct: on the log scale, new shifted back by log(1+allowed)
+	// (log(1−allowed) for a metric where higher is better) still on the
+	// bad side of old. A pair exactly at the allowance counts as within
+	// it. PBeyondHolm is PBeyond after Holm's adjustment; the row fails
+	// when it is at most Alpha.
+	PBeyond, PBeyondHolm float64
 	// Verdict is one of VerdictSame, VerdictBetter, VerdictWorse and
 	// VerdictInsufficient.
 	Verdict string
-	// Fail is set when the row is worse by more than AllowedPct, or
-	// insufficient without CompareOptions.AllowInsufficient.
+	// Fail is set when the row is shown worse than AllowedPct (PBeyondHolm
+	// ≤ Alpha), or insufficient without CompareOptions.AllowInsufficient:
+	// its runs could not fail it on its own, because even the smallest
+	// p beyond they can give (1/2ⁿ for n pairs, 1/C(n1+n2, n1) for two
+	// files) is above Alpha over the number of rows (Holm's first step).
 	Fail bool
 	// AllowedPct is the regression allowed for this metric, in percent.
 	AllowedPct float64
 	// Paired rows come from an A/B run (CompareAB): Old[i] and New[i] are
-	// one pair of runs, DeltaPct is the median of the per-pair relative
-	// changes, DeltaLoPct–DeltaHiPct its confidence interval (NaN when the
-	// pairs are too few for one), and P the exact Wilcoxon signed-rank
-	// test's. Variant is the variant judged against Comparison.Base.
-	// PBeyond is, for a paired row, the one-sided p-value that the change
-	// is worse than AllowedPct (signed-rank test of change − allowance): a
-	// worse row fails only when it is at most Alpha.
+	// one pair of runs, and DeltaLoPct–DeltaHiPct is the confidence
+	// interval of DeltaPct (NaN when the pairs are too few for one).
+	// Variant is the variant judged against Comparison.Base.
 	Paired                 bool
 	DeltaLoPct, DeltaHiPct float64
-	PBeyond                float64
 	Variant                string
+
+	floor float64 // the smallest PBeyond the row's runs can give
 }
 
 // Comparison is the outcome of Compare.
@@ -249,10 +266,13 @@ func compareMetrics(opt CompareOptions, defaults []string) ([]Metric, float64, e
 	return ms, alpha, nil
 }
 
-// Compare compares the usable (ok or degraded) records of next against base, cell by cell
-// (see CellKey) and metric by metric, treating each run as one sample: the
-// medians give the delta and a Mann–Whitney U test (benchmath.AssumeNothing)
-// says whether the change is significant at opt.Alpha.
+// Compare compares the usable (ok or degraded) records of next against
+// base, cell by cell (see CellKey) and metric by metric, treating each run
+// as one sample, with the rule CompareAB uses for pairs: the medians give
+// the change, the exact rank-sum (Mann–Whitney) test says whether it is
+// significant and whether it is beyond its allowance on the log scale, and
+// Holm's adjustment over every row holds the comparison's error rate at
+// opt.Alpha.
 func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 	if base == nil || next == nil {
 		return nil, errors.New("compare: missing result")
@@ -286,44 +306,54 @@ func Compare(base, next *Result, opt CompareOptions) (*Comparison, error) {
 			if len(old) == 0 || len(nw) == 0 {
 				continue // the metric is not measured on both sides
 			}
-			allowed, ok := opt.MaxRegression[m.Name]
-			if !ok {
-				allowed = DefaultMaxRegression
-			}
+			allowed := allowance(m, opt)
 			row := CompareRow{Cell: k, Metric: m.Name, Old: old, New: nw, AllowedPct: allowed * 100}
-			s1 := benchmath.NewSample(slices.Clone(old), th)
-			s2 := benchmath.NewSample(slices.Clone(nw), th)
-			row.OldMedian = benchmath.AssumeNothing.Summary(s1, 0.95).Center
-			row.NewMedian = benchmath.AssumeNothing.Summary(s2, 0.95).Center
-			row.P = benchmath.AssumeNothing.Compare(s1, s2).P
-			if math.IsNaN(row.P) {
-				row.P = 1 // a degenerate test (say, every value equal) shows no difference
-			}
-			delta := relDelta(row.OldMedian, row.NewMedian)
-			row.DeltaPct = delta * 100
-			row.judge(m, delta, minP(len(old), len(nw), alpha), alpha, allowed, opt.AllowInsufficient)
+			row.OldMedian = benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(old), th), 0.95).Center
+			row.NewMedian = benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(nw), th), 0.95).Center
+			row.DeltaPct = 100 * relDelta(row.OldMedian, row.NewMedian)
+			// Ranks do not change under the log, so P is the plain
+			// rank-sum test; the allowance is a shift on the log scale.
+			row.P = rankSumP(old, nw)
+			row.PBeyond = rankSumBeyondP(m, allowed, old, nw)
+			row.floor = minOneSidedP(false, len(old), len(nw))
 			c.Rows = append(c.Rows, row)
 		}
 	}
+	c.judge(opt.AllowInsufficient)
 	return c, nil
 }
 
-// judge sets the row's verdict from its relative change delta and its
-// p-value: insufficient when even the test's smallest possible p-value
-// (floor) is above alpha, unchanged when not significant, else better or
-// worse, failing when worse by more than allowed.
-func (row *CompareRow) judge(m Metric, delta, floor, alpha, allowed float64, allowInsufficient bool) {
-	switch {
-	case floor > alpha:
-		row.Verdict = VerdictInsufficient
-		row.Fail = !allowInsufficient
-	case row.P > alpha || delta == 0:
-		row.Verdict = VerdictSame
-	case (delta > 0) == m.HigherIsBetter:
-		row.Verdict = VerdictBetter
-	default:
-		row.Verdict = VerdictWorse
-		row.Fail = math.Abs(delta) > allowed
+// judge gives every row its verdict once all rows are known, since Holm's
+// adjustment takes the whole family: fails (worse ✗) when the adjusted p
+// beyond is at most Alpha; better when the adjusted two-sided p is at
+// most Alpha in the good direction; else insufficient when its runs could
+// never fail it on its own (its smallest possible p beyond is above Alpha
+// over the number of rows); else worse when the adjusted two-sided p is
+// at most Alpha, unchanged otherwise.
+func (c *Comparison) judge(allowInsufficient bool) {
+	ps, beyond := make([]float64, len(c.Rows)), make([]float64, len(c.Rows))
+	for i, r := range c.Rows {
+		ps[i], beyond[i] = r.P, r.PBeyond
+	}
+	ps, beyond = holm(ps), holm(beyond)
+	firstStep := c.Alpha / float64(max(len(c.Rows), 1))
+	for i := range c.Rows {
+		r := &c.Rows[i]
+		r.PHolm, r.PBeyondHolm = ps[i], beyond[i]
+		m, _ := LookupMetric(r.Metric)
+		r.Verdict, r.Fail = VerdictSame, false
+		better := r.PHolm <= c.Alpha && r.DeltaPct != 0 && (r.DeltaPct > 0) == m.HigherIsBetter
+		switch {
+		case r.PBeyondHolm <= c.Alpha:
+			r.Verdict, r.Fail = VerdictWorse, true
+		case better: // shown better: no regression left to miss
+			r.Verdict = VerdictBetter
+		case r.floor > firstStep:
+			r.Verdict, r.Fail = VerdictInsufficient, !allowInsufficient
+		case r.PHolm > c.Alpha || r.DeltaPct == 0:
+		default:
+			r.Verdict = VerdictWorse
+		}
 	}
 }
 
@@ -370,67 +400,14 @@ func relDelta(old, new float64) float64 {
 	return (new - old) / math.Abs(old)
 }
 
-type minPKey struct {
-	n1, n2 int
-	alpha  float64
-}
-
-var minPCache sync.Map
-
-// minP is the smallest p-value a Mann–Whitney U test can give with n1
-// against n2 runs: that of two perfectly separated samples, asked of
-// benchmath itself so it always agrees with the test Compare runs.
-func minP(n1, n2 int, alpha float64) float64 {
-	key := minPKey{n1, n2, alpha}
-	if p, ok := minPCache.Load(key); ok {
-		return p.(float64)
-	}
-	a, b := make([]float64, n1), make([]float64, n2)
-	for i := range a {
-		a[i] = float64(i)
-	}
-	for i := range b {
-		b[i] = float64(n1 + i)
-	}
-	p := uTestP(a, b, alpha)
-	minPCache.Store(key, p)
-	return p
-}
-
-func uTestP(a, b []float64, alpha float64) float64 {
-	th := &benchmath.Thresholds{CompareAlpha: alpha}
-	p := benchmath.AssumeNothing.Compare(benchmath.NewSample(a, th), benchmath.NewSample(b, th)).P
-	if math.IsNaN(p) {
-		return 1
-	}
-	return p
-}
-
-// RecommendedRuns is the smallest number of runs per side at which a
-// Mann–Whitney test can still reach p ≤ alpha when one pair of runs
-// overlaps (5 at alpha 0.05: 4 runs only reach it when every new run is
-// beyond every old one).
-func RecommendedRuns(alpha float64) int {
-	for n := 2; n < 50; n++ {
-		a, b := make([]float64, n), make([]float64, n)
-		for i := range n {
-			a[i], b[i] = float64(i), float64(n+i)
-		}
-		a[n-1], b[0] = b[0], a[n-1] // one overlapping pair
-		if uTestP(a, b, alpha) <= alpha {
-			return n
-		}
-	}
-	return 50
-}
-
 // RenderComparison writes c as a table (markdown or plain), then the cells
-// found in only one file, a note when runs were too few to judge, and a
-// summary line.
+// found in only one file, a note when runs were too few to judge, how rows
+// were judged, and a summary line. Each p-value is shown with its
+// Holm-adjusted value in parentheses: the adjusted one decides.
 func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
-	header := []string{"cell", "metric", "old", "new", "delta", "p", "verdict", "n"}
+	header := []string{"cell", "metric", "old", "new", "delta", "p (Holm)", "allowed: p beyond (Holm)", "verdict", "n"}
 	if c.Paired {
-		header = []string{"cell", "metric", c.Base, "new", "delta [95% CI]", "p", "allowed (p beyond)", "verdict", "pairs"}
+		header = []string{"cell", "metric", c.Base, "new", "delta [95% CI]", "p (Holm)", "allowed: p beyond (Holm)", "verdict", "pairs"}
 		if v := soleVariant(c.Rows); v != "" {
 			header[3] = v
 		}
@@ -453,13 +430,10 @@ func RenderComparison(w io.Writer, c *Comparison, markdown bool) error {
 				cell += " (" + r.Variant + ")"
 			}
 		}
-		row := []string{cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
-			delta, strconv.FormatFloat(r.P, 'f', 3, 64), verdict, n}
-		if r.Paired {
-			beyond := fmt.Sprintf("%s%% (%.3f)", strconv.FormatFloat(r.AllowedPct, 'f', -1, 64), r.PBeyond)
-			row = slices.Insert(row, 6, beyond)
-		}
-		rows = append(rows, row)
+		p := fmt.Sprintf("%.3f (%.3f)", r.P, r.PHolm)
+		beyond := fmt.Sprintf("%s%%: %.3f (%.3f)", strconv.FormatFloat(r.AllowedPct, 'f', -1, 64), r.PBeyond, r.PBeyondHolm)
+		rows = append(rows, []string{cell, r.Metric, formatMetric(m.Unit, r.OldMedian), formatMetric(m.Unit, r.NewMedian),
+			delta, p, beyond, verdict, n})
 	}
 	if len(rows) > 0 {
 		align := alignFor(header, 2)
@@ -492,7 +466,7 @@ func soleVariant(rows []CompareRow) string {
 }
 
 // comparisonNotes are the lines under a comparison's table: what was not
-// compared, runs too few to judge, how pairs were judged, and a summary.
+// compared, runs too few to judge, how rows were judged, and a summary.
 func comparisonNotes(c *Comparison) []string {
 	var lines []string
 	if len(c.Rows) == 0 {
@@ -512,6 +486,8 @@ func comparisonNotes(c *Comparison) []string {
 		lines = append(lines, "not compared: "+k)
 	}
 	alpha := strconv.FormatFloat(c.Alpha, 'f', -1, 64)
+	rows := len(c.Rows)
+	firstStep := strconv.FormatFloat(c.Alpha/float64(max(rows, 1)), 'g', 3, 64)
 	type sizes struct{ n1, n2 int }
 	var told []sizes
 	for _, r := range c.Rows {
@@ -525,17 +501,21 @@ func comparisonNotes(c *Comparison) []string {
 			tail = "(allowed by --allow-insufficient)"
 		}
 		if r.Paired {
-			lines = append(lines, fmt.Sprintf("%d pairs cannot reach p < %s with a signed-rank test; use --runs %d or more %s",
-				s.n1, alpha, MinPairs(c.Alpha), tail))
+			lines = append(lines, fmt.Sprintf("%d pairs cannot fail a row on its own: over %d rows one must reach p beyond ≤ %s/%d = %s (Holm), and %d pairs give at best 1/2^%d; use --runs %d or more %s",
+				s.n1, rows, alpha, rows, firstStep, s.n1, s.n1, MinPairs(c.Alpha, rows), tail))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%d vs %d runs cannot reach p < %s with a Mann–Whitney test; use --runs %d or more %s",
-			s.n1, s.n2, alpha, RecommendedRuns(c.Alpha), tail))
+		lines = append(lines, fmt.Sprintf("%d vs %d runs cannot fail a row on its own: over %d rows one must reach p beyond ≤ %s/%d = %s (Holm), and a rank-sum test of %d vs %d runs gives at best 1/C(%d,%d); use --runs %d or more %s",
+			s.n1, s.n2, rows, alpha, rows, firstStep, s.n1, s.n2, s.n1+s.n2, s.n1, MinRuns(c.Alpha, rows), tail))
 	}
 	n := c.Counts()
+	test := "the exact rank-sum (Mann–Whitney) test's"
 	if c.Paired {
-		lines = append(lines, fmt.Sprintf("paired: run i of each variant against run i of %s, in alternating order; delta is the median of the per-pair changes, p the exact Wilcoxon signed-rank test's; a worse row fails (✗) when the pairs show it worse than allowed: p beyond, the one-sided signed-rank test of change − allowance, ≤ %s", c.Base, alpha))
+		lines = append(lines, fmt.Sprintf("paired: run i of each variant against run i of %s, in alternating order; delta is the median pair's change B/A (log scale)", c.Base))
+		test = "the exact Wilcoxon signed-rank test's on log(B/A)"
 	}
+	lines = append(lines, fmt.Sprintf("p is %s (no change); p beyond the one-sided test that the change is worse than allowed (new shifted back by the allowance on the log scale); in parentheses, Holm-adjusted over these %d rows: a row is better or worse when its adjusted p ≤ %s, and fails (✗) when its adjusted p beyond ≤ %s, so identical builds fail some row with a chance of at most %s",
+		test, rows, alpha, alpha, alpha))
 	lines = append(lines, fmt.Sprintf("compare: %d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient",
 		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient))
 	return lines

@@ -148,17 +148,22 @@ func TestCompareThroughputDirection(t *testing.T) {
 
 func flat6(v int64) []int64 { return []int64{v, v, v, v, v, v} }
 
+// Three runs against three can fail one row alone (1/C(6,3) = 0.05), not
+// one of two rows (Holm's first step asks 0.025).
 func TestCompareTooFewRunsIsInsufficient(t *testing.T) {
 	base := result(runs(10, []int64{1000, 1001, 1002}, flat(3, 5000)))
 	next := result(runs(10, []int64{2000, 2001, 2002}, flat(3, 5000)))
-	opt := CompareOptions{Metrics: []string{"p99"}}
+	if r := findRow(t, mustCompare(t, base, next, CompareOptions{Metrics: []string{"p99"}}), "p99"); r.Verdict != VerdictWorse || !r.Fail || r.PBeyond != 0.05 {
+		t.Errorf("3 vs 3, one row: %+v, want failing at p beyond 1/20", r)
+	}
+	opt := CompareOptions{Metrics: []string{"p50", "p99"}}
 	c := mustCompare(t, base, next, opt)
 	r := findRow(t, c, "p99")
 	if r.Verdict != VerdictInsufficient || !r.Fail || !c.Failed() {
 		t.Fatalf("verdict %q fail %v failed %v, want insufficient and failing", r.Verdict, r.Fail, c.Failed())
 	}
 	if math.Abs(r.P-0.1) > 1e-9 {
-		t.Errorf("p %v, want 0.1, the smallest 3 vs 3 can give", r.P)
+		t.Errorf("p %v, want 0.1, the smallest two-sided p 3 vs 3 can give", r.P)
 	}
 	opt.AllowInsufficient = true
 	c = mustCompare(t, base, next, opt)
@@ -169,25 +174,35 @@ func TestCompareTooFewRunsIsInsufficient(t *testing.T) {
 	if err := RenderComparison(&buf, c, false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "3 vs 3 runs cannot reach p < 0.05 with a Mann–Whitney test; use --runs 5 or more") {
+	if !strings.Contains(buf.String(), "3 vs 3 runs cannot fail a row on its own: over 2 rows one must reach p beyond ≤ 0.05/2 = 0.025 (Holm), and a rank-sum test of 3 vs 3 runs gives at best 1/C(6,3); use --runs 4 or more") {
 		t.Errorf("no explanation of the insufficient runs:\n%s", buf.String())
 	}
 }
 
-func TestMinP(t *testing.T) {
+func TestMinOneSidedPAndMinRuns(t *testing.T) {
 	for _, tc := range []struct {
 		n1, n2 int
 		want   float64
-	}{{3, 3, 0.1}, {4, 4, 0.02857142857142857}, {5, 5, 0.007936507936507936}, {1, 1, 1}} {
-		if got := minP(tc.n1, tc.n2, 0.05); math.Abs(got-tc.want) > 1e-9 {
-			t.Errorf("minP(%d, %d) = %v, want %v", tc.n1, tc.n2, got, tc.want)
+	}{{3, 3, 1.0 / 20}, {4, 4, 1.0 / 70}, {5, 5, 1.0 / 252}, {1, 1, 0.5}, {3, 4, 1.0 / 35}} {
+		if got := minOneSidedP(false, tc.n1, tc.n2); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("minOneSidedP(%d, %d) = %v, want %v", tc.n1, tc.n2, got, tc.want)
+		}
+		// It is what the test gives when every new run is beyond every old one.
+		old, nw := make([]float64, tc.n1), make([]float64, tc.n2)
+		for i := range old {
+			old[i] = float64(1 + i)
+		}
+		for i := range nw {
+			nw[i] = float64(100 + i)
+		}
+		if _, hi := rankSumTails(old, nw); math.Abs(hi-tc.want) > 1e-12 {
+			t.Errorf("rank-sum test of %d vs %d separated runs: %v, want %v", tc.n1, tc.n2, hi, tc.want)
 		}
 	}
-	if got := minP(3, 4, 0.05); got > 0.06 || got < 0.05 { // 2/35 ≈ 0.057
-		t.Errorf("minP(3, 4) = %v", got)
-	}
-	if n := RecommendedRuns(0.05); n != 5 {
-		t.Errorf("RecommendedRuns(0.05) = %d, want 5", n)
+	for _, c := range []struct{ rows, want int }{{1, 3}, {2, 4}, {7, 5}, {35, 6}} {
+		if got := MinRuns(0.05, c.rows); got != c.want {
+			t.Errorf("MinRuns(0.05, %d) = %d, want %d", c.rows, got, c.want)
+		}
 	}
 }
 

@@ -93,9 +93,22 @@ func (o runOptions) abParams(ctx context.Context, plan *runner.Plan) error {
 	if err != nil {
 		return err
 	}
-	if n := report.MinPairs(o.alpha); o.runs < n && !o.allowInsufficient {
-		return usagef("--ab with --runs %d: the paired test needs %d runs or more to reach p < %g at all; use --runs %d (10 is better), or --allow-insufficient",
-			o.runs, n, o.alpha, n)
+	// Every row of the verdict (cells × metrics × variants) is judged in
+	// one family (Holm), so a row alone must reach alpha/rows, and n pairs
+	// give at best 1/2ⁿ. Metrics a scenario does not measure make the
+	// count an upper bound.
+	opt, err := o.abOptions()
+	if err != nil {
+		return err
+	}
+	metrics, err := report.ABMetrics(opt)
+	if err != nil {
+		return usagef("--max-regression: %v", err)
+	}
+	rows := len(plan.Cells()) / max(plan.Runs, 1) * (len(vs) - 1) * len(metrics)
+	if n := report.MinPairs(o.alpha, rows); o.runs < n && !o.allowInsufficient {
+		return usagef("--ab with --runs %d: the verdict judges up to %d rows together (cells × metrics × variants), so one row must reach p ≤ %g/%d, which needs %d runs or more; use --runs %d, or --allow-insufficient",
+			o.runs, rows, o.alpha, rows, n, n)
 	}
 	self := runner.Build(modules())
 	for i := range vs {

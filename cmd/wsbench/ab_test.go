@@ -24,8 +24,8 @@ func TestABRunEndToEnd(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"│ gorilla@base", "│ gorilla@gogc400", "A/B: gogc400 against base", "delta [95% CI]", "exact Wilcoxon signed-rank",
-		"2 pairs cannot reach p < 0.05 with a signed-rank test; use --runs 6 or more (allowed by --allow-insufficient)"} {
+	for _, want := range []string{"│ gorilla@base", "│ gorilla@gogc400", "A/B: gogc400 against base", "delta [95% CI]", "exact Wilcoxon signed-rank test's on log(B/A)",
+		"2 pairs cannot fail a row on its own", "and 2 pairs give at best 1/2^2; use --runs 7 or more (allowed by --allow-insufficient)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -107,7 +107,7 @@ func TestABFlagRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	quick := []string{"run", "--servers", "gorilla", "--conns", "2", "--duration", "200ms", "--out", filepath.Join(dir, "r.json")}
-	code, _, errOut := wsbench(t, "run", "--conns", "2", "--ab", "a="+self+",b="+self, "--runs", "6", "--target", "ws://127.0.0.1:1/echo")
+	code, _, errOut := wsbench(t, "run", "--conns", "2", "--ab", "a="+self+",b="+self, "--runs", "10", "--target", "ws://127.0.0.1:1/echo")
 	if code != exitUsage || !strings.Contains(errOut, "does not go with --target") {
 		t.Errorf("--ab with --target: exit %d: %s", code, errOut)
 	}
@@ -116,16 +116,17 @@ func TestABFlagRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"--ab", "main=" + self}, "name two variants or more"},
-		{[]string{"--ab", "main=" + self + ",main=" + self, "--runs", "6"}, `"main" is named twice`},
-		{[]string{"--ab", "ma in=" + self + ",b=" + self, "--runs", "6"}, "may hold letters"},
-		{[]string{"--ab", "a" + self + ",b=" + self, "--runs", "6"}, "want NAME=BINARY"},
-		{[]string{"--ab", "a=./no-such-wsbench,b=" + self, "--runs", "6"}, "no binary"},
-		{[]string{"--ab", "a=" + notExec + ",b=" + self, "--runs", "6"}, "not an executable file"},
-		{[]string{"--ab", "a=no-such-wsbench-in-path,b=" + self, "--runs", "6"}, "not in PATH"},
-		{[]string{"--ab", "a=" + self + ",b=" + self, "--runs", "5"}, "needs 6 runs or more"},
-		{[]string{"--ab", "a=" + self + ",b=" + self + ":--gogc=lots", "--runs", "6"}, "does not take --gogc=lots"},
+		{[]string{"--ab", "main=" + self + ",main=" + self, "--runs", "10"}, `"main" is named twice`},
+		{[]string{"--ab", "ma in=" + self + ",b=" + self, "--runs", "10"}, "may hold letters"},
+		{[]string{"--ab", "a" + self + ",b=" + self, "--runs", "10"}, "want NAME=BINARY"},
+		{[]string{"--ab", "a=./no-such-wsbench,b=" + self, "--runs", "10"}, "no binary"},
+		{[]string{"--ab", "a=" + notExec + ",b=" + self, "--runs", "10"}, "not an executable file"},
+		{[]string{"--ab", "a=no-such-wsbench-in-path,b=" + self, "--runs", "10"}, "not in PATH"},
+		{[]string{"--ab", "a=" + self + ",b=" + self, "--runs", "6"}, "judges up to 5 rows together (cells × metrics × variants), so one row must reach p ≤ 0.05/5, which needs 7 runs or more"},
+		{[]string{"--ab", "a=" + self + ",b=" + self + ",c=" + self, "--runs", "7", "--max-regression", "p999=20%"}, "up to 12 rows together"},
+		{[]string{"--ab", "a=" + self + ",b=" + self + ":--gogc=lots", "--runs", "10"}, "does not take --gogc=lots"},
 		{[]string{"--max-regression", "p99=10%"}, "give --ab too"},
-		{[]string{"--ab", "a=" + self + ",b=" + self, "--runs", "6", "--max-regression", "p99=10"}, "as a percentage"},
+		{[]string{"--ab", "a=" + self + ",b=" + self, "--runs", "10", "--max-regression", "p99=10"}, "as a percentage"},
 	} {
 		code, _, errOut := wsbench(t, append(quick, c.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {

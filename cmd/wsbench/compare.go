@@ -12,7 +12,7 @@ import (
 func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	maxReg := fs.String("max-regression", "", "allowed regression per metric, e.g. p99=10%,throughput=5% (default 5% for each)")
-	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test")
+	alpha := fs.Float64("alpha", 0.05, "family-wise significance level: the chance that any row of identical builds is judged worse, better or beyond its allowance (Holm over all rows)")
 	allowInsufficient := fs.Bool("allow-insufficient", false, "let cells with too few runs to judge pass")
 	metricsFlag := fs.String("metrics", "", "metrics to compare, comma-separated (default p50,p99,p999,throughput,server_cpu_per_million,mem_per_conn,errors; for one A/B file p50,p99,throughput,server_cpu_per_million,errors)")
 	formatS := fs.String("format", "table", "output format: table or markdown")
@@ -20,11 +20,12 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(fs.Output(), "Usage: wsbench compare BASE.json NEW.json [flags]\n"+
 			"       wsbench compare AB.json [flags]\n\n"+
 			"Pairs the cells of two result files and compares every metric's per-run\n"+
-			"samples with a Mann–Whitney U test. Given one file of an A/B run (run --ab),\n"+
-			"judges every variant against the first, run i against run i, with an exact\n"+
-			"Wilcoxon signed-rank test. Exits %d when a change is significant and worse\n"+
-			"than allowed (for an A/B file: when the pairs show it beyond its allowance,\n"+
-			"a one-sided signed-rank test), or runs are too few to judge.\n\nMetrics: %s\n\nFlags:\n",
+			"samples with an exact rank-sum (Mann–Whitney) test. Given one file of an A/B\n"+
+			"run (run --ab), judges every variant against the first, run i against run i,\n"+
+			"with an exact Wilcoxon signed-rank test of log(B/A). Either way a row fails\n"+
+			"when a one-sided test shows the change worse than its allowance (on the log\n"+
+			"scale), Holm-adjusted over every row, at --alpha. Exits %d when a row fails,\n"+
+			"or runs are too few for a row ever to fail on its own.\n\nMetrics: %s\n\nFlags:\n",
 			exitRegression, strings.Join(report.MetricNames(), ", "))
 		fs.PrintDefaults()
 	}

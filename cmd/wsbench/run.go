@@ -156,7 +156,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.htmlOut, "html", "", "also write a self-contained HTML report with charts to this file")
 	fs.StringVar(&o.ab, "ab", "", "A/B: start the servers from each of these wsbench builds in turn, NAME=BINARY[:SERVE-ARGS],NAME=BINARY (e.g. main=./wsbench-main,pr=./wsbench-pr or gogc400=./wsbench:--gogc=400), then judge every variant against the first, pair by pair (exit 98 on a regression)")
 	fs.StringVar(&o.maxRegression, "max-regression", "", "with --ab: regression allowed per metric, e.g. p99=10%,server_cpu_per_million=5% (default 5% for each)")
-	fs.Float64Var(&o.alpha, "alpha", report.DefaultCompareAlpha, "with --ab: significance level of the paired (Wilcoxon signed-rank) test")
+	fs.Float64Var(&o.alpha, "alpha", report.DefaultCompareAlpha, "with --ab: family-wise significance level of the paired verdict (Wilcoxon signed-rank tests, Holm over every row)")
 	fs.BoolVar(&o.allowInsufficient, "allow-insufficient", false, "with --ab: let cells with too few runs to judge pass")
 	fs.StringVar(&o.failOn, "fail-on", "degraded", "which cell verdicts set the exit code: degraded (exit 3, failed exit 1), failed (exit 1 only), none")
 	fs.Usage = func() {

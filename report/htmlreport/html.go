@@ -395,8 +395,8 @@ func comparison(base, next *report.Result, baseName, newName string) *compareVie
 	}
 	v.OnlyInBase, v.OnlyInNew = c.OnlyInBase, c.OnlyInNew
 	n := c.Counts()
-	v.Summary = fmt.Sprintf("%d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient (too few runs to reach p < %s; %d or more runs per cell can)",
-		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient, strconv.FormatFloat(c.Alpha, 'f', -1, 64), report.RecommendedRuns(c.Alpha))
+	v.Summary = fmt.Sprintf("%d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient (too few runs for a row to fail on its own at p ≤ %s over %d rows, Holm; %d or more runs per cell can)",
+		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient, strconv.FormatFloat(c.Alpha, 'f', -1, 64), len(c.Rows), report.MinRuns(c.Alpha, len(c.Rows)))
 	return v
 }
 

@@ -231,9 +231,11 @@ func TestRenderHTMLTarget(t *testing.T) {
 }
 
 func TestRenderHTMLTwoFiles(t *testing.T) {
-	// five runs of gorilla reach significance; two of coder cannot
-	base := htmlResult(t, []string{"gorilla"}, 5, 50, 90000)
-	next := htmlResult(t, []string{"gorilla"}, 5, 50, 120000)
+	// six runs of gorilla reach significance over the comparison's rows
+	// (Holm: up to 14, 1/C(12,6) ≤ 0.05/14, which five runs do not
+	// reach); two of coder cannot
+	base := htmlResult(t, []string{"gorilla"}, 6, 50, 90000)
+	next := htmlResult(t, []string{"gorilla"}, 6, 50, 120000)
 	for i := range next.Records {
 		next.Records[i].Latency = htmlRecord(t, "gorilla", 1, 80+int64(i), 1).Latency // slower
 	}
