@@ -125,7 +125,18 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 
 	// Who: rows, or each cell's runs.
 	var who string
-	if multiRun {
+	usable := 0
+	for _, r := range rs {
+		if r.Usable() {
+			usable++
+		}
+	}
+	switch {
+	case len(bound) == usable && multiRun:
+		who = fmt.Sprintf("every run of every row (%d)", usable)
+	case len(bound) == usable:
+		who = fmt.Sprintf("every row (%d)", usable)
+	case multiRun:
 		var order []string
 		runs, flagged := map[string]int{}, map[string]int{}
 		names := map[string]string{}
@@ -150,16 +161,10 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 			}
 		}
 		who = strings.Join(parts, ", ")
-	} else {
+	default:
 		var names []string
 		for _, r := range bound {
 			names = append(names, rowLabel(r))
-		}
-		usable := 0
-		for _, r := range rs {
-			if r.Usable() {
-				usable++
-			}
 		}
 		who = fmt.Sprintf("%d of %d rows (%s)", len(bound), usable, strings.Join(names, ", "))
 	}
@@ -217,18 +222,20 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 		lines = append(lines, s+".")
 	}
 	if len(sat)+len(sched) < len(bound) {
-		lines = append(lines, "Other rows were flagged by a rule this build does not apply: the notes above give the recorded reasons.")
+		lines = append(lines, "Rows flagged by a rule this build does not apply keep the reasons recorded with them, in the notes above.")
 	}
 
 	// The ranking.
 	switch {
 	case rk != nil && rk.byCPU:
 		lines = append(lines, fmt.Sprintf("The rows are ranked by %s (what the server spent per %s, which the generator's limit does not change), not by %s.",
-			rk.label, singular(p.PerMillion), p.Throughput.Label))
+			rk.label, singular(p.PerMillion), rk.instead))
 	case rk != nil && p.PerMillion == "":
 		lines = append(lines, fmt.Sprintf("This scenario has no per-message CPU figure, so the rows stay ranked by %s: read close ranks as ties.", rk.label))
+	case rk != nil && slices.ContainsFunc(rs, func(r Record) bool { return r.ServerCPUPerMillion != nil }):
+		lines = append(lines, fmt.Sprintf("Some rows have no server CPU figure, so the rows stay ranked by %s: read close ranks as ties.", rk.label))
 	case rk != nil:
-		lines = append(lines, fmt.Sprintf("Server CPU is unknown here, so the rows stay ranked by %s: read close ranks as ties.", rk.label))
+		lines = append(lines, fmt.Sprintf("Server CPU is unknown here (a --target), so the rows stay ranked by %s: read close ranks as ties.", rk.label))
 	}
 
 	// Headroom.
@@ -240,7 +247,7 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 	}
 	switch first.Mode {
 	case "closed-loop":
-		fixes = append(fixes, "a --rate below the ceiling (open loop) for latency")
+		fixes = append(fixes, "an open-loop --rate it can keep, for latency")
 	case "open-loop":
 		fixes = append(fixes, "a lower --rate")
 	default:

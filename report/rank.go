@@ -21,8 +21,10 @@ type ranking struct {
 	metric Metric
 	label  string
 	// byCPU is set when the table is ranked by server CPU per message
-	// because a row was client-bound.
-	byCPU bool
+	// because a row was client-bound; instead then names what it would
+	// have been ranked by.
+	byCPU   bool
+	instead string
 	// spread is set when some cell has more than one usable run: ties
 	// are then judged by the runs' ranges.
 	spread bool
@@ -46,8 +48,9 @@ func cellKey(r Record) string { return r.ServerLabel() + "\x00" + r.Driver + "\x
 // rankMetric picks what a table's rows are ranked by: server CPU per
 // message when a usable row was client-bound and the scenario counts
 // that figure; otherwise the first of the profile's ranking metrics that
-// every usable row has, or failing that the first any row has.
-func rankMetric(rs []Record) (Metric, bool, bool) {
+// every usable row has, or failing that the first any row has. declared
+// is the latter in either case.
+func rankMetric(rs []Record) (m, declared Metric, byCPU, ok bool) {
 	first := rs[0]
 	p := ProfileOf(first)
 	usable := slices.DeleteFunc(slices.Clone(rs), func(r Record) bool { return !r.Usable() })
@@ -60,19 +63,19 @@ func rankMetric(rs []Record) (Metric, bool, bool) {
 		}
 		return n > 0 && (!all || n == len(usable))
 	}
-	if p.PerMillion != "" && slices.ContainsFunc(usable, func(r Record) bool { return r.Client != nil && r.Client.Bound }) {
-		if m, ok := LookupMetric("server_cpu_per_million"); ok && has(m, true) {
-			return m, true, true
-		}
-	}
 	for _, all := range []bool{true, false} {
 		for _, name := range p.RankFor(first.Mode) {
-			if m, ok := LookupMetric(name); ok && has(m, all) {
-				return m, false, true
+			if m, found := LookupMetric(name); found && has(m, all) && !ok {
+				declared, ok = m, true
 			}
 		}
 	}
-	return Metric{}, false, false
+	if p.PerMillion != "" && slices.ContainsFunc(usable, func(r Record) bool { return r.Client != nil && r.Client.Bound }) {
+		if cpu, found := LookupMetric("server_cpu_per_million"); found && has(cpu, true) {
+			return cpu, declared, true, true
+		}
+	}
+	return declared, declared, false, ok
 }
 
 // rankLabel is the column name a ranking metric has in r's table.
@@ -109,11 +112,11 @@ func rank(rs []Record) *ranking {
 	if rs[0].SLO != nil {
 		return nil
 	}
-	m, byCPU, ok := rankMetric(rs)
+	m, declared, byCPU, ok := rankMetric(rs)
 	if !ok {
 		return nil
 	}
-	rk := &ranking{metric: m, label: rankLabel(m, rs[0]), byCPU: byCPU, places: map[string]place{}}
+	rk := &ranking{metric: m, label: rankLabel(m, rs[0]), byCPU: byCPU, instead: rankLabel(declared, rs[0]), places: map[string]place{}}
 	type cell struct {
 		key         string
 		med, lo, hi float64

@@ -237,7 +237,7 @@ func renderTables(w io.Writer, res *Result, l layout) error {
 			}
 			hidden = hidden || h
 		}
-		if notes := notes(rs); len(notes) > 0 {
+		if notes := notes(rs, l.wide); len(notes) > 0 {
 			fmt.Fprintln(w)
 			for _, n := range notes {
 				l.item(w, n)
@@ -281,8 +281,10 @@ type column struct {
 	// for a failed record: its numbers are not a result.
 	headline bool
 	// secondary columns are detail the terminal table shows only with
-	// --wide.
-	secondary bool
+	// --wide. Where a table is still too wide for the terminal (long
+	// server names, a run column), columns go from the right until it
+	// fits, except those marked keep: what names and judges a row.
+	secondary, keep bool
 }
 
 func latencyColumns(label string, get func(Record) Latency) []column {
@@ -298,10 +300,12 @@ func latencyColumns(label string, get func(Record) Latency) []column {
 	p90 := pct(label+"p90", func(l Latency) int64 { return l.P90 })
 	p999 := pct(label+"p99.9", func(l Latency) int64 { return l.P999 })
 	p90.secondary, p999.secondary = true, true
+	p99 := pct(label+"p99", func(l Latency) int64 { return l.P99 })
+	p99.keep = true
 	return []column{
 		pct(label+"p50", func(l Latency) int64 { return l.P50 }),
 		p90,
-		pct(label+"p99", func(l Latency) int64 { return l.P99 }),
+		p99,
 		p999,
 		pct(label+"max", func(l Latency) int64 { return l.Max }),
 	}
@@ -311,9 +315,9 @@ func rate(v float64) string { return fmtCount(uint64(v + 0.5)) }
 
 var (
 	// colStatus is the verdict: whether the row's numbers can be used.
-	colStatus    = column{name: "status", left: true, cell: func(r Record) string { return r.Status }}
-	colErrors    = column{name: "errors", cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
-	colIntegrity = column{name: "integrity", cell: integrityCell, left: true}
+	colStatus    = column{name: "status", left: true, keep: true, cell: func(r Record) string { return r.Status }}
+	colErrors    = column{name: "errors", keep: true, cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
+	colIntegrity = column{name: "integrity", cell: integrityCell, left: true, keep: true}
 	// colNeverSent and colNeverAnswered are the messages due in the window
 	// that never completed (see Accounting).
 	colNeverSent = column{name: "never sent", cell: func(r Record) string {
@@ -378,7 +382,7 @@ func resourceColumns(first Record) []column {
 		}},
 		// client-bound names the rule that fired (CPU, sched): the
 		// footer under the table says what each means here.
-		column{name: "client-bound", left: true, cell: boundCell},
+		column{name: "client-bound", left: true, keep: true, cell: boundCell},
 		column{name: "client heap/conn", secondary: true, cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
 	)
 	if p.ClientPerMillion {
@@ -426,7 +430,7 @@ func (t table) lead() []column {
 // layout is wide; hidden reports whether it left any out.
 func (t table) write(w io.Writer, rs []Record, cols []column) (hidden bool, err error) {
 	if rs[0].SLO != nil {
-		cols = append(slices.Clone(cols), column{name: "SLO", left: true, cell: func(r Record) string {
+		cols = append(slices.Clone(cols), column{name: "SLO", left: true, keep: true, cell: func(r Record) string {
 			if r.SLO == nil {
 				return "-"
 			}
@@ -436,7 +440,11 @@ func (t table) write(w io.Writer, rs []Record, cols []column) (hidden bool, err 
 			return "✗ " + r.SLO.Reason
 		}})
 	}
-	cols = append(t.lead(), cols...)
+	lead := t.lead()
+	for i := range lead {
+		lead[i].keep = true
+	}
+	cols = append(lead, cols...)
 	if !t.wide {
 		n := len(cols)
 		cols = slices.DeleteFunc(cols, func(c column) bool { return c.secondary })
@@ -462,9 +470,49 @@ func (t table) write(w io.Writer, rs []Record, cols []column) (hidden bool, err 
 		}
 	}
 	if !t.wide {
-		header = foldHeaders(header, rows)
+		keep := make([]bool, len(cols))
+		for i, c := range cols {
+			keep[i] = c.keep || (t.rank != nil && c.name == t.rank.label)
+		}
+		var dropped bool
+		header, align, rows, dropped = fit(foldHeaders(header, rows), align, rows, keep)
+		hidden = hidden || dropped
 	}
 	return hidden, writeTable(w, t.markdown, header, align, rows)
+}
+
+// fit drops columns from the right, keep excepted, until the table is at
+// most TableWidth wide; dropped reports whether it dropped any.
+func fit(header []string, align []tw.Align, rows [][]string, keep []bool) (_ []string, _ []tw.Align, _ [][]string, dropped bool) {
+	width := func() int {
+		total := 1
+		for i, h := range header {
+			w := 0
+			for _, line := range strings.Split(h, "\n") {
+				w = max(w, utf8.RuneCountInString(line))
+			}
+			for _, row := range rows {
+				w = max(w, utf8.RuneCountInString(row[i]))
+			}
+			total += w + 3
+		}
+		return total
+	}
+	for width() > TableWidth {
+		i := len(header) - 1
+		for i >= 0 && keep[i] {
+			i--
+		}
+		if i < 0 {
+			break
+		}
+		header, align, keep = slices.Delete(header, i, i+1), slices.Delete(align, i, i+1), slices.Delete(keep, i, i+1)
+		for j := range rows {
+			rows[j] = slices.Delete(rows[j], i, i+1)
+		}
+		dropped = true
+	}
+	return header, align, rows, dropped
 }
 
 func integrityCell(r Record) string {
@@ -498,8 +546,11 @@ func rowName(r Record) string {
 	return fmt.Sprintf("%s run %d", s, r.Run)
 }
 
-// notes explains every marked record below its table.
-func notes(rs []Record) []string {
+// notes explains every marked record below its table. Without every, a
+// row marked only for being client-bound gets no line of its own: the
+// paragraph under the table gives the rule and its figures, and a narrow
+// table would otherwise repeat one line for every row of a small machine.
+func notes(rs []Record, every bool) []string {
 	var out []string
 	for _, r := range rs {
 		if !r.Marked() {
@@ -579,12 +630,15 @@ func notes(rs []Record) []string {
 			what = append(what, fmt.Sprintf("shard %d of %d opened its window %.3fs after --start-at %s (it connected too late)",
 				s.Index, s.Count, s.LateS, s.StartAt.Format(time.RFC3339)))
 		}
-		if c := r.Client; c != nil && c.Bound {
-			what = append(what, boundNote(r))
-		}
 		if ProfileOf(r).AbruptClosesMatter && r.Close.Abrupt > 0 {
 			what = append(what, fmt.Sprintf("%s of %s closes were abrupt (no close handshake answered with 1000)",
 				fmtCount(uint64(r.Close.Abrupt)), fmtCount(uint64(r.Close.Clean+r.Close.Abrupt))))
+		}
+		if c := r.Client; c != nil && c.Bound && (every || len(what) > 0 || len(boundRules(r)) == 0) {
+			what = append(what, boundNote(r))
+		}
+		if len(what) == 0 {
+			continue
 		}
 		out = append(out, who+" "+strings.Join(what, "; "))
 	}
@@ -750,20 +804,23 @@ func (t table) writeSpread(w io.Writer, rs []Record) (hidden bool, err error) {
 	}
 	var header []string
 	var align []tw.Align
-	add := func(name string, a tw.Align) { header = append(header, name); align = append(align, a) }
-	if t.rank != nil {
-		add("#", tw.AlignRight)
+	var keep []bool
+	add := func(name string, a tw.Align, k bool) {
+		header, align, keep = append(header, name), append(align, a), append(keep, k)
 	}
-	add("server", tw.AlignLeft)
+	if t.rank != nil {
+		add("#", tw.AlignRight, true)
+	}
+	add("server", tw.AlignLeft, true)
 	if !t.drivers {
-		add("driver", tw.AlignLeft)
+		add("driver", tw.AlignLeft, true)
 	}
 	if t.files {
-		add("file", tw.AlignLeft)
+		add("file", tw.AlignLeft, true)
 	}
-	add("runs", tw.AlignRight)
+	add("runs", tw.AlignRight, true)
 	for _, m := range metrics {
-		add(m.name, tw.AlignRight)
+		add(m.name, tw.AlignRight, m.key == "p99" || (t.rank != nil && m.key == t.rank.metric.Name))
 	}
 	var order []string
 	byCell := map[string][]Record{}
@@ -811,7 +868,9 @@ func (t table) writeSpread(w io.Writer, rs []Record) (hidden bool, err error) {
 		rows = append(rows, row)
 	}
 	if !t.wide {
-		header = foldHeaders(header, rows)
+		var dropped bool
+		header, align, rows, dropped = fit(foldHeaders(header, rows), align, rows, keep)
+		hidden = hidden || dropped
 	}
 	return hidden, writeTable(w, t.markdown, header, align, rows)
 }
