@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/csv"
 	"slices"
 	"strings"
 	"testing"
@@ -76,6 +77,21 @@ func TestRankingByHeadlineWithTiesFromTheSpread(t *testing.T) {
 	}
 	if _, s := rankColumn(t, tables[1]); !slices.Equal(s, servers) {
 		t.Errorf("the cost table's rows are in another order: %v", s)
+	}
+	// The CSV keeps the file's order and says each row's rank.
+	rows, err := csv.NewReader(strings.NewReader(renderText(t, &Result{Schema: Schema, Records: recs}, CSV, false))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, row := range rows[1:] {
+		want := map[string]string{"coder": "4", "gorilla": "=2", "gws": "=2", "nbio": "1", "gobwas": "-"}[row[col["server"]]]
+		if row[col["rank"]] != want || (want != "-" && row[col["ranked_by"]] != "throughput") {
+			t.Errorf("csv %s run %s: rank %q by %q, want %q by throughput", row[col["server"]], row[col["run"]], row[col["rank"]], row[col["ranked_by"]], want)
+		}
 	}
 
 	// Ranges apart: no tie.

@@ -103,7 +103,7 @@ func groups(res *Result) []group {
 	var out []group
 	index := map[string]int{}
 	for _, r := range res.Records {
-		key := groupTitle(r, "warmup "+trimFloat(r.WarmupS))
+		key := groupKey(r)
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
@@ -167,6 +167,9 @@ func (l layout) item(w io.Writer, line string) {
 	}
 	fmt.Fprintln(w, wrap("  "+line, TableWidth, "    "))
 }
+
+// groupKey names the table a record belongs in.
+func groupKey(r Record) string { return groupTitle(r, "warmup "+trimFloat(r.WarmupS)) }
 
 func renderTables(w io.Writer, res *Result, l layout) error {
 	if len(res.Records) == 0 {
@@ -682,7 +685,12 @@ var csvHeader = []string{
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
 	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
 	"drain_messages", "due", "answered_late", "never_sent", "never_answered", "latency_lower_bounds",
-	"headline_per_s", "headline_unit", "figures", "file",
+	"headline_per_s", "headline_unit", "figures",
+	// rank is the row's place in its table as the table shows it ("=2":
+	// a tie), ranked_by the metric; client_bound names the rules that
+	// flagged the load generator ("CPU", "sched", "CPU+sched", or "no").
+	"rank", "ranked_by", "client_bound",
+	"file",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -705,8 +713,19 @@ func renderCSV(w io.Writer, res *Result) error {
 		}
 		return u(*p)
 	}
+	// Each record's rank in its table, by table and cell.
+	type placed struct{ rank, by string }
+	places := map[string]placed{}
+	for _, g := range groups(res) {
+		if rk := rank(g.records); rk != nil {
+			for _, r := range g.records {
+				places[groupKey(r)+"\x00"+cellKey(r)] = placed{rk.cell(r), rk.metric.Name}
+			}
+		}
+	}
 	for _, r := range res.Records {
 		in := r.Integrity
+		p := places[groupKey(r)+"\x00"+cellKey(r)]
 		row := []string{
 			r.Scenario, r.Mode, r.Server, r.Target, r.Driver, strconv.Itoa(r.Conns), strconv.Itoa(r.PayloadBytes),
 			strconv.FormatBool(r.Text), r.CompressionText(), strconv.Itoa(r.Run), r.Status, r.Reason,
@@ -717,13 +736,13 @@ func renderCSV(w io.Writer, res *Result) error {
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
 			u(r.DrainMessages), "", "", "", "", u(r.LatencyLowerBounds),
-			"", ProfileOf(r).Throughput.Label, figuresCell(r), r.File,
+			"", ProfileOf(r).Throughput.Label, figuresCell(r), p.rank, p.by, boundCell(r), r.File,
 		}
 		if a := r.Accounting; a != nil {
-			copy(row[len(row)-9:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
+			copy(row[len(row)-12:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
 		}
 		if v, ok := Headline(r); ok {
-			row[len(row)-4] = f(v)
+			row[len(row)-7] = f(v)
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)
