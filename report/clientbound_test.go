@@ -114,7 +114,9 @@ func TestClientBoundAdviceFitsTheScenarioAndTheRun(t *testing.T) {
 		Figures: map[string]float64{"recovered_50_s": 2, "recovered_99_s": 3},
 		Client:  &ClientGuard{CPUs: 2, CPUUtil: 0.07, SchedDelay: Latency{Count: 100, P99: 250}}}
 	rec.Client.Judge(rec.Latency)
-	res := &Result{Records: []Record{rec}}
+	other := rec
+	other.Server, other.Client = "nbio", nil
+	res := &Result{Records: []Record{rec, other}}
 	f = footer(t, res)
 	for _, want := range []string{"Scheduling delay", "ping→pong latency p99 of 300µs", "CPU at 7% of 2",
 		"no per-message CPU figure, so the rows stay ranked by recover 99%", "fewer --conns"} {

@@ -106,10 +106,10 @@ func rankLabel(m Metric, r Record) string {
 }
 
 // rank orders the cells of one table's records. It returns nil when
-// nothing can be ranked (a capacity search's steps, which the capacity
-// table ranks instead, or no row with the metric).
+// nothing can be ranked: one cell alone, a capacity search's steps (the
+// capacity table ranks those), or no row with the metric.
 func rank(rs []Record) *ranking {
-	if rs[0].SLO != nil {
+	if rs[0].SLO != nil || !slices.ContainsFunc(rs, func(r Record) bool { return cellKey(r) != cellKey(rs[0]) }) {
 		return nil
 	}
 	m, declared, byCPU, ok := rankMetric(rs)
