@@ -64,6 +64,17 @@ type Profile struct {
 	// Timeline says the same for the columns of the scenario's timeline;
 	// columns are added interval by interval of wall-clock time.
 	Timeline []Figure
+	// Rank names what "best" means for this scenario: the metric a
+	// table's rows are ordered by (report.LookupMetric's names:
+	// "throughput", "p99", "figure.recovered_99_s"), each metric's own
+	// direction deciding which end is best. The first metric any usable
+	// row of the table has is used, so a scenario can fall back (heartbeat
+	// ranks a --target's rows, which have no server memory, by latency).
+	// RankByMode replaces it for a mode ("open-loop": the rate is fixed,
+	// so latency decides). A client-bound table is ranked by server CPU
+	// per message instead, where the scenario has that figure.
+	Rank       []string
+	RankByMode map[string][]string
 }
 
 // Figure declares how one figure (or timeline column) of a scenario merges
@@ -141,6 +152,14 @@ func (f Figure) Recomputed(h *hdrhistogram.Histogram, beyond uint64) (float64, b
 	return float64(v) * scale, true
 }
 
+// RankFor returns the ranking metrics of the scenario in a mode.
+func (p Profile) RankFor(mode string) []string {
+	if r, ok := p.RankByMode[mode]; ok {
+		return r
+	}
+	return p.Rank
+}
+
 // Chart is one timeline column drawn over time.
 type Chart struct {
 	Name, Title, Unit string
@@ -183,6 +202,10 @@ type Column struct {
 	// HigherIsBetter is true for a figure where more is better (a rate);
 	// compare and thresholds judge by it.
 	HigherIsBetter bool
+	// Secondary columns are detail: the terminal table shows them only
+	// with --wide, so it fits 120 columns; markdown, CSV and HTML keep
+	// every column.
+	Secondary bool
 }
 
 // Format is how a scenario's own figure is shown.
@@ -305,4 +328,5 @@ var Generic = Profile{
 	Columns:    []Column{{Key: "throughput"}, {Key: "latency"}, {Key: "errors"}, {Key: "integrity"}},
 	Noun:       "sent",
 	Unit:       "messages",
+	Rank:       []string{"throughput"},
 }

@@ -72,7 +72,7 @@ var catalog = map[string]func(p profile.Profile) []column{
 	}}),
 	"fanout": func(profile.Profile) []column {
 		return []column{
-			{name: "fan-out p50", headline: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P50) }},
+			{name: "fan-out p50", headline: true, secondary: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P50) }},
 			{name: "fan-out p99", headline: true, cell: func(r Record) string { return optUs(bc(r).Fanout.Count, bc(r).Fanout.P99) }},
 		}
 	},
@@ -174,7 +174,10 @@ func mainColumns(first Record) []column {
 	var cols []column
 	for _, c := range p.ColumnsFor(first.Mode) {
 		got, _ := columnsFor(p, c) // CheckProfile guards the registered profiles
-		cols = append(cols, got...)
+		for _, col := range got {
+			col.secondary = col.secondary || c.Secondary
+			cols = append(cols, col)
+		}
 	}
 	return cols
 }

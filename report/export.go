@@ -119,7 +119,7 @@ func FormatDeltaPct(d float64) string { return fmtDeltaPct(d) }
 
 // Notes explains every marked record of rs, one line each, as under a
 // table.
-func Notes(rs []Record) []string { return notes(rs) }
+func Notes(rs []Record) []string { return notes(rs, true) }
 
 // NA is what a figure unknown for a record (a --target's server side) reads.
 const NA = na

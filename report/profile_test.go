@@ -46,7 +46,7 @@ func TestNoRendererNeedsTheScenarioName(t *testing.T) {
 		ThroughputMsgsPerS: 10, Latency: Latency{Count: 10, P50: 100, P99: 200},
 		Figures: map[string]float64{"recovered": 0.99}, Distributions: map[string]Latency{"detect": {Count: 3, P50: 1500, P99: 2500, Max: 3000}}}
 	var b strings.Builder
-	if err := Render(&b, &Result{Records: []Record{r}}, Table); err != nil {
+	if err := RenderWith(&b, &Result{Records: []Record{r}}, Table, Options{Wide: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"storm of 7 conns", "storms/s", "storm p99", "faults", "recovered", "99.0%", "detect p99", "2.50ms"} {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -50,12 +52,27 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q (known: %s)", s, strings.Join(names, ", "))
 }
 
-// Render writes res in format f; HTML is report/htmlreport's, which this
-// package does not import.
-func Render(w io.Writer, res *Result, f Format) error {
+// Options say how Render lays a result out.
+type Options struct {
+	// Wide shows every column in the terminal table. Without it a
+	// scenario's secondary columns are left out, so the table fits a
+	// terminal of TableWidth columns; markdown and CSV always keep every
+	// column.
+	Wide bool
+}
+
+// TableWidth is the terminal width the default table fits.
+const TableWidth = 120
+
+// Render writes res in format f with the default options; HTML is
+// report/htmlreport's, which this package does not import.
+func Render(w io.Writer, res *Result, f Format) error { return RenderWith(w, res, f, Options{}) }
+
+// RenderWith writes res in format f.
+func RenderWith(w io.Writer, res *Result, f Format, opt Options) error {
 	switch f {
 	case Table, Markdown:
-		return renderTables(w, res, f == Markdown)
+		return renderTables(w, res, layout{markdown: f == Markdown, wide: opt.Wide || f == Markdown})
 	case CSV:
 		return renderCSV(w, res)
 	case JSON:
@@ -86,7 +103,7 @@ func groups(res *Result) []group {
 	var out []group
 	index := map[string]int{}
 	for _, r := range res.Records {
-		key := groupTitle(r, "warmup "+trimFloat(r.WarmupS))
+		key := groupKey(r)
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
@@ -113,126 +130,149 @@ func groups(res *Result) []group {
 	return out
 }
 
-func renderTables(w io.Writer, res *Result, markdown bool) error {
+// layout is how the tables are drawn: markdown or the terminal's boxes,
+// and whether the terminal table keeps every column.
+type layout struct {
+	markdown, wide bool
+}
+
+// heading writes a table's title: a markdown heading, or a line wrapped
+// to the terminal's width.
+func (l layout) heading(w io.Writer, title string) {
+	if l.markdown {
+		fmt.Fprintf(w, "### %s\n\n", title)
+		return
+	}
+	fmt.Fprintln(w, wrap(title, TableWidth, "  "))
+}
+
+// prose writes a line of text under a table: in markdown as it is (in
+// italics when emphasised), in the terminal wrapped to its width.
+func (l layout) prose(w io.Writer, line string, emphasis bool) {
+	if l.markdown {
+		if emphasis {
+			line = "_" + line + "_"
+		}
+		fmt.Fprintln(w, line)
+		return
+	}
+	fmt.Fprintln(w, wrap(line, TableWidth, "  "))
+}
+
+// item writes one of a list of lines under a table.
+func (l layout) item(w io.Writer, line string) {
+	if l.markdown {
+		fmt.Fprintf(w, "- %s\n", line)
+		return
+	}
+	fmt.Fprintln(w, wrap("  "+line, TableWidth, "    "))
+}
+
+// groupKey names the table a record belongs in.
+func groupKey(r Record) string { return groupTitle(r, "warmup "+trimFloat(r.WarmupS)) }
+
+func renderTables(w io.Writer, res *Result, l layout) error {
 	if len(res.Records) == 0 {
 		_, err := fmt.Fprintln(w, "no records")
 		return err
 	}
-	closedLoop := false
+	closedLoop, hidden := false, false
 	for gi, g := range groups(res) {
 		if gi > 0 {
 			fmt.Fprintln(w)
 		}
-		if markdown {
-			fmt.Fprintf(w, "### %s\n\n", g.title)
-		} else {
-			fmt.Fprintln(w, g.title)
+		rs := g.records
+		rk := rank(rs)
+		if rk != nil {
+			rk.sort(rs)
 		}
-		multiRun := slices.ContainsFunc(g.records, func(r Record) bool { return r.Run > 1 })
-		first := g.records[0]
+		t := table{layout: l, rank: rk, multiRun: slices.ContainsFunc(rs, func(r Record) bool { return r.Run > 1 }),
+			files:   slices.ContainsFunc(rs, func(r Record) bool { return r.File != "" }),
+			drivers: !l.wide && !slices.ContainsFunc(rs, func(r Record) bool { return r.Driver != rs[0].Driver })}
+		title := g.title
+		if t.drivers {
+			title += " · driver " + rs[0].Driver
+		}
+		l.heading(w, title)
+		if rk != nil {
+			l.prose(w, rk.line(rs[0]), false)
+			if l.markdown {
+				fmt.Fprintln(w)
+			}
+		}
+		first := rs[0]
 		closedLoop = closedLoop || first.Mode == "closed-loop"
 		main := append([]column{colStatus}, mainColumns(first)...)
 		if first.Compression != nil {
 			main = append([]column{colDeflate}, main...)
 		}
-		if err := writeColumns(w, markdown, multiRun, g.records, main); err != nil {
+		resource := resourceColumns(first)
+		if rk != nil && !slices.ContainsFunc(main, func(c column) bool { return c.name == rk.label }) {
+			// The first table answers "who is best" on its own: it
+			// shows the figure its rows are ranked by.
+			if i := slices.IndexFunc(resource, func(c column) bool { return c.name == rk.label }); i >= 0 {
+				c := resource[i]
+				c.secondary = false
+				main = slices.Insert(main, 1, c)
+			}
+		}
+		h, err := t.write(w, rs, main)
+		if err != nil {
 			return err
 		}
-		if markdown {
+		hidden = hidden || h
+		if l.markdown {
 			fmt.Fprintln(w)
 		}
-		if err := writeColumns(w, markdown, multiRun, g.records, resourceColumns(first)); err != nil {
+		if h, err = t.write(w, rs, resource); err != nil {
 			return err
 		}
-		if multiRun {
-			if markdown {
+		hidden = hidden || h
+		if t.multiRun {
+			if l.markdown {
 				fmt.Fprintln(w, "\nAcross runs, median [min–max]:")
 				fmt.Fprintln(w)
 			} else {
 				fmt.Fprintln(w, "across runs: median [min–max]")
 			}
-			if err := writeSpread(w, markdown, g.records); err != nil {
+			if h, err = t.writeSpread(w, rs); err != nil {
 				return err
 			}
+			hidden = hidden || h
 		}
-		if notes := notes(g.records); len(notes) > 0 {
+		if notes := notes(rs, l.wide); len(notes) > 0 {
 			fmt.Fprintln(w)
 			for _, n := range notes {
-				if markdown {
-					fmt.Fprintf(w, "- %s\n", n)
-				} else {
-					fmt.Fprintf(w, "  %s\n", n)
-				}
+				l.item(w, n)
 			}
 		}
+		if lines := clientBoundFooter(rs, rk, res.Pinning, res.Environment.Cores); len(lines) > 0 {
+			fmt.Fprintln(w)
+			l.prose(w, strings.Join(lines, " "), true)
+		}
 	}
-	if err := renderCapacity(w, markdown, res.Records); err != nil {
+	if err := renderCapacity(w, l, res.Records); err != nil {
 		return err
 	}
 	slopes := res.MemorySlopes
 	if len(slopes) == 0 {
 		slopes = Slopes(res.Records)
 	}
-	if err := renderSlopes(w, markdown, slopes); err != nil {
+	if err := renderSlopes(w, l, slopes); err != nil {
 		return err
 	}
-	if err := renderManifest(w, markdown, res); err != nil {
+	if err := renderManifest(w, l, res); err != nil {
 		return err
-	}
-	if line := clientBoundLine(res); line != "" {
-		fmt.Fprintln(w)
-		if markdown {
-			line = "_" + line + "_"
-		}
-		fmt.Fprintln(w, line)
 	}
 	if closedLoop {
 		fmt.Fprintln(w)
-		line := "Closed loop: each connection waits for its echo before sending the next message, so latency and throughput are two views of one number (latency ≈ conns / throughput)."
-		if markdown {
-			line = "_" + line + "_"
-		}
-		fmt.Fprintln(w, line)
+		l.prose(w, "Closed loop: each connection waits for its echo before sending the next message, so latency and throughput are two views of one number (latency ≈ conns / throughput).", true)
+	}
+	if hidden {
+		fmt.Fprintln(w)
+		l.prose(w, "More columns: --wide (or --format markdown or csv, which keep every column).", false)
 	}
 	return nil
-}
-
-// clientBoundLine tells the reader, in one line, what a client-bound flag
-// means on this machine and how to rank servers when it is set: by server
-// CPU per message, since throughput then is the load generator's ceiling.
-// It is empty when no record is client-bound.
-func clientBoundLine(res *Result) string {
-	var bound int
-	var client, server []float64
-	for _, r := range res.Records {
-		if r.Client == nil || !r.Client.Bound || !r.Usable() {
-			continue
-		}
-		bound++
-		if r.ClientCPUPerMillion > 0 && r.ServerCPUPerMillion != nil {
-			client = append(client, r.ClientCPUPerMillion)
-			server = append(server, *r.ServerCPUPerMillion)
-		}
-	}
-	if bound == 0 {
-		return ""
-	}
-	cores := ""
-	if n := res.Environment.Cores; n > 0 {
-		cores = fmt.Sprintf(" %d-core", n)
-	}
-	rows := "rows"
-	if bound == 1 {
-		rows = "row"
-	}
-	line := fmt.Sprintf("client-bound (%d %s): on this%s machine the load generator was saturated, so msgs/s is its ceiling, not the server's", bound, rows, cores)
-	if len(client) > 0 {
-		line += fmt.Sprintf(" (it spent %s CPU s per 1M msgs, the servers %s)", trimFloat(median(client)), trimFloat(median(server)))
-		line += "; rank servers by CPU s / 1M msgs, and use --pin or a --rate below the ceiling for latency"
-	} else {
-		line += "; use --pin, or a --rate below the ceiling, to give it headroom"
-	}
-	return line + "."
 }
 
 // column is one column of a table: its header and how a record fills it.
@@ -243,6 +283,11 @@ type column struct {
 	// headline columns (throughput, latency, cost per message) show "-"
 	// for a failed record: its numbers are not a result.
 	headline bool
+	// secondary columns are detail the terminal table shows only with
+	// --wide. Where a table is still too wide for the terminal (long
+	// server names, a run column), columns go from the right until it
+	// fits, except those marked keep: what names and judges a row.
+	secondary, keep bool
 }
 
 func latencyColumns(label string, get func(Record) Latency) []column {
@@ -254,11 +299,17 @@ func latencyColumns(label string, get func(Record) Latency) []column {
 			return "-"
 		}}
 	}
+	// p50, p99 and max fit a terminal; p90 and p99.9 are --wide's.
+	p90 := pct(label+"p90", func(l Latency) int64 { return l.P90 })
+	p999 := pct(label+"p99.9", func(l Latency) int64 { return l.P999 })
+	p90.secondary, p999.secondary = true, true
+	p99 := pct(label+"p99", func(l Latency) int64 { return l.P99 })
+	p99.keep = true
 	return []column{
 		pct(label+"p50", func(l Latency) int64 { return l.P50 }),
-		pct(label+"p90", func(l Latency) int64 { return l.P90 }),
-		pct(label+"p99", func(l Latency) int64 { return l.P99 }),
-		pct(label+"p99.9", func(l Latency) int64 { return l.P999 }),
+		p90,
+		p99,
+		p999,
 		pct(label+"max", func(l Latency) int64 { return l.Max }),
 	}
 }
@@ -267,9 +318,9 @@ func rate(v float64) string { return fmtCount(uint64(v + 0.5)) }
 
 var (
 	// colStatus is the verdict: whether the row's numbers can be used.
-	colStatus    = column{name: "status", left: true, cell: func(r Record) string { return r.Status }}
-	colErrors    = column{name: "errors", cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
-	colIntegrity = column{name: "integrity", cell: integrityCell, left: true}
+	colStatus    = column{name: "status", left: true, keep: true, cell: func(r Record) string { return r.Status }}
+	colErrors    = column{name: "errors", keep: true, cell: func(r Record) string { return fmtCount(r.ErrorCount()) }}
+	colIntegrity = column{name: "integrity", cell: integrityCell, left: true, keep: true}
 	// colNeverSent and colNeverAnswered are the messages due in the window
 	// that never completed (see Accounting).
 	colNeverSent = column{name: "never sent", cell: func(r Record) string {
@@ -300,25 +351,24 @@ func optUs(count, v int64) string {
 }
 
 // resourceColumns are what it cost, as the scenario declares: CPU per
-// million of its unit of work, if it has one.
+// million of its unit of work, if it has one. The terminal table keeps
+// the cost per unit, memory per connection and the load generator's
+// verdict; the rest is --wide's.
 func resourceColumns(first Record) []column {
 	p := ProfileOf(first)
-	cpu := column{name: "server CPU", cell: func(r Record) string {
+	cols := []column{{name: "server CPU", secondary: p.PerMillion != "", cell: func(r Record) string {
 		return fmtOptFloat(r.ServerCPUS, func(v float64) string { return trimFloat(v) + "s" })
-	}}
-	perMillion := column{name: "CPU s / 1M msgs", headline: true, cell: func(r Record) string {
-		return fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" })
-	}}
-	perMillion.name = "CPU s / 1M " + p.PerMillion
-	cols := []column{cpu}
+	}}}
 	if p.PerMillion != "" {
-		cols = append(cols, perMillion)
+		cols = append(cols, column{name: "CPU s / 1M " + p.PerMillion, headline: true, cell: func(r Record) string {
+			return fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" })
+		}})
 	}
 	cols = append(cols,
 		column{name: "RSS peak", cell: func(r Record) string { return fmtOptBytes(r.ServerRSSPeakBytes) }},
 		column{name: "mem/conn (ΔRSS÷conns)", cell: func(r Record) string { return fmtOptFloat(r.ServerMemPerConnBytes, fmtBytes) }},
 		column{name: "heap/conn", cell: func(r Record) string { return fmtOptFloat(r.ServerHeapPerConnBytes, fmtBytes) }},
-		column{name: "goroutines/conn", cell: func(r Record) string {
+		column{name: "goroutines/conn", secondary: true, cell: func(r Record) string {
 			return fmtOptFloat(r.ServerGoroutinesPerConn, func(v float64) string { return trimFloat(v) })
 		}},
 		column{name: "client CPU %", cell: func(r Record) string {
@@ -333,23 +383,57 @@ func resourceColumns(first Record) []column {
 			}
 			return optUs(r.Client.SchedDelay.Count, r.Client.SchedDelay.P99)
 		}},
-		column{name: "client-bound", cell: func(r Record) string {
-			if r.Client != nil && r.Client.Bound {
-				return "yes"
-			}
-			return "no"
-		}},
-		column{name: "client heap/conn", cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
+		// client-bound names the rule that fired (CPU, sched): the
+		// footer under the table says what each means here.
+		column{name: "client-bound", left: true, keep: true, cell: boundCell},
+		column{name: "client heap/conn", secondary: true, cell: func(r Record) string { return fmtBytes(r.ClientHeapPerConnBytes) }},
 	)
 	if p.ClientPerMillion {
-		cols = append(cols, column{name: "client CPU s / 1M msgs", headline: true, cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
+		cols = append(cols, column{name: "client CPU s / 1M " + p.PerMillion, headline: true, secondary: true,
+			cell: func(r Record) string { return trimFloat(r.ClientCPUPerMillion) + "s" }})
 	}
 	return cols
 }
 
-func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []column) error {
+// table draws the tables of one group of records.
+type table struct {
+	layout
+	rank *ranking
+	// multiRun adds a run column, files a file column; drivers leaves
+	// the driver column out (every row has the same, named in the title).
+	multiRun, files, drivers bool
+}
+
+// lead is the columns that name a row: its rank, server, driver, file
+// and run.
+func (t table) lead() []column {
+	var lead []column
+	if t.rank != nil {
+		lead = append(lead, column{name: "#", cell: t.rank.cell})
+	}
+	lead = append(lead, column{name: "server", left: true, cell: func(r Record) string {
+		if r.Marked() {
+			return r.ServerLabel() + " !"
+		}
+		return r.ServerLabel()
+	}})
+	if !t.drivers {
+		lead = append(lead, column{name: "driver", left: true, cell: func(r Record) string { return r.Driver }})
+	}
+	if t.files {
+		lead = append(lead, column{name: "file", left: true, cell: func(r Record) string { return r.File }})
+	}
+	if t.multiRun {
+		lead = append(lead, column{name: "run", cell: func(r Record) string { return strconv.Itoa(r.Run) }})
+	}
+	return lead
+}
+
+// write draws one table of rs, leaving secondary columns out unless the
+// layout is wide; hidden reports whether it left any out.
+func (t table) write(w io.Writer, rs []Record, cols []column) (hidden bool, err error) {
 	if rs[0].SLO != nil {
-		cols = append(slices.Clone(cols), column{name: "SLO", left: true, cell: func(r Record) string {
+		cols = append(slices.Clone(cols), column{name: "SLO", left: true, keep: true, cell: func(r Record) string {
 			if r.SLO == nil {
 				return "-"
 			}
@@ -359,22 +443,16 @@ func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []colu
 			return "✗ " + r.SLO.Reason
 		}})
 	}
-	lead := []column{
-		{name: "server", left: true, cell: func(r Record) string {
-			if r.Marked() {
-				return r.ServerLabel() + " !"
-			}
-			return r.ServerLabel()
-		}},
-		{name: "driver", left: true, cell: func(r Record) string { return r.Driver }},
-	}
-	if slices.ContainsFunc(rs, func(r Record) bool { return r.File != "" }) {
-		lead = append(lead, column{name: "file", left: true, cell: func(r Record) string { return r.File }})
-	}
-	if multiRun {
-		lead = append(lead, column{name: "run", cell: func(r Record) string { return strconv.Itoa(r.Run) }})
+	lead := t.lead()
+	for i := range lead {
+		lead[i].keep = true
 	}
 	cols = append(lead, cols...)
+	if !t.wide {
+		n := len(cols)
+		cols = slices.DeleteFunc(cols, func(c column) bool { return c.secondary })
+		hidden = len(cols) < n
+	}
 	header := make([]string, len(cols))
 	align := make([]tw.Align, len(cols))
 	for i, c := range cols {
@@ -394,7 +472,50 @@ func writeColumns(w io.Writer, markdown, multiRun bool, rs []Record, cols []colu
 			rows[i] = append(rows[i], c.cell(r))
 		}
 	}
-	return writeTable(w, markdown, header, align, rows)
+	if !t.wide {
+		keep := make([]bool, len(cols))
+		for i, c := range cols {
+			keep[i] = c.keep || (t.rank != nil && c.name == t.rank.label)
+		}
+		var dropped bool
+		header, align, rows, dropped = fit(foldHeaders(header, rows), align, rows, keep)
+		hidden = hidden || dropped
+	}
+	return hidden, writeTable(w, t.markdown, header, align, rows)
+}
+
+// fit drops columns from the right, keep excepted, until the table is at
+// most TableWidth wide; dropped reports whether it dropped any.
+func fit(header []string, align []tw.Align, rows [][]string, keep []bool) (_ []string, _ []tw.Align, _ [][]string, dropped bool) {
+	width := func() int {
+		total := 1
+		for i, h := range header {
+			w := 0
+			for _, line := range strings.Split(h, "\n") {
+				w = max(w, utf8.RuneCountInString(line))
+			}
+			for _, row := range rows {
+				w = max(w, utf8.RuneCountInString(row[i]))
+			}
+			total += w + 3
+		}
+		return total
+	}
+	for width() > TableWidth {
+		i := len(header) - 1
+		for i >= 0 && keep[i] {
+			i--
+		}
+		if i < 0 {
+			break
+		}
+		header, align, keep = slices.Delete(header, i, i+1), slices.Delete(align, i, i+1), slices.Delete(keep, i, i+1)
+		for j := range rows {
+			rows[j] = slices.Delete(rows[j], i, i+1)
+		}
+		dropped = true
+	}
+	return header, align, rows, dropped
 }
 
 func integrityCell(r Record) string {
@@ -428,8 +549,11 @@ func rowName(r Record) string {
 	return fmt.Sprintf("%s run %d", s, r.Run)
 }
 
-// notes explains every marked record below its table.
-func notes(rs []Record) []string {
+// notes explains every marked record below its table. Without every, a
+// row marked only for being client-bound gets no line of its own: the
+// paragraph under the table gives the rule and its figures, and a narrow
+// table would otherwise repeat one line for every row of a small machine.
+func notes(rs []Record, every bool) []string {
 	var out []string
 	for _, r := range rs {
 		if !r.Marked() {
@@ -510,13 +634,15 @@ func notes(rs []Record) []string {
 		if m := r.Merged; m != nil && len(m.Dropped) > 0 && r.Status == StatusOK {
 			what = append(what, "not merged (no exact merge across shards): "+strings.Join(m.Dropped, ", "))
 		}
-		if c := r.Client; c != nil && c.Bound {
-			what = append(what, "client-bound: "+strings.Join(c.Reasons, "; ")+
-				": the load generator, not only the server, limited this run")
-		}
 		if ProfileOf(r).AbruptClosesMatter && r.Close.Abrupt > 0 {
 			what = append(what, fmt.Sprintf("%s of %s closes were abrupt (no close handshake answered with 1000)",
 				fmtCount(uint64(r.Close.Abrupt)), fmtCount(uint64(r.Close.Clean+r.Close.Abrupt))))
+		}
+		if c := r.Client; c != nil && c.Bound && (every || len(what) > 0 || len(boundRules(r)) == 0) {
+			what = append(what, boundNote(r))
+		}
+		if len(what) == 0 {
+			continue
 		}
 		out = append(out, who+" "+strings.Join(what, "; "))
 	}
@@ -560,7 +686,12 @@ var csvHeader = []string{
 	"server_cpu_s", "server_cpu_s_per_million_msgs", "server_rss_peak_bytes", "server_rss_mean_bytes",
 	"server_mem_per_conn_bytes", "client_cpu_s", "client_cpu_util", "client_cpu_s_per_million_msgs",
 	"drain_messages", "due", "answered_late", "never_sent", "never_answered", "latency_lower_bounds",
-	"headline_per_s", "headline_unit", "figures", "file",
+	"headline_per_s", "headline_unit", "figures",
+	// rank is the row's place in its table as the table shows it ("=2":
+	// a tie), ranked_by the metric; client_bound names the rules that
+	// flagged the load generator ("CPU", "sched", "CPU+sched", or "no").
+	"rank", "ranked_by", "client_bound",
+	"file",
 }
 
 func renderCSV(w io.Writer, res *Result) error {
@@ -583,8 +714,19 @@ func renderCSV(w io.Writer, res *Result) error {
 		}
 		return u(*p)
 	}
+	// Each record's rank in its table, by table and cell.
+	type placed struct{ rank, by string }
+	places := map[string]placed{}
+	for _, g := range groups(res) {
+		if rk := rank(g.records); rk != nil {
+			for _, r := range g.records {
+				places[groupKey(r)+"\x00"+cellKey(r)] = placed{rk.cell(r), rk.metric.Name}
+			}
+		}
+	}
 	for _, r := range res.Records {
 		in := r.Integrity
+		p := places[groupKey(r)+"\x00"+cellKey(r)]
 		row := []string{
 			r.Scenario, r.Mode, r.Server, r.Target, r.Driver, strconv.Itoa(r.Conns), strconv.Itoa(r.PayloadBytes),
 			strconv.FormatBool(r.Text), r.CompressionText(), strconv.Itoa(r.Run), r.Status, r.Reason,
@@ -595,13 +737,13 @@ func renderCSV(w io.Writer, res *Result) error {
 			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
 			u(r.DrainMessages), "", "", "", "", u(r.LatencyLowerBounds),
-			"", ProfileOf(r).Throughput.Label, figuresCell(r), r.File,
+			"", ProfileOf(r).Throughput.Label, figuresCell(r), p.rank, p.by, boundCell(r), r.File,
 		}
 		if a := r.Accounting; a != nil {
-			copy(row[len(row)-9:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
+			copy(row[len(row)-12:], []string{u(a.Due), u(a.AnsweredLate), u(a.NeverSent), u(a.NeverAnswered)})
 		}
 		if v, ok := Headline(r); ok {
-			row[len(row)-4] = f(v)
+			row[len(row)-7] = f(v)
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)
@@ -623,67 +765,87 @@ func figuresCell(r Record) string {
 	return strings.Join(parts, ";")
 }
 
-// metric is one number of a record that is summarised across runs.
+// metric is one number of a record that is summarised across runs; key
+// is its Metric's name.
 type metric struct {
-	name   string
-	val    func(Record) (float64, bool)
-	format func(float64) string
+	name, key string
+	val       func(Record) (float64, bool)
+	format    func(float64) string
+	secondary bool
 }
 
 // spreadMetrics are the headline numbers of each scenario.
 func spreadMetrics(first Record) []metric {
 	us := func(v float64) string { return fmtUs(int64(v + 0.5)) }
-	lat := func(name string, get func(Record) Latency, f func(Latency) int64) metric {
-		return metric{name: name, format: us, val: func(r Record) (float64, bool) {
-			l := get(r)
+	p := ProfileOf(first)
+	lat := func(name, key string, f func(Latency) int64, secondary bool) metric {
+		return metric{name: name, key: key, format: us, secondary: secondary, val: func(r Record) (float64, bool) {
+			l := HeadlineLatency(r)
 			return float64(f(l)), l.Count > 0
 		}}
 	}
-	p := ProfileOf(first)
-	latency := HeadlineLatency
-	throughput := metric{name: p.Throughput.Label, format: rate, val: Headline}
-	ms := []metric{throughput,
-		lat("p50", latency, func(l Latency) int64 { return l.P50 }),
-		lat("p99", latency, func(l Latency) int64 { return l.P99 }),
-		lat("p99.9", latency, func(l Latency) int64 { return l.P999 }),
+	ms := []metric{{name: p.Throughput.Label, key: "throughput", format: rate, val: Headline},
+		lat("p50", "p50", func(l Latency) int64 { return l.P50 }, true),
+		lat("p99", "p99", func(l Latency) int64 { return l.P99 }, false),
+		lat("p99.9", "p999", func(l Latency) int64 { return l.P999 }, true),
+	}
+	if p.Latency.Source == "handshake" {
+		for i := 1; i < len(ms); i++ {
+			ms[i].key = "handshake_" + ms[i].key
+		}
 	}
 	if p.PerMillion != "" {
-		ms = append(ms, metric{name: "server CPU s / 1M", format: func(v float64) string { return trimFloat(v) + "s" },
-			val: func(r Record) (float64, bool) {
-				if r.ServerCPUPerMillion == nil {
-					return 0, false
-				}
-				return *r.ServerCPUPerMillion, true
-			}})
+		ms = append(ms, metric{name: "server CPU s / 1M", key: "server_cpu_per_million", format: func(v float64) string { return trimFloat(v) + "s" },
+			val: func(r Record) (float64, bool) { return optFloat(r.ServerCPUPerMillion) }})
 	}
-	return append(ms, metric{name: "mem/conn (ΔRSS÷conns)", format: fmtBytes, val: func(r Record) (float64, bool) {
-		if r.ServerMemPerConnBytes == nil {
-			return 0, false
-		}
-		return *r.ServerMemPerConnBytes, true
-	}})
+	return append(ms, metric{name: "mem/conn (ΔRSS÷conns)", key: "mem_per_conn", format: fmtBytes, secondary: true,
+		val: func(r Record) (float64, bool) { return optFloat(r.ServerMemPerConnBytes) }})
 }
 
-// writeSpread writes one row per server and driver: each headline metric's
-// median across the runs that measured it, with its range. Runs that failed
-// are left out and counted.
-func writeSpread(w io.Writer, markdown bool, rs []Record) error {
+// writeSpread writes one row per cell (server, driver, file), in ranked
+// order: each headline metric's median across the runs that measured it,
+// with its range, so a tie can be seen as overlapping ranges. Runs that
+// failed are left out and counted.
+func (t table) writeSpread(w io.Writer, rs []Record) (hidden bool, err error) {
 	metrics := spreadMetrics(rs[0])
-	header := []string{"server", "driver", "runs"}
-	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignRight}
-	files := slices.ContainsFunc(rs, func(r Record) bool { return r.File != "" })
-	if files {
-		header = slices.Insert(header, 2, "file")
-		align = slices.Insert(align, 2, tw.AlignLeft)
+	if rk := t.rank; rk != nil {
+		i := slices.IndexFunc(metrics, func(m metric) bool { return m.key == rk.metric.Name })
+		if i < 0 {
+			metrics = slices.Insert(metrics, 0, metric{name: rk.label, key: rk.metric.Name, val: rk.metric.Value,
+				format: func(v float64) string { return formatMetric(rk.metric.Unit, v) }})
+		} else {
+			metrics[i].secondary = false
+		}
 	}
+	if !t.wide {
+		n := len(metrics)
+		metrics = slices.DeleteFunc(metrics, func(m metric) bool { return m.secondary })
+		hidden = len(metrics) < n
+	}
+	var header []string
+	var align []tw.Align
+	var keep []bool
+	add := func(name string, a tw.Align, k bool) {
+		header, align, keep = append(header, name), append(align, a), append(keep, k)
+	}
+	if t.rank != nil {
+		add("#", tw.AlignRight, true)
+	}
+	add("server", tw.AlignLeft, true)
+	if !t.drivers {
+		add("driver", tw.AlignLeft, true)
+	}
+	if t.files {
+		add("file", tw.AlignLeft, true)
+	}
+	add("runs", tw.AlignRight, true)
 	for _, m := range metrics {
-		header = append(header, m.name)
-		align = append(align, tw.AlignRight)
+		add(m.name, tw.AlignRight, m.key == "p99" || (t.rank != nil && m.key == t.rank.metric.Name))
 	}
 	var order []string
 	byCell := map[string][]Record{}
 	for _, r := range rs {
-		k := r.ServerLabel() + "\x00" + r.Driver + "\x00" + r.File
+		k := cellKey(r)
 		if _, ok := byCell[k]; !ok {
 			order = append(order, k)
 		}
@@ -702,10 +864,18 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 		if ok != len(runs) {
 			runsCell = fmt.Sprintf("%d of %d", ok, len(runs))
 		}
-		row := []string{runs[0].ServerLabel(), runs[0].Driver, runsCell}
-		if files {
-			row = slices.Insert(row, 2, runs[0].File)
+		var row []string
+		if t.rank != nil {
+			row = append(row, t.rank.cell(runs[0]))
 		}
+		row = append(row, runs[0].ServerLabel())
+		if !t.drivers {
+			row = append(row, runs[0].Driver)
+		}
+		if t.files {
+			row = append(row, runs[0].File)
+		}
+		row = append(row, runsCell)
 		for _, m := range metrics {
 			var vals []float64
 			for _, r := range runs {
@@ -717,7 +887,12 @@ func writeSpread(w io.Writer, markdown bool, rs []Record) error {
 		}
 		rows = append(rows, row)
 	}
-	return writeTable(w, markdown, header, align, rows)
+	if !t.wide {
+		var dropped bool
+		header, align, rows, dropped = fit(foldHeaders(header, rows), align, rows, keep)
+		hidden = hidden || dropped
+	}
+	return hidden, writeTable(w, t.markdown, header, align, rows)
 }
 
 // spreadCell is "median [min–max]" of vals.
@@ -749,7 +924,7 @@ func alignFor(header []string, left int) []tw.Align {
 
 // renderCapacity summarises a capacity search: per server, the highest step
 // that met the SLO and the step that broke it.
-func renderCapacity(w io.Writer, markdown bool, rs []Record) error {
+func renderCapacity(w io.Writer, l layout, rs []Record) error {
 	type summary struct {
 		server, driver, objective string
 		best                      *Record
@@ -779,30 +954,50 @@ func renderCapacity(w io.Writer, markdown bool, rs []Record) error {
 	if len(order) == 0 {
 		return nil
 	}
-	title := "capacity · highest rate meeting " + by[order[0]].objective
-	if markdown {
-		fmt.Fprintf(w, "\n### %s\n\n", title)
-	} else {
-		fmt.Fprintf(w, "\n%s\n", title)
+	// Ranked: the highest capacity first; equal capacities (the same
+	// step) share a rank.
+	capacity := func(s *summary) float64 {
+		if s.best == nil {
+			return -1
+		}
+		return s.best.SLO.Rate
 	}
-	header := []string{"server", "driver", "capacity (msgs/s)", "latency there", "broke at", "why"}
+	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(capacity(by[b]), capacity(by[a])) })
+	fmt.Fprintln(w)
+	l.heading(w, "capacity · highest rate meeting "+by[order[0]].objective+" · ranked, highest first")
+	header := []string{"#", "server", "driver", "capacity (msgs/s)", "latency there", "broke at", "why"}
 	var rows [][]string
-	for _, k := range order {
+	for i, k := range order {
 		s := by[k]
-		row := []string{s.server, s.driver, "none", "-", "-", "-"}
+		place := "-"
 		if s.best != nil {
-			row[2], row[3] = rate(s.best.SLO.Rate), fmtUs(s.best.SLO.ValueUs)
+			n := i
+			for n > 0 && capacity(by[order[n-1]]) == capacity(s) {
+				n--
+			}
+			place = strconv.Itoa(n + 1)
+			if (i > 0 && capacity(by[order[i-1]]) == capacity(s)) || (i+1 < len(order) && capacity(by[order[i+1]]) == capacity(s)) {
+				place = "=" + place
+			}
+		}
+		row := []string{place, s.server, s.driver, "none", "-", "-", "-"}
+		if s.best != nil {
+			row[3], row[4] = rate(s.best.SLO.Rate), fmtUs(s.best.SLO.ValueUs)
 		}
 		if s.broke != nil {
-			row[4], row[5] = rate(s.broke.SLO.Rate), s.broke.SLO.Reason
+			row[5], row[6] = rate(s.broke.SLO.Rate), s.broke.SLO.Reason
 		} else {
-			row[4] = "not reached"
+			row[5] = "not reached"
 		}
 		rows = append(rows, row)
 	}
-	align := alignFor(header, 2)
-	align[5] = tw.AlignLeft
-	return writeTable(w, markdown, header, align, rows)
+	align := alignFor(header, 3)
+	align[0] = tw.AlignRight
+	align[6] = tw.AlignLeft
+	if !l.wide {
+		header = foldHeaders(header, rows)
+	}
+	return writeTable(w, l.markdown, header, align, rows)
 }
 
 // manifestValue is a manifest setting as the cells ran with it. The
@@ -840,7 +1035,7 @@ func manifestValue(res *Result, key string) string {
 // renderManifest writes the fairness manifest: the settings every reference
 // server ran with, and per server what its library could not apply. Runs
 // against a --target have neither and print nothing.
-func renderManifest(w io.Writer, markdown bool, res *Result) error {
+func renderManifest(w io.Writer, l layout, res *Result) error {
 	if len(res.ServerSettings) == 0 {
 		return nil
 	}
@@ -855,7 +1050,7 @@ func renderManifest(w io.Writer, markdown bool, res *Result) error {
 		}
 	}
 	fmt.Fprintln(w)
-	if markdown {
+	if l.markdown {
 		fmt.Fprintf(w, "**Fairness manifest** (every server): %s\n\n", strings.Join(kv, ", "))
 		if len(exc) == 0 {
 			fmt.Fprintln(w, "Every server applied every setting.")
@@ -868,14 +1063,68 @@ func renderManifest(w io.Writer, markdown bool, res *Result) error {
 		}
 		return nil
 	}
-	fmt.Fprintf(w, "fairness manifest (every server): %s\n", strings.Join(kv, ", "))
+	l.prose(w, "fairness manifest (every server): "+strings.Join(kv, ", "), false)
 	if len(exc) == 0 {
 		_, err := fmt.Fprintln(w, "every server applied every setting")
 		return err
 	}
 	fmt.Fprintln(w, "not applied:")
 	for _, e := range exc {
-		fmt.Fprintf(w, "  %s\n", e)
+		l.item(w, e)
 	}
 	return nil
+}
+
+// wrap breaks s at spaces into lines of at most width characters (runes:
+// the tables' symbols are one column wide each), continuing lines with
+// indent. A word longer than a line stays whole.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Fields(s) {
+		n := utf8.RuneCountInString(word)
+		switch {
+		case i == 0:
+			lead := len(s) - len(strings.TrimLeft(s, " "))
+			b.WriteString(s[:lead])
+			line = lead
+		case line+1+n > width:
+			b.WriteString("\n" + indent)
+			line = utf8.RuneCountInString(indent)
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(word)
+		line += n
+	}
+	return b.String()
+}
+
+// foldHeaders breaks a terminal table's header in two lines where it is
+// wider than every cell below it ("never recovered" over counts), at the
+// space that makes it narrowest: the column then takes its data's width.
+func foldHeaders(header []string, rows [][]string) []string {
+	out := slices.Clone(header)
+	for i, h := range header {
+		widest := 0
+		for _, row := range rows {
+			if i < len(row) {
+				widest = max(widest, utf8.RuneCountInString(row[i]))
+			}
+		}
+		best := utf8.RuneCountInString(h)
+		if best <= widest {
+			continue
+		}
+		for j, c := range h {
+			if c != ' ' {
+				continue
+			}
+			if wide := max(utf8.RuneCountInString(h[:j]), utf8.RuneCountInString(h[j+1:])); wide < best {
+				best, out[i] = wide, h[:j]+"\n"+h[j+1:]
+			}
+		}
+	}
+	return out
 }

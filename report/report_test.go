@@ -93,7 +93,7 @@ func TestRenderTable(t *testing.T) {
 		PayloadBytes: 1024, Run: 1, Status: StatusFailed, Reason: "server gobwas did not start: boom"}
 	res := &Result{Schema: Schema, Records: []Record{sampleRecord(t, "gorilla", 1), faulty, failed, target}}
 	var buf bytes.Buffer
-	if err := Render(&buf, res, Table); err != nil {
+	if err := RenderWith(&buf, res, Table, Options{Wide: true}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

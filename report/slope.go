@@ -73,7 +73,7 @@ func Slopes(records []Record) []MemorySlope {
 }
 
 // renderSlopes writes the memory-slope table, if there are slopes.
-func renderSlopes(w writer, markdown bool, slopes []MemorySlope) error {
+func renderSlopes(w writer, l layout, slopes []MemorySlope) error {
 	if len(slopes) == 0 {
 		return nil
 	}
@@ -83,11 +83,8 @@ func renderSlopes(w writer, markdown bool, slopes []MemorySlope) error {
 	}
 	title := fmt.Sprintf("memory per connection · least-squares fit over %s conns (slope = bytes per connection, intercept = fixed cost)",
 		strings.Join(counts, ", "))
-	if markdown {
-		fmt.Fprintf(w, "\n### %s\n\n", title)
-	} else {
-		fmt.Fprintf(w, "\n%s\n", title)
-	}
+	fmt.Fprintln(w)
+	l.heading(w, title)
 	header := []string{"scenario", "server", "driver", "RSS/conn", "RSS fixed", "RSS R²", "heap/conn", "heap fixed", "heap R²"}
 	align := alignFor(header, 3)
 	var rows [][]string
@@ -100,5 +97,5 @@ func renderSlopes(w writer, markdown bool, slopes []MemorySlope) error {
 			fmtBytes(s.RSS.Slope), fmtBytes(s.RSS.Intercept), fmt.Sprintf("%.3f", s.RSS.R2),
 			fmtBytes(s.Heap.Slope), fmtBytes(s.Heap.Intercept), fmt.Sprintf("%.3f", s.Heap.R2)})
 	}
-	return writeTable(w, markdown, header, align, rows)
+	return writeTable(w, l.markdown, header, align, rows)
 }

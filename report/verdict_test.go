@@ -78,7 +78,7 @@ func TestFailedRowShowsNoHeadline(t *testing.T) {
 		t.Fatalf("statuses %s, %s", failed.Status, degraded.Status)
 	}
 	var b bytes.Buffer
-	if err := Render(&b, &Result{Schema: Schema, Records: []Record{ok, failed, degraded}}, Table); err != nil {
+	if err := RenderWith(&b, &Result{Schema: Schema, Records: []Record{ok, failed, degraded}}, Table, Options{Wide: true}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -181,28 +181,6 @@ func TestManifestAgreesWithHeartbeatHeader(t *testing.T) {
 	s := out.String()
 	if !strings.Contains(s, "server idle timeout 6.75s") || !strings.Contains(s, "idle_timeout_ns=6.75s") || strings.Contains(s, "1m0s") {
 		t.Errorf("header and manifest disagree on the idle timeout:\n%s", s)
-	}
-}
-
-func TestClientBoundLine(t *testing.T) {
-	r := sampleRecord(t, "gorilla", 1)
-	var out bytes.Buffer
-	if err := Render(&out, &Result{Schema: Schema, Records: []Record{r}}, Table); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(out.String(), "client-bound (") {
-		t.Errorf("client-bound line without a client-bound row:\n%s", out.String())
-	}
-	perM := 13.0
-	r.ServerCPUPerMillion, r.ClientCPUPerMillion = &perM, 12
-	r.Client = &ClientGuard{CPUs: 2, CPUUtil: 0.95, Bound: true, Reasons: []string{"load generator CPU at 95% of its 2 CPUs"}}
-	out.Reset()
-	if err := Render(&out, &Result{Schema: Schema, Environment: Environment{Cores: 2}, Records: []Record{r}}, Table); err != nil {
-		t.Fatal(err)
-	}
-	want := "client-bound (1 row): on this 2-core machine the load generator was saturated, so msgs/s is its ceiling, not the server's (it spent 12.0 CPU s per 1M msgs, the servers 13.0); rank servers by CPU s / 1M msgs"
-	if !strings.Contains(out.String(), want) {
-		t.Errorf("no line saying what client-bound means here:\n%s", out.String())
 	}
 }
 

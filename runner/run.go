@@ -73,23 +73,6 @@ func judgeSLO(slo report.Threshold, rec report.Record) *report.SLOCheck {
 	return c
 }
 
-// clientBound judges whether the load generator was saturated: its CPU
-// near the CPUs it may use, or its own goroutines waiting for a CPU so long
-// that the measured tail is largely the generator's. The delay is compared
-// with the latency p99, not p50: any busy machine has a scheduling tail
-// above a fast server's median, but only when it rivals the measured tail
-// does that tail stop describing the server.
-func clientBound(g *report.ClientGuard, lat report.Latency) (bool, []string) {
-	var reasons []string
-	if g.CPUUtil >= 0.9 {
-		reasons = append(reasons, fmt.Sprintf("load generator CPU at %.0f%% of its %d CPUs", 100*g.CPUUtil, g.CPUs))
-	}
-	if d := g.SchedDelay; d.Count > 0 && lat.Count > 0 && d.P99 >= 200 && float64(d.P99) >= 0.5*float64(lat.P99) {
-		reasons = append(reasons, fmt.Sprintf("load generator scheduling delay p99 %dµs is at least half the latency p99 %dµs", d.P99, lat.P99))
-	}
-	return len(reasons) > 0, reasons
-}
-
 // allowedCPUs is how many CPUs this process may run on.
 func allowedCPUs() int {
 	if cpus, err := measure.AllowedCPUs(0); err == nil && len(cpus) > 0 {

@@ -234,7 +234,7 @@ func (c *cellRun) outcome(env *scenarios.Env, out *scenarios.Outcome) {
 	lat, clamped := out.Latency.Snapshot()
 	rec.Latency, _ = report.NewLatency(lat, clamped)
 	if rec.Client != nil {
-		rec.Client.Bound, rec.Client.Reasons = clientBound(rec.Client, rec.Latency)
+		rec.Client.Judge(rec.Latency) // the rules are report's, so tables can name the one that fired
 	}
 	if out.Service != nil {
 		h, cl := out.Service.Snapshot()

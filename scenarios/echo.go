@@ -43,7 +43,7 @@ func (echo) ServerIdleTimeout(Params) time.Duration { return 0 }
 // Profile: messages per second completed in the window, the round trip;
 // open loop adds how well the schedule was kept and every message's fate.
 func (echo) Profile() profile.Profile {
-	common := []profile.Column{{Key: "throughput"}, {Key: "mb_per_s"}, {Key: "latency"}}
+	common := []profile.Column{{Key: "throughput"}, {Key: "mb_per_s", Secondary: true}, {Key: "latency"}}
 	return profile.Profile{
 		Scenario:         "echo",
 		Title:            "{scenario} · {mode} · {conns} conns · {messages} · {window}",
@@ -51,12 +51,17 @@ func (echo) Profile() profile.Profile {
 		Latency:          profile.Latency{Source: "latency", What: "round-trip latency"},
 		PerMillion:       "msgs",
 		ClientPerMillion: true,
-		Columns:          append(common, profile.Column{Key: "handshake"}, profile.Column{Key: "errors"}, profile.Column{Key: "integrity"}),
+		Columns:          append(common, profile.Column{Key: "handshake", Secondary: true}, profile.Column{Key: "errors"}, profile.Column{Key: "integrity"}),
 		ByMode: map[string][]profile.Column{"open-loop": append(append([]profile.Column{{Key: "sent_rate"}}, common...),
-			profile.Column{Key: "uncorrected_p99"}, profile.Column{Key: "send_late_p99"}, profile.Column{Key: "behind_schedule"},
-			profile.Column{Key: "never_sent"}, profile.Column{Key: "never_answered"}, profile.Column{Key: "errors"}, profile.Column{Key: "integrity"})},
-		Noun: "sent",
-		Unit: "messages",
+			profile.Column{Key: "uncorrected_p99", Secondary: true}, profile.Column{Key: "send_late_p99", Secondary: true},
+			profile.Column{Key: "behind_schedule", Secondary: true}, profile.Column{Key: "never_sent"}, profile.Column{Key: "never_answered"},
+			profile.Column{Key: "errors"}, profile.Column{Key: "integrity"})},
+		// Closed loop: who completes the most; open loop, at a rate every
+		// server is given alike: whose tail is shortest.
+		Rank:       []string{"throughput"},
+		RankByMode: map[string][]string{"open-loop": {"p99"}},
+		Noun:       "sent",
+		Unit:       "messages",
 	}
 }
 

@@ -66,6 +66,9 @@ func (heartbeat) Profile() profile.Profile {
 		Latency:    profile.Latency{Source: "latency", Prefix: "pong ", What: "ping→pong latency"},
 		Columns: []profile.Column{{Key: "throughput"}, {Key: "latency"}, {Key: "missed_pongs"}, {Key: "stayed_up"},
 			{Key: "closed_by_server"}, {Key: "errors"}},
+		// Idle connections: what one costs the server, then (a --target,
+		// whose memory is unknown) how fast its pongs come.
+		Rank: []string{"mem_per_conn", "p99"},
 		Noun: "sent",
 		Unit: "messages",
 	}

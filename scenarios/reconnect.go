@@ -70,22 +70,25 @@ func (reconnect) Profile() profile.Profile {
 		Throughput: profile.Throughput{Label: "pongs/s", Source: "messages"},
 		Latency:    profile.Latency{Source: "latency", Prefix: "pong ", What: "ping→pong latency"},
 		Columns: []profile.Column{
-			{Key: "figure.detected", Label: "detected"},
-			{Key: "figure.detected_close", Label: "by close"},
-			{Key: "figure.detected_read_error", Label: "by read error"},
-			{Key: "figure.detected_missed_pong", Label: "by missed pong"},
+			{Key: "figure.detected", Label: "detected", Secondary: true},
+			{Key: "figure.detected_close", Label: "by close", Secondary: true},
+			{Key: "figure.detected_read_error", Label: "by read error", Secondary: true},
+			{Key: "figure.detected_missed_pong", Label: "by missed pong", Secondary: true},
 			{Key: "dist.detect", Label: "detect"},
 			{Key: "close_codes"},
 			{Key: "figure.recovered_50_s", Label: "recover 50%", Format: profile.Seconds},
 			{Key: "figure.recovered_99_s", Label: "recover 99%", Format: profile.Seconds},
-			{Key: "figure.recovered_100_s", Label: "recover 100%", Format: profile.Seconds},
+			{Key: "figure.recovered_100_s", Label: "recover 100%", Format: profile.Seconds, Secondary: true},
 			{Key: "figure.reconnect_attempts", Label: "attempts"},
-			{Key: "figure.reconnect_failures", Label: "failed dials"},
+			{Key: "figure.reconnect_failures", Label: "failed dials", Secondary: true},
 			{Key: "figure.never_recovered", Label: "never recovered"},
-			{Key: "figure.lost_again", Label: "lost again"},
-			{Key: "dist.handshake", Label: "reconnect handshake"},
+			{Key: "figure.lost_again", Label: "lost again", Secondary: true},
+			{Key: "dist.handshake", Label: "reconnect handshake", Secondary: true},
 			{Key: "errors"},
 		},
+		// Who has its clients back soonest after the fault: 99% back,
+		// or 50% where more than 1% never came back in the window.
+		Rank: []string{"figure.recovered_99_s", "figure.recovered_50_s"},
 		// Every column of the timeline (the runner adds the server's CPU
 		// and RSS), so the HTML report draws all of them.
 		Charts: []profile.Chart{

@@ -102,7 +102,7 @@ func TestFailedCellsExitNonZero(t *testing.T) {
 	addr, _ := startServer(t)
 	dir := t.TempDir()
 	args := []string{"run", "--target", "ws://" + addr + "/broadcast", "--conns", "2", "--duration", "500ms", "--warmup", "0s",
-		"--out", filepath.Join(dir, "r.json")}
+		"--out", filepath.Join(dir, "r.json"), "--wide"}
 	code, out, errOut := wsbench(t, args...)
 	if code != exitRunFailed || !strings.Contains(out, "│ failed") || !strings.Contains(out, "corrupt") ||
 		!strings.Contains(errOut, "1 of 1 cells failed") {
@@ -113,7 +113,8 @@ func TestFailedCellsExitNonZero(t *testing.T) {
 			continue
 		}
 		cells := strings.Split(line, "│")
-		// │ server │ driver │ status │ msgs/s │ MB/s │ p50 … max │
+		// │ server │ driver │ status │ msgs/s │ MB/s │ p50 … max │ (--wide;
+		// no rank column, as nothing in the table can be ranked)
 		for _, c := range cells[4:11] {
 			if strings.TrimSpace(c) != "-" {
 				t.Errorf("a failed row shows headline figures:\n%s", line)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/servers"
@@ -84,9 +85,20 @@ func TestRunEndToEnd(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(jsonOut), &back) != nil || len(back.Records) != len(servers.Names()) {
 		t.Fatalf("report json: exit %d, %d records", code, len(back.Records))
 	}
+	// The table is ranked and fits 120 columns; --wide has every column.
 	code, tableOut, _ := wsbench(t, "report", file)
-	if code != exitOK || !strings.Contains(tableOut, "p99.9") {
+	if code != exitOK || !strings.Contains(tableOut, "ranked by ") || strings.Contains(tableOut, "p99.9") {
 		t.Fatalf("report table: exit %d:\n%s", code, tableOut)
+	}
+	for _, line := range strings.Split(tableOut, "\n") {
+		if n := utf8.RuneCountInString(line); n > report.TableWidth {
+			t.Errorf("report table: a line of %d columns:\n%s", n, tableOut)
+			break
+		}
+	}
+	code, wideOut, _ := wsbench(t, "report", file, "--wide")
+	if code != exitOK || !strings.Contains(wideOut, "p99.9") || !strings.Contains(wideOut, "goroutines/conn") {
+		t.Fatalf("report --wide: exit %d:\n%s", code, wideOut)
 	}
 }
 

@@ -15,8 +15,9 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	formatS := fs.String("format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm, html")
 	outFile := fs.String("o", "", "write to this file instead of stdout")
+	wide := fs.Bool("wide", false, "table: every column (by default a scenario's secondary columns are left out so the table fits 120 columns; markdown and csv keep every column)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: wsbench report FILE... [--format F] [-o OUT]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: wsbench report FILE... [--format F] [--wide] [-o OUT]\n\n"+
 			"Re-renders result files without re-running; several files are shown together\n"+
 			"(with --format html: side by side, two files with compare verdicts).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -40,7 +41,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		if format == report.HTML {
 			return htmlreport.Render(w, results, names)
 		}
-		return report.Render(w, report.Combine(results, names), format)
+		return report.RenderWith(w, report.Combine(results, names), format, report.Options{Wide: *wide})
 	})
 }
 

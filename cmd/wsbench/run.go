@@ -91,7 +91,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	// The table comes first, so a file that could not be written does not
 	// lose the run.
-	if err := report.Render(stdout, res, format); err != nil {
+	if err := report.RenderWith(stdout, res, format, report.Options{Wide: o.wide}); err != nil {
 		return exitRunFailed, err
 	}
 	if saveErr != nil {
@@ -153,6 +153,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.Var(&o.thresholds, "threshold", "fail (exit 99) unless every matching record meets this, e.g. 'p99<5ms', 'echo/gorilla:errors==0' (repeatable)")
 	fs.StringVar(&o.out, "out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
 	fs.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json, benchfmt, hgrm")
+	fs.BoolVar(&o.wide, "wide", false, "table: every column (by default a scenario's secondary columns are left out so the table fits 120 columns; markdown and csv keep every column)")
 	fs.StringVar(&o.htmlOut, "html", "", "also write a self-contained HTML report with charts to this file")
 	fs.StringVar(&o.ab, "ab", "", "A/B: start the servers from each of these wsbench builds in turn, NAME=BINARY[:SERVE-ARGS],NAME=BINARY (e.g. main=./wsbench-main,pr=./wsbench-pr or gogc400=./wsbench:--gogc=400), then judge every variant against the first, pair by pair (exit 98 on a regression)")
 	fs.StringVar(&o.maxRegression, "max-regression", "", "with --ab: regression allowed per metric, e.g. p99=10%,server_cpu_per_million=5% (default 5% for each)")
@@ -388,6 +389,8 @@ type runOptions struct {
 	ab, maxRegression          string
 	alpha                      float64
 	allowInsufficient          bool
+	// wide shows every column of the terminal table.
+	wide bool
 }
 
 // shardParams reads --shard, --shards and --start-at.
