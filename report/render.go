@@ -1025,7 +1025,7 @@ func manifestValue(res *Result, key string) string {
 	if len(cells) == 0 {
 		return v
 	}
-	out := strings.Join(cells, ", ") + " (heartbeat cells: from the ping interval and the connection count)"
+	out := strings.Join(cells, ", ") + " (heartbeat cells: set for their ping interval)"
 	if others {
 		out += ", " + v + " otherwise"
 	}
