@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,5 +273,33 @@ func TestTablePrintedWhenSaveFails(t *testing.T) {
 	code := <-done
 	if code != exitRunFailed || !strings.Contains(stdout.String(), "│ gorilla") || !strings.Contains(stderr.String(), "write result") {
 		t.Fatalf("exit %d, want %d with the table printed\nstdout:\n%s\nstderr:\n%s", code, exitRunFailed, stdout.String(), stderr.String())
+	}
+}
+
+// TestReconnectDefaultWindowOutlastsTheBackoff: without --duration the
+// reconnect window leaves every client its longest backoff wait after the
+// server is back; a window that closed first would count clients the
+// backoff was still holding as never recovered.
+func TestReconnectDefaultWindowOutlastsTheBackoff(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 17 * time.Second}, // 2s + 3s + 10s + 2s
+		{[]string{"--backoff-cap", "1s"}, 10 * time.Second},
+		{[]string{"--fault-at", "5s", "--fault-for", "20s", "--backoff-cap", "30s"}, 57 * time.Second},
+		{[]string{"--duration", "8s"}, 8 * time.Second}, // given: kept
+	} {
+		o, err := parseRunFlags(append([]string{"--scenario", "reconnect", "--fault", "term"}, c.args...), io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		plan, _, err := o.plan()
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if plan.Params.Duration != c.want {
+			t.Errorf("%v: window %s, want %s", c.args, plan.Params.Duration, c.want)
+		}
 	}
 }

@@ -40,9 +40,15 @@ const (
 	// Broadcast defaults: a small chat room.
 	defaultPublishers = 10
 	defaultRate       = "100"
-	// reconnectDuration is the reconnect scenario's default window: the
-	// fault at 2 s, 3 s down, and 5 s for the storm.
+	// reconnectDuration is the reconnect scenario's shortest default
+	// window; reconnectSettle is what the default window leaves after the
+	// fault, the outage and the backoff's longest wait, so a client that
+	// had just failed a dial as the server came back still has its turn
+	// (faultParams). With the defaults (fault at 2 s, 3 s down, a 10 s cap)
+	// the window is 17 s: a window that closes while the backoff still
+	// holds clients back would read as connections never recovered.
 	reconnectDuration = 10 * time.Second
+	reconnectSettle   = 2 * time.Second
 	// fdReserve is the open files a process keeps for itself (listener,
 	// /proc reads, pipes, the stats client) besides its connections.
 	fdReserve = 100
@@ -474,9 +480,6 @@ func (o runOptions) faultParams(p *scenarios.Params) error {
 	if o.scenario != "reconnect" {
 		return nil
 	}
-	if !o.durationSet {
-		p.Duration = reconnectDuration // room for the fault and the storm after it
-	}
 	var err error
 	f := &p.Fault
 	switch {
@@ -508,6 +511,9 @@ func (o runOptions) faultParams(p *scenarios.Params) error {
 	}
 	if p.Backoff.Cap, err = parseDuration("backoff-cap", o.backoffCap, false); err != nil {
 		return err
+	}
+	if !o.durationSet { // room for the fault, the outage and the storm after it
+		p.Duration = max(reconnectDuration, f.At+f.For+p.Backoff.Cap+reconnectSettle)
 	}
 	return nil
 }
