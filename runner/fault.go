@@ -22,9 +22,9 @@ import (
 const restartBound = 10 * time.Second
 
 // startFault acts on the server Fault.At into the window, in the
-// background, and returns a function that waits for the fault to be over
-// (the server resumed or started again, or the user's command done or
-// killed at its bound). Once ctx is cancelled the wait ends within moments:
+// background, and returns a channel closed once the fault is over (the
+// server resumed or started again, or the user's command done or killed
+// at its bound). Once ctx is cancelled the wait ends within moments:
 // a frozen server is resumed, none is started again, and the user's
 // command has its process group killed.
 //
@@ -33,10 +33,12 @@ const restartBound = 10 * time.Second
 // the fault at the same instant, Fault.At after the shards' common start
 // (--start-at, which a sharded fault needs), so their detection and
 // recovery times count from one moment.
-func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait func()) {
+func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (over <-chan struct{}) {
 	f := c.p.Fault
 	if f.Kind == "" {
-		return func() {}
+		none := make(chan struct{})
+		close(none)
+		return none
 	}
 	rec := &report.Fault{Kind: f.Kind, PlanAtS: f.At.Seconds(), ForS: f.For.Seconds(), Cmd: f.Cmd}
 	if f.Kind == "cmd" {
@@ -74,7 +76,7 @@ func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait fu
 		}
 		rec.DownS = time.Since(at).Seconds()
 	}()
-	return func() { <-done }
+	return done
 }
 
 // fault does one fault to the server (or runs the user's command) and
@@ -138,9 +140,9 @@ func (c *cellRun) restart(addr string) error {
 	return nil
 }
 
-// faultCmdKillWait is how long Wait may take once the command's process
-// group has been killed: SIGKILL cannot be ignored, so this only matters
-// for a child that left the group (setsid) and still holds a descriptor.
+// faultCmdKillWait bounds Wait once the command's process group has been
+// sent SIGKILL, which cannot be ignored: should that signal fail, the
+// shell itself is killed after this long.
 const faultCmdKillWait = 500 * time.Millisecond
 
 // runFaultCmd runs the user's command (sh -c) for a --target, recording its

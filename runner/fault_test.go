@@ -151,3 +151,36 @@ func TestAFaultCmdRecordsTheOutageItTook(t *testing.T) {
 		t.Fatalf("fault %+v: want planned at 0.4s, acted at or after it, bound --fault-for + %s", f, scenarios.FaultCmdGrace)
 	}
 }
+
+// TestCtrlCDuringAServerFaultEndsTheRunInTwoSeconds: Ctrl-C while a
+// reference server is frozen, killed or shut down (and not yet back) ends
+// the run within 2 s: a frozen server is resumed, none is started again,
+// and the cell is interrupted, not a server that died.
+func TestCtrlCDuringAServerFaultEndsTheRunInTwoSeconds(t *testing.T) {
+	for _, kind := range []string{"stop", "kill", "term"} {
+		t.Run(kind, func(t *testing.T) {
+			plan := reconnectPlan(t, 4, 200*time.Millisecond, 200*time.Millisecond,
+				scenarios.Fault{Kind: kind, For: 5 * time.Second}, "none")
+			plan.Params.Duration = 8 * time.Second
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan []report.Record, 1)
+			go func() { done <- Run(ctx, plan, nil) }()
+			time.Sleep(plan.Params.Warmup + plan.Params.Fault.At + 500*time.Millisecond) // into the outage
+			cancelled := time.Now()
+			cancel()
+			var recs []report.Record
+			select {
+			case recs = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the run still going 10 s after Ctrl-C")
+			}
+			if took := time.Since(cancelled); took > 2*time.Second {
+				t.Errorf("the run ended %s after Ctrl-C, want within 2 s", took)
+			}
+			if len(recs) != 1 || recs[0].Status != report.StatusInterrupted || recs[0].Fault == nil {
+				t.Fatalf("records %+v: want one interrupted cell with its fault", recs)
+			}
+		})
+	}
+}

@@ -142,16 +142,23 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	if c.rec.Shard != nil {
 		c.rec.Shard.OpenedAt = t0.UTC()
 	}
-	waitFault := c.startFault(env, t0)
+	faultOver := c.startFault(env, t0)
 	watch.wait("measure", c.p.Duration)
 	watch.series = nil
 	// A reference server is back (or its cell failed) before its figures
 	// are read. A user's command never stretches the window: it is waited
 	// for once the window has closed, within its bound.
 	if c.p.Fault.Kind != "cmd" {
-		waitFault()
+		<-faultOver
 	}
-	defer waitFault()
+	defer func() {
+		select {
+		case <-faultOver:
+		default:
+			c.emit("waiting for --fault-cmd to end")
+			<-faultOver
+		}
+	}()
 	if c.srv != nil {
 		s1, _ = c.srv.samp().Sample()
 	}
