@@ -325,7 +325,24 @@ var titleKeys = map[string]func(r Record, window string) string{
 		if f.ForS > 0 {
 			what += " for " + trimFloat(f.ForS) + "s"
 		}
-		return what + " at " + trimFloat(f.AtS) + "s"
+		// The plan, not the instant the clock gave each cell (2.00s in
+		// one, 2.03s in the next): it is part of what groups cells.
+		at := f.PlanAtS
+		if at == 0 {
+			at = f.AtS // a file written before plan_at_s
+		}
+		what += " at " + trimFloat(at) + "s"
+		if f.Cmd != "" {
+			// The command decided how long the target was down: what it
+			// took, measured, over the table's rows (groups), and its bound.
+			if f.ranS != "" {
+				what += ", ran " + f.ranS
+			}
+			if f.CmdTimeoutS > 0 {
+				what += " (bound " + trimFloat(f.CmdTimeoutS) + "s)"
+			}
+		}
+		return what
 	},
 	"duration": func(r Record, _ string) string { return time.Duration(r.DurationS * float64(time.Second)).String() },
 }

@@ -121,7 +121,7 @@ func groups(res *Result) []group {
 		if trimFloat(lo) != trimFloat(hi) {
 			window = fmt.Sprintf("%s–%ss", trimFloat(lo), trimFloat(hi))
 		}
-		out[i].title = groupTitle(g.records[0], fmt.Sprintf("%s measured after %ss warmup", window, trimFloat(g.records[0].WarmupS)))
+		out[i].title = groupTitle(withCmdRun(g.records), fmt.Sprintf("%s measured after %ss warmup", window, trimFloat(g.records[0].WarmupS)))
 		slices.SortStableFunc(g.records, func(a, b Record) int {
 			return strings.Compare(a.ServerLabel()+"\x00"+a.Driver+"\x00"+a.File+"\x00"+fmt.Sprintf("%06d", a.Run),
 				b.ServerLabel()+"\x00"+b.Driver+"\x00"+b.File+"\x00"+fmt.Sprintf("%06d", b.Run))
@@ -129,6 +129,37 @@ func groups(res *Result) []group {
 	}
 	return out
 }
+
+// withCmdRun is the first of rs, its --fault-cmd (if any) carrying how
+// long the command ran across rs, for the title: like the window, a
+// measured figure shown as a range rather than a parameter that splits
+// the table.
+func withCmdRun(rs []Record) Record {
+	r := rs[0]
+	if r.Fault == nil || r.Fault.Cmd == "" {
+		return r
+	}
+	lo, hi := -1.0, -1.0
+	for _, x := range rs {
+		if f := x.Fault; f != nil && f.DownS > 0 {
+			if lo < 0 {
+				lo, hi = f.DownS, f.DownS
+			}
+			lo, hi = min(lo, f.DownS), max(hi, f.DownS)
+		}
+	}
+	if lo < 0 {
+		return r
+	}
+	f := *r.Fault
+	f.ranS = trimFloat(lo) + "s"
+	if trimFloat(lo) != trimFloat(hi) {
+		f.ranS = trimFloat(lo) + "–" + trimFloat(hi) + "s"
+	}
+	r.Fault = &f
+	return r
+}
+
 
 // layout is how the tables are drawn: markdown or the terminal's boxes,
 // and whether the terminal table keeps every column.

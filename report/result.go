@@ -406,17 +406,28 @@ type Merged struct {
 type Fault struct {
 	Kind string `json:"kind"`
 	// AtS is when the runner acted, in seconds after the window opened;
-	// ForS how long the server was meant to stay down or frozen.
-	AtS  float64 `json:"at_s"`
-	ForS float64 `json:"for_s"`
+	// PlanAtS when it was asked to (--fault-at): titles show the plan, so
+	// the servers of one run, each a few ms late by the clock, share one
+	// table. ForS is how long the server was meant to stay down or frozen;
+	// 0 for a user's command, which decides that itself (DownS is what it
+	// took).
+	AtS     float64 `json:"at_s"`
+	PlanAtS float64 `json:"plan_at_s,omitempty"`
+	ForS    float64 `json:"for_s"`
 	// DownS is from the action until the server (started again or
-	// resumed) was ready; 0 when it never was.
+	// resumed) was ready, or until the user's command returned; 0 when it
+	// never was (a command killed at its bound included).
 	DownS float64 `json:"down_s,omitempty"`
 	// Cmd, CmdExit and CmdOutput are the user's command (--fault-cmd),
-	// its exit code and the end of its output.
-	Cmd       string `json:"cmd,omitempty"`
-	CmdExit   *int   `json:"cmd_exit,omitempty"`
-	CmdOutput string `json:"cmd_output,omitempty"`
+	// its exit code and the end of its output; CmdTimeoutS the bound
+	// after which its process group is killed (--fault-cmd-timeout).
+	Cmd         string  `json:"cmd,omitempty"`
+	CmdExit     *int    `json:"cmd_exit,omitempty"`
+	CmdOutput   string  `json:"cmd_output,omitempty"`
+	CmdTimeoutS float64 `json:"cmd_timeout_s,omitempty"`
+	// ranS is the measured run of the command across the records of one
+	// table ("3.1s" or "3.1–3.4s"), for its title only (groups).
+	ranS string
 	// Error says what went wrong (the server did not come back, with its
 	// stderr).
 	Error string `json:"error,omitempty"`

@@ -222,8 +222,7 @@ func closePhase(rec *report.Record, clients []*scenarios.Client, plan *Plan) {
 // abortAll drops every connection without a close handshake.
 func abortAll(clients []*scenarios.Client) {
 	for _, c := range clients {
-		c.Broken.Store(true)
-		_ = c.Conn.Abort()
+		c.Abort()
 	}
 }
 
@@ -232,7 +231,9 @@ func abortAll(clients []*scenarios.Client) {
 // failed).
 func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report.Record {
 	switch {
-	case srv != nil && !srv.cur().alive():
+	// A server a fault stopped is no death once the run was interrupted
+	// before it was started again.
+	case srv != nil && !srv.cur().alive() && (ctx.Err() == nil || rec.Fault == nil):
 		rec.Status, rec.Reason = report.StatusFailed, srv.cur().deathReason()
 	case ctx.Err() != nil:
 		rec.Status, rec.Reason = report.StatusInterrupted, "interrupted"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -20,20 +22,30 @@ import (
 const restartBound = 10 * time.Second
 
 // startFault acts on the server Fault.At into the window, in the
-// background, and returns a function that waits for the fault to be over
-// (the server resumed or started again, or the user's command done).
+// background, and returns a channel closed once the fault is over (the
+// server resumed or started again, or the user's command done or killed
+// at its bound). Once ctx is cancelled the wait ends within moments:
+// a frozen server is resumed, none is started again, and the user's
+// command has its process group killed.
 //
 // Of the shards of a run only shard 0 acts: there is one server, and N
 // shards playing --fault-cmd would restart it N times. Every shard marks
 // the fault at the same instant, Fault.At after the shards' common start
 // (--start-at, which a sharded fault needs), so their detection and
 // recovery times count from one moment.
-func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait func()) {
+func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (over <-chan struct{}) {
 	f := c.p.Fault
 	if f.Kind == "" {
-		return func() {}
+		none := make(chan struct{})
+		close(none)
+		return none
 	}
-	rec := &report.Fault{Kind: f.Kind, ForS: f.For.Seconds(), Cmd: f.Cmd}
+	rec := &report.Fault{Kind: f.Kind, PlanAtS: f.At.Seconds(), ForS: f.For.Seconds(), Cmd: f.Cmd}
+	if f.Kind == "cmd" {
+		// The command decides how long the target is down; --fault-for
+		// only sets its default bound.
+		rec.ForS, rec.CmdTimeoutS = 0, f.CmdBound().Seconds()
+	}
 	c.rec.Fault = rec
 	origin := windowStart
 	if !c.plan.StartAt.IsZero() && c.cell.Index == 1 {
@@ -64,7 +76,7 @@ func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (wait fu
 		}
 		rec.DownS = time.Since(at).Seconds()
 	}()
-	return func() { <-done }
+	return done
 }
 
 // fault does one fault to the server (or runs the user's command) and
@@ -105,6 +117,9 @@ func (c *cellRun) fault(f scenarios.Fault, rec *report.Fault) error {
 	if f.Kind != "restart" {
 		sleep(c.ctx, f.For)
 	}
+	if err := c.ctx.Err(); err != nil { // interrupted: nothing left to measure it with
+		return fmt.Errorf("interrupted before the server was started again: %w", err)
+	}
 	return c.restart(proc.addr)
 }
 
@@ -125,16 +140,48 @@ func (c *cellRun) restart(addr string) error {
 	return nil
 }
 
+// faultCmdKillWait bounds Wait once the command's process group has been
+// sent SIGKILL, which cannot be ignored: should that signal fail, the
+// shell itself is killed after this long.
+const faultCmdKillWait = 500 * time.Millisecond
+
 // runFaultCmd runs the user's command (sh -c) for a --target, recording its
-// exit code and the end of its output.
+// exit code and the end of its output. The command runs in its own process
+// group, so a terminal's Ctrl-C does not reach it half-way, and the whole
+// group (the shell and whatever it started) is killed when the run is
+// cancelled or the command outlives its bound. Its output goes to a file,
+// not a pipe: a child left running in the background would hold a pipe
+// open, and the run would wait for it.
 func runFaultCmd(ctx context.Context, f scenarios.Fault, rec *report.Fault) error {
-	ctx, cancel := context.WithTimeout(ctx, max(f.For, 0)+time.Minute)
+	bound := f.CmdBound()
+	cctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", f.Cmd)
-	out := &tailBuffer{max: 2048}
+	out, err := os.CreateTemp("", "wsbench-fault-cmd-*.out")
+	if err != nil {
+		return fmt.Errorf("--fault-cmd output file: %w", err)
+	}
+	defer func() {
+		out.Close()
+		os.Remove(out.Name())
+	}()
+	cmd := exec.CommandContext(cctx, "sh", "-c", f.Cmd)
 	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
-	rec.CmdOutput = strings.TrimSpace(out.String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The group's id is the shell's pid (Setpgid).
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = faultCmdKillWait
+	err = cmd.Run()
+	rec.CmdOutput = strings.TrimSpace(fileTail(out, 2048))
+	// A command that returned before the context ended played the fault,
+	// whatever its exit code; one that did not was killed.
+	if err != nil && cctx.Err() != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("--fault-cmd %q interrupted: its process group was killed", f.Cmd)
+		}
+		return fmt.Errorf("--fault-cmd %q still running after its %s bound (--fault-cmd-timeout): its process group was killed", f.Cmd, bound)
+	}
 	code := 0
 	var exit *exec.ExitError
 	switch {
@@ -145,6 +192,18 @@ func runFaultCmd(ctx context.Context, f scenarios.Fault, rec *report.Fault) erro
 	}
 	rec.CmdExit = &code
 	return nil
+}
+
+// fileTail is the last n bytes of f.
+func fileTail(f *os.File, n int64) string {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return ""
+	}
+	from := max(size-n, 0)
+	b := make([]byte, size-from)
+	got, _ := f.ReadAt(b, from)
+	return string(b[:got])
 }
 
 // sleep waits d or until ctx ends.

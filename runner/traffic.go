@@ -72,7 +72,9 @@ func (c *cellRun) traffic() report.Record {
 	c.outcome(env, r.out)
 	if f := c.rec.Fault; f != nil && f.Error != "" && c.ctx.Err() == nil {
 		rec := c.rec
-		rec.Status, rec.Reason = report.StatusFailed, "fault "+f.Kind+": "+f.Error
+		// As report's verdict words it; decided here, since a server
+		// that did not come back would otherwise read as one that died.
+		rec.Status, rec.Reason = report.StatusFailed, "fault "+f.Kind+" not played: "+f.Error
 		return rec
 	}
 	return finish(c.ctx, c.rec, c.srv)
@@ -140,10 +142,23 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	if c.rec.Shard != nil {
 		c.rec.Shard.OpenedAt = t0.UTC()
 	}
-	waitFault := c.startFault(env, t0)
+	faultOver := c.startFault(env, t0)
 	watch.wait("measure", c.p.Duration)
 	watch.series = nil
-	waitFault()
+	// A reference server is back (or its cell failed) before its figures
+	// are read. A user's command never stretches the window: it is waited
+	// for once the window has closed, within its bound.
+	if c.p.Fault.Kind != "cmd" {
+		<-faultOver
+	}
+	defer func() {
+		select {
+		case <-faultOver:
+		default:
+			c.emit("waiting for --fault-cmd to end")
+			<-faultOver
+		}
+	}()
 	if c.srv != nil {
 		s1, _ = c.srv.samp().Sample()
 	}
@@ -203,8 +218,7 @@ func (c *cellRun) drain(env *scenarios.Env) {
 	env.End(env.Clock.Now())
 	for _, cl := range c.clients {
 		if cl.Busy.Load() {
-			cl.Broken.Store(true)
-			_ = cl.Conn.Abort()
+			cl.Abort()
 		}
 	}
 	select {

@@ -206,6 +206,22 @@ type Fault struct {
 	At, For time.Duration
 	// Cmd is the user's command that plays the fault against a --target.
 	Cmd string
+	// CmdTimeout bounds Cmd: a command still running then has its whole
+	// process group killed and the fault counts as not played, so a
+	// command that hangs cannot hold the run. 0 means For + FaultCmdGrace.
+	CmdTimeout time.Duration
+}
+
+// FaultCmdGrace is how much longer than --fault-for a user's command may
+// run by default: time to start the service again and report back.
+const FaultCmdGrace = 5 * time.Second
+
+// CmdBound is how long Cmd may run before it is killed.
+func (f Fault) CmdBound() time.Duration {
+	if f.CmdTimeout > 0 {
+		return f.CmdTimeout
+	}
+	return max(f.For, 0) + FaultCmdGrace
 }
 
 func (reconnect) Run(ctx context.Context, env *Env) (*Outcome, error) {
@@ -239,8 +255,7 @@ func (reconnect) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	// Hand the connections as they are now to the runner, which closes
 	// them; those still down are closed already and count as abrupt.
 	for i := range r.slots {
-		env.Clients[i].Conn = r.slots[i].conn
-		env.Clients[i].Broken.Store(r.slots[i].isDown)
+		env.Clients[i].Replace(r.slots[i].conn, r.slots[i].isDown)
 	}
 	env.Quiet()
 	return r.outcome(), nil

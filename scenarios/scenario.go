@@ -76,6 +76,30 @@ type Client struct {
 	// keeper pings the connection from the moment it is up until the
 	// scenario takes it over (KeepAlive); nil for scenarios that do not ping.
 	keeper *keeper
+	// handMu orders a scenario handing back a connection it dialled again
+	// (Replace) with an abort from another goroutine (Abort): Ctrl-C can
+	// come at any moment, the hand-back included.
+	handMu sync.Mutex
+}
+
+// Replace hands the runner conn in place of the connection the client
+// was given (a scenario that dials again), broken or not, once the
+// scenario has finished with it.
+func (c *Client) Replace(conn drivers.Conn, broken bool) {
+	c.handMu.Lock()
+	defer c.handMu.Unlock()
+	c.Conn = conn
+	c.Broken.Store(broken)
+}
+
+// Abort drops the connection at once, without a close handshake, and
+// marks it broken. Safe from any goroutine, a hand-back under way
+// included.
+func (c *Client) Abort() {
+	c.handMu.Lock()
+	defer c.handMu.Unlock()
+	c.Broken.Store(true)
+	_ = c.Conn.Abort()
 }
 
 // Counter is a per-connection progress counter padded to its own cache line,

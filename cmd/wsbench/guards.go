@@ -21,18 +21,19 @@ import (
 
 // scenarioFlags names the run flags that apply to some scenarios only.
 var scenarioFlags = map[string][]string{
-	"publishers":    {"broadcast"},
-	"rate":          {"echo", "broadcast"},
-	"slo":           {"echo", "broadcast"},
-	"ping-interval": {"heartbeat", "reconnect"},
-	"pong-timeout":  {"heartbeat", "reconnect"},
-	"fault":         {"reconnect"},
-	"fault-at":      {"reconnect"},
-	"fault-for":     {"reconnect"},
-	"fault-cmd":     {"reconnect"},
-	"backoff":       {"reconnect"},
-	"backoff-base":  {"reconnect"},
-	"backoff-cap":   {"reconnect"},
+	"publishers":        {"broadcast"},
+	"rate":              {"echo", "broadcast"},
+	"slo":               {"echo", "broadcast"},
+	"ping-interval":     {"heartbeat", "reconnect"},
+	"pong-timeout":      {"heartbeat", "reconnect"},
+	"fault":             {"reconnect"},
+	"fault-at":          {"reconnect"},
+	"fault-for":         {"reconnect"},
+	"fault-cmd":         {"reconnect"},
+	"fault-cmd-timeout": {"reconnect"},
+	"backoff":           {"reconnect"},
+	"backoff-base":      {"reconnect"},
+	"backoff-cap":       {"reconnect"},
 }
 
 // checkScenarioFlags refuses a flag given on the command line that the

@@ -142,8 +142,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
 	fs.StringVar(&o.fault, "fault", "", "reconnect: what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)")
 	fs.StringVar(&o.faultAt, "fault-at", "2s", "reconnect: when the fault strikes, after the measured window opens")
-	fs.StringVar(&o.faultFor, "fault-for", "3s", "reconnect: how long the server stays down or frozen (restart: none)")
+	fs.StringVar(&o.faultFor, "fault-for", "3s", "reconnect: how long the server stays down or frozen (restart: none; --fault-cmd: how long the command is expected to take)")
 	fs.StringVar(&o.faultCmd, "fault-cmd", "", "reconnect with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded, and a non-zero exit fails the cell")
+	fs.StringVar(&o.faultCmdTimeout, "fault-cmd-timeout", "", "reconnect: kill --fault-cmd (its whole process group) if it runs longer than this, failing the cell (default --fault-for + "+scenarios.FaultCmdGrace.String()+")")
 	fs.StringVar(&o.backoff, "backoff", "full-jitter", "reconnect: none (at once, then every --backoff-base), exponential, or full-jitter (AWS)")
 	fs.StringVar(&o.backoffBase, "backoff-base", "100ms", "reconnect: the backoff's first wait")
 	fs.StringVar(&o.backoffCap, "backoff-cap", "10s", "reconnect: the backoff's longest wait")
@@ -388,6 +389,7 @@ type runOptions struct {
 	thresholds                 listFlag
 	fault, faultAt, faultFor   string
 	faultCmd, backoff          string
+	faultCmdTimeout            string
 	backoffBase, backoffCap    string
 	durationSet                bool
 	shard, startAt, source     string
@@ -504,6 +506,14 @@ func (o runOptions) faultParams(p *scenarios.Params) error {
 	}
 	if f.Kind == "restart" {
 		f.For = 0
+	}
+	if o.faultCmdTimeout != "" {
+		if f.Kind != "cmd" {
+			return usagef("--fault-cmd-timeout bounds --fault-cmd, which is not given (a --fault the runner plays is bounded already)")
+		}
+		if f.CmdTimeout, err = parseDuration("fault-cmd-timeout", o.faultCmdTimeout, false); err != nil {
+			return err
+		}
 	}
 	p.Backoff.Policy = o.backoff
 	if p.Backoff.Base, err = parseDuration("backoff-base", o.backoffBase, false); err != nil {
