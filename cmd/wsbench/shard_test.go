@@ -226,7 +226,7 @@ func TestFaultFlags(t *testing.T) {
 		{[]string{"--scenario", "reconnect", "--fault", "explode"}, "want term, kill, stop or restart"},
 		{[]string{"--scenario", "reconnect", "--fault-cmd", "true"}, "plays the fault of a --target"},
 		{[]string{"--scenario", "reconnect", "--fault", "kill", "--target", "ws://127.0.0.1:1/echo"}, "--fault-cmd"},
-		{[]string{"--scenario", "reconnect", "--fault", "stop", "--fault-at", "8s", "--fault-for", "3s"}, "must end inside --duration"},
+		{[]string{"--scenario", "reconnect", "--fault", "stop", "--fault-at", "8s", "--fault-for", "3s", "--duration", "10s"}, "must end inside --duration"},
 		{[]string{"--scenario", "reconnect", "--fault", "stop", "--backoff", "linear"}, "--backoff \"linear\""},
 	} {
 		code, _, errOut := wsbench(t, append([]string{"run"}, c.args...)...)
