@@ -146,9 +146,9 @@ func benchLine(r Record) string {
 	if rate > 0 {
 		add(rate, rateUnit)
 	}
-	if r.ServerCPUPerMillion != nil {
+	if perM := serverCPUPerM(r); perM != nil {
 		// Seconds per million messages is 1e9/1e6 = 1e3 ns per message.
-		add(*r.ServerCPUPerMillion*1e3, "server-cpu-ns/msg")
+		add(*perM*1e3, "server-cpu-ns/msg")
 	}
 	if r.ServerMemPerConnBytes != nil {
 		add(*r.ServerMemPerConnBytes, "B/conn")

@@ -67,11 +67,50 @@ func (g ClientGuard) reason(rule BoundRule, lat Latency) string {
 // boundRules are the rules that flagged r: judged again from its figures,
 // so a file names the rule even when written before rules had names; nil
 // when r is not client-bound.
+//
+// A merged record's rules are those that held for its shards, each judged
+// against its own generator and latency: the merged figures (the busiest
+// generator's CPU, every generator's delays pooled, every shard's latency)
+// belong to no one generator the rules could be held against.
 func boundRules(r Record) []BoundRule {
 	if r.Client == nil || !r.Client.Bound {
 		return nil
 	}
+	if m := r.Merged; m != nil && len(m.Clients) > 0 {
+		var rules []BoundRule
+		for _, rule := range []BoundRule{RuleSaturated, RuleSchedule} {
+			if slices.ContainsFunc(m.Clients, func(c ShardClient) bool { return slices.Contains(c.Rules, rule) }) {
+				rules = append(rules, rule)
+			}
+		}
+		return rules
+	}
 	return r.Client.Rules(r.Latency)
+}
+
+// boundShards names the shards of a merged record whose generator was
+// client-bound ("shard 1", "shards 0, 2", "all 3 shards"); "" for a
+// record that is not merged.
+func boundShards(r Record) string {
+	m := r.Merged
+	if m == nil || len(m.Clients) == 0 {
+		return ""
+	}
+	var idx []string
+	for _, c := range m.Clients {
+		if c.Bound {
+			idx = append(idx, fmt.Sprint(c.Index))
+		}
+	}
+	switch {
+	case len(idx) == 0:
+		return ""
+	case len(idx) == m.Shards && m.Shards > 1:
+		return fmt.Sprintf("all %d shards", m.Shards)
+	case len(idx) == 1:
+		return "shard " + idx[0]
+	}
+	return "shards " + strings.Join(idx, ", ")
 }
 
 // boundCell is the client-bound column: which rule flagged the row.
@@ -87,12 +126,19 @@ func boundCell(r Record) string {
 	for i, x := range rules {
 		names[i] = string(x)
 	}
+	if who := boundShards(r); who != "" {
+		return strings.Join(names, "+") + " (" + who + ")"
+	}
 	return strings.Join(names, "+")
 }
 
 // boundNote is the line under a table for one client-bound row.
 func boundNote(r Record) string {
 	c := r.Client
+	if r.Merged != nil && len(c.Reasons) > 0 {
+		// Each names its shard and that generator's own figures.
+		return "client-bound: " + strings.Join(c.Reasons, "; ")
+	}
 	var reasons []string
 	for _, rule := range boundRules(r) {
 		reasons = append(reasons, c.reason(rule, r.Latency))
@@ -199,9 +245,9 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 		}
 		var client, server []float64
 		for _, r := range sat {
-			if r.ClientCPUPerMillion > 0 && r.ServerCPUPerMillion != nil {
+			if perM := serverCPUPerM(r); r.ClientCPUPerMillion > 0 && perM != nil {
 				client = append(client, r.ClientCPUPerMillion)
-				server = append(server, *r.ServerCPUPerMillion)
+				server = append(server, *perM)
 			}
 		}
 		if p.ClientPerMillion && len(client) > 0 {
@@ -232,7 +278,7 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 			rk.label, singular(p.PerMillion), rk.instead))
 	case rk != nil && p.PerMillion == "":
 		lines = append(lines, fmt.Sprintf("This scenario has no per-message CPU figure, so the rows stay ranked by %s: read close ranks as ties.", rk.label))
-	case rk != nil && slices.ContainsFunc(rs, func(r Record) bool { return r.ServerCPUPerMillion != nil }):
+	case rk != nil && slices.ContainsFunc(rs, func(r Record) bool { return serverCPUPerM(r) != nil }):
 		lines = append(lines, fmt.Sprintf("Some rows have no server CPU figure, so the rows stay ranked by %s: read close ranks as ties.", rk.label))
 	case rk != nil:
 		lines = append(lines, fmt.Sprintf("Server CPU is unknown here (a --target), so the rows stay ranked by %s: read close ranks as ties.", rk.label))

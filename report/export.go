@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -123,3 +124,59 @@ func Notes(rs []Record) []string { return notes(rs, true) }
 
 // NA is what a figure unknown for a record (a --target's server side) reads.
 const NA = na
+
+// Ranking is how the rows of one table are ranked (by its scenario's
+// headline, or server CPU per message where a row was client-bound; ties
+// where the runs' ranges overlap): the one ranking every format shows.
+type Ranking struct {
+	rk  *ranking
+	pos map[string]int
+}
+
+// Rank ranks the records of one table (a Group's); nil when the table is
+// not ranked: one cell alone, a capacity search's steps, no row with the
+// figure.
+func Rank(rs []Record) *Ranking {
+	rk := rank(rs)
+	if rk == nil {
+		return nil
+	}
+	pos := map[string]int{}
+	for i, k := range rk.order {
+		pos[k] = i
+	}
+	return &Ranking{rk: rk, pos: pos}
+}
+
+// Place is r's rank as the tables show it: "1", "=2" for a shared rank,
+// "-" for none.
+func (k *Ranking) Place(r Record) string { return k.rk.cell(r) }
+
+// Compare orders two records of the table as the ranked table lists
+// them: cells best first, each cell's runs in run order.
+func (k *Ranking) Compare(a, b Record) int {
+	return cmp.Or(cmp.Compare(k.pos[cellKey(a)], k.pos[cellKey(b)]), cmp.Compare(a.Run, b.Run))
+}
+
+// Line says what the rows are ranked by and how a tie reads, as under
+// the terminal table's title.
+func (k *Ranking) Line(first Record) string { return k.rk.line(first) }
+
+// Label is the header of the column the rows are ranked by.
+func (k *Ranking) Label() string { return k.rk.label }
+
+// RankedColumns are a ranked table's two column lists as the terminal
+// shows them: the first gains the column the rows are ranked by (after
+// the status) when only the second had it, so it answers "who is best"
+// on its own.
+func RankedColumns(first Record, k *Ranking) (seen, cost []TableColumn) {
+	seen, cost = TableColumns(first)
+	if k == nil || slices.ContainsFunc(seen, func(c TableColumn) bool { return c.Name == k.rk.label }) {
+		return seen, cost
+	}
+	if i := slices.IndexFunc(cost, func(c TableColumn) bool { return c.Name == k.rk.label }); i >= 0 {
+		at := slices.IndexFunc(seen, func(c TableColumn) bool { return c.c.name == colStatus.name }) + 1
+		seen = slices.Insert(seen, at, cost[i])
+	}
+	return seen, cost
+}

@@ -24,12 +24,15 @@ import (
 // Merged.Dropped and the reason, never taken from one shard. The merged
 // record is judged again (ApplyVerdict) from its totals, as one process
 // measuring them all would be; a shard whose cell failed fails it. Records
-// must come from the same plan: shards with different parameters are
-// refused, a missing shard is named. Records that are not shards pass
-// through unchanged. The result is a normal result file.
+// must be shards of one plan (checkPlan): records that are not shards,
+// shards of another plan or the same shard twice are refused, naming why,
+// and a missing shard is named. The result is a normal result file.
 func Merge(results []*Result, names []string) (*Result, error) {
 	if len(results) == 0 {
 		return nil, errors.New("merge: no files")
+	}
+	if err := checkPlan(results, names); err != nil {
+		return nil, err
 	}
 	out := *results[0]
 	out.Records = nil
@@ -42,10 +45,6 @@ func Merge(results []*Result, names []string) (*Result, error) {
 	shards := map[key][]Record{}
 	for fi, res := range results {
 		for _, r := range res.Records {
-			if r.Shard == nil || r.Shard.Count <= 1 {
-				out.Records = append(out.Records, r)
-				continue
-			}
 			r.File = fileName(names, fi)
 			k := key{r.Shard.Cell, r.Run}
 			if k.cell == "" { // a file from before shards named their cell
@@ -66,6 +65,91 @@ func Merge(results []*Result, names []string) (*Result, error) {
 	}
 	out.MemorySlopes = Slopes(out.Records)
 	return &out, nil
+}
+
+// checkPlan refuses what is not the shards of one plan, naming why: a
+// file without shards (merging it would only repeat its runs, as `merge
+// a.json a.json` once did), records that are not shards beside ones that
+// are, shards of different counts, start instants or cells. Each shard
+// given once is mergeShards' to check, cell by cell, as is a missing one.
+func checkPlan(results []*Result, names []string) error {
+	type shardOf struct {
+		file  string
+		shard Shard
+		cells map[string]bool
+	}
+	var first *shardOf
+	byIndex := map[int]*shardOf{}
+	var indexes []int
+	for fi, res := range results {
+		name := fileName(names, fi)
+		if len(res.Records) == 0 {
+			return fmt.Errorf("%s has no records: nothing of a shard to merge", name)
+		}
+		plain := 0
+		for _, r := range res.Records {
+			if r.Shard == nil || r.Shard.Count <= 1 {
+				plain++
+			}
+		}
+		switch {
+		case plain == len(res.Records):
+			return fmt.Errorf("%s holds no shards (it was not run with --shard I/N): merge adds up the shards of one sharded run; "+
+				"to show runs side by side, wsbench report takes several files", name)
+		case plain > 0:
+			return fmt.Errorf("%s holds %d records that are not shards beside shards of a sharded run: not the output of one shard", name, plain)
+		}
+		for _, r := range res.Records {
+			s := *r.Shard
+			cell := s.Cell
+			if cell == "" {
+				cell = shardlessKey(r)
+			}
+			if first == nil {
+				first = &shardOf{file: name, shard: s}
+			}
+			switch {
+			case s.Count != first.shard.Count:
+				return fmt.Errorf("%s is shard %d of %d and %s shard %d of %d: shards of different plans", name, s.Index, s.Count,
+					first.file, first.shard.Index, first.shard.Count)
+			case !s.StartAt.Equal(first.shard.StartAt):
+				return fmt.Errorf("%s waited for --start-at %s and %s for %s: shards of different runs (the shards of one share one start)",
+					name, startAt(s.StartAt), first.file, startAt(first.shard.StartAt))
+			}
+			if s.Index < 0 || s.Index >= s.Count {
+				return fmt.Errorf("%s: shard index %d out of 0–%d", name, s.Index, s.Count-1)
+			}
+			o := byIndex[s.Index]
+			if o == nil {
+				o = &shardOf{file: name, shard: s, cells: map[string]bool{}}
+				byIndex[s.Index] = o
+				indexes = append(indexes, s.Index)
+			}
+			o.cells[cell] = true
+		}
+	}
+	// Every shard of a plan measures the same cells (a failed cell still
+	// has its record, named by Shard.Cell).
+	a := byIndex[indexes[0]]
+	for _, i := range indexes[1:] {
+		b := byIndex[i]
+		for _, x := range [][2]*shardOf{{a, b}, {b, a}} {
+			for cell := range x[0].cells {
+				if !x[1].cells[cell] {
+					return fmt.Errorf("%s (shard %d of %d) measured %s, which %s (shard %d of %d) did not: shards of different plans",
+						x[0].file, x[0].shard.Index, x[0].shard.Count, cell, x[1].file, x[1].shard.Index, x[1].shard.Count)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func startAt(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 func fileName(names []string, i int) string {
@@ -95,7 +179,7 @@ func mergeShards(rs []Record) (Record, error) {
 			return Record{}, fmt.Errorf("%s: shard index %d out of 0..%d", r.File, s.Index, n-1)
 		}
 		if seen[s.Index] != "" {
-			return Record{}, fmt.Errorf("shard %d of %d twice (%s and %s)", s.Index, n, seen[s.Index], r.File)
+			return Record{}, fmt.Errorf("shard %d (of 0–%d) given twice (%s and %s): each shard's file once", s.Index, n-1, seen[s.Index], r.File)
 		}
 		seen[s.Index] = r.File
 		if r.WarmupS != rs[0].WarmupS || r.PayloadBytes != rs[0].PayloadBytes {
@@ -109,7 +193,12 @@ func mergeShards(rs []Record) (Record, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return Record{}, fmt.Errorf("shards %s of %d missing", strings.Join(missing, ", "), n)
+		// Indexes, not "2 of 3": shard 2 is the third of 0–2.
+		what := "shard " + missing[0]
+		if len(missing) > 1 {
+			what = "shards " + strings.Join(missing, ", ")
+		}
+		return Record{}, fmt.Errorf("%s (of 0–%d) missing: merge needs every shard's file", what, n-1)
 	}
 	slices.SortFunc(rs, func(a, b Record) int { return a.Shard.Index - b.Shard.Index })
 	mg := &Merged{Shards: n}
@@ -164,15 +253,21 @@ func mergeShards(rs []Record) (Record, error) {
 // scenario shares. A section only some shards have (a shard that failed
 // before measuring has none) is taken from those that do.
 func addShard(m *Record, r Record) error {
-	m.Conns += r.Conns
 	m.Messages += r.Messages
 	m.DrainMessages += r.DrainMessages
 	m.LatencyLowerBounds += r.LatencyLowerBounds
 	m.ThroughputMsgsPerS += r.ThroughputMsgsPerS
 	m.ThroughputBytesPerS += r.ThroughputBytesPerS
 	m.DurationS = max(m.DurationS, r.DurationS)
+	// Per connection, the client's memory is every generator's growth
+	// over every connection: each shard's figure weighted by its share.
+	if conns := m.Conns + r.Conns; conns > 0 {
+		m.ClientHeapPerConnBytes = (m.ClientHeapPerConnBytes*float64(m.Conns) + r.ClientHeapPerConnBytes*float64(r.Conns)) / float64(conns)
+		m.ClientMemPerConnBytes = (m.ClientMemPerConnBytes*float64(m.Conns) + r.ClientMemPerConnBytes*float64(r.Conns)) / float64(conns)
+	}
+	m.Conns += r.Conns
 	m.ClientCPUS += r.ClientCPUS
-	m.ClientCPUUtil = max(m.ClientCPUUtil, r.ClientCPUUtil) // the busiest generator
+	m.ClientCPUUtil = max(m.ClientCPUUtil, r.ClientCPUUtil) // the busiest generator; each is in Merged.Clients
 	m.Integrity.Add(r.Integrity)
 	for k, v := range r.Errors {
 		m.Errors[k] += v
@@ -518,7 +613,8 @@ func mergeTimeline(rs []Record, first time.Time, prof profile.Profile, conns int
 // mergeClient merges the load generators' self-checks: the merged record
 // is client-bound when any shard was (each reason names its shard), with
 // the busiest generator's CPU and GC pause and every generator's
-// scheduling delays in one histogram.
+// scheduling delays in one histogram. Each generator's own figures are
+// kept in mg.Clients: N machines' CPU shares add up to no one share.
 func mergeClient(rs []Record, mg *Merged) (*ClientGuard, error) {
 	var out *ClientGuard
 	for _, r := range rs {
@@ -526,6 +622,12 @@ func mergeClient(rs []Record, mg *Merged) (*ClientGuard, error) {
 		if c == nil {
 			continue
 		}
+		sc := ShardClient{Index: r.Shard.Index, CPUs: c.CPUs, CPUUtil: c.CPUUtil, CPUS: r.ClientCPUS,
+			HeapPerConnBytes: r.ClientHeapPerConnBytes, Bound: c.Bound, Rules: boundRules(r)}
+		if c.SchedDelay.Count > 0 {
+			sc.SchedP99Us = c.SchedDelay.P99
+		}
+		mg.Clients = append(mg.Clients, sc)
 		if out == nil {
 			out = &ClientGuard{CPUs: c.CPUs, CPUUtil: c.CPUUtil, GCPauseS: c.GCPauseS, SchedDelay: c.SchedDelay}
 		} else {

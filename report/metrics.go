@@ -82,7 +82,7 @@ var metrics = func() map[string]Metric {
 		{Name: "server_cpu", Unit: Seconds, Doc: "server CPU seconds in the measured window",
 			Value: func(r Record) (float64, bool) { return optFloat(r.ServerCPUS) }},
 		{Name: "server_cpu_per_million", Unit: Seconds, Doc: "server CPU seconds per million messages",
-			Value: func(r Record) (float64, bool) { return optFloat(r.ServerCPUPerMillion) }},
+			Value: func(r Record) (float64, bool) { return optFloat(serverCPUPerM(r)) }},
 		{Name: "mem_per_conn", Unit: Bytes, Doc: "server RSS per connection (ΔRSS÷conns)",
 			Value: func(r Record) (float64, bool) { return optFloat(r.ServerMemPerConnBytes) }},
 		{Name: "heap_per_conn", Unit: Bytes, Doc: "server Go heap per connection at steady state",

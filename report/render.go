@@ -244,7 +244,8 @@ func renderTables(w io.Writer, res *Result, l layout) error {
 			if i := slices.IndexFunc(resource, func(c column) bool { return c.name == rk.label }); i >= 0 {
 				c := resource[i]
 				c.secondary = false
-				main = slices.Insert(main, 1, c)
+				at := slices.IndexFunc(main, func(c column) bool { return c.name == colStatus.name }) + 1
+				main = slices.Insert(main, at, c) // after the status, as RankedColumns puts it
 			}
 		}
 		h, err := t.write(w, rs, main)
@@ -275,6 +276,15 @@ func renderTables(w io.Writer, res *Result, l layout) error {
 			fmt.Fprintln(w)
 			for _, n := range notes {
 				l.item(w, n)
+			}
+		}
+		if paras, items := shardLines(rs); len(paras) > 0 {
+			for _, p := range paras {
+				fmt.Fprintln(w)
+				l.prose(w, p, false)
+			}
+			for _, it := range items {
+				l.item(w, it)
 			}
 		}
 		if lines := clientBoundFooter(rs, rk, res.Pinning, res.Environment.Cores); len(lines) > 0 {
@@ -387,12 +397,22 @@ func optUs(count, v int64) string {
 // verdict; the rest is --wide's.
 func resourceColumns(first Record) []column {
 	p := ProfileOf(first)
-	cols := []column{{name: "server CPU", secondary: p.PerMillion != "", cell: func(r Record) string {
+	// A shard's server CPU is the whole server's, serving every shard: its
+	// table shows it so named, in place of a cost per message this shard
+	// alone cannot divide it by (the merge can).
+	cpu := column{name: "server CPU", secondary: p.PerMillion != "", cell: func(r Record) string {
 		return fmtOptFloat(r.ServerCPUS, func(v float64) string { return trimFloat(v) + "s" })
-	}}}
+	}}
+	if first.Sharded() {
+		cpu.name, cpu.secondary, cpu.keep = "server CPU (whole server)", false, true
+	}
+	cols := []column{cpu}
 	if p.PerMillion != "" {
 		cols = append(cols, column{name: "CPU s / 1M " + p.PerMillion, headline: true, cell: func(r Record) string {
-			return fmtOptFloat(r.ServerCPUPerMillion, func(v float64) string { return trimFloat(v) + "s" })
+			if r.Sharded() {
+				return "after merge"
+			}
+			return fmtOptFloat(serverCPUPerM(r), func(v float64) string { return trimFloat(v) + "s" })
 		}})
 	}
 	cols = append(cols,
@@ -403,6 +423,11 @@ func resourceColumns(first Record) []column {
 			return fmtOptFloat(r.ServerGoroutinesPerConn, func(v float64) string { return trimFloat(v) })
 		}},
 		column{name: "client CPU %", cell: func(r Record) string {
+			if m := r.Merged; m != nil && len(m.Clients) > 1 && r.Client != nil {
+				// Shares of N machines' CPUs do not add up: the busiest
+				// one's, so labelled (each shard's is under the table).
+				return fmt.Sprintf("%.0f%% of %d, busiest of %d", r.Client.CPUUtil*100, r.Client.CPUs, len(m.Clients))
+			}
 			if r.Client != nil && r.Client.CPUs > 0 {
 				return fmt.Sprintf("%.0f%% of %d", r.Client.CPUUtil*100, r.Client.CPUs)
 			}
@@ -720,7 +745,8 @@ var csvHeader = []string{
 	"headline_per_s", "headline_unit", "figures",
 	// rank is the row's place in its table as the table shows it ("=2":
 	// a tie), ranked_by the metric; client_bound names the rules that
-	// flagged the load generator ("CPU", "sched", "CPU+sched", or "no").
+	// flagged the load generator ("CPU", "sched", "CPU+sched", or "no"; in
+	// a merged record with the shards it held for: "CPU (shard 1)").
 	"rank", "ranked_by", "client_bound",
 	"file",
 }
@@ -765,7 +791,7 @@ func renderCSV(w io.Writer, res *Result) error {
 			i(r.Latency.P50), i(r.Latency.P90), i(r.Latency.P99), i(r.Latency.P999), i(r.Latency.Max), f(r.Latency.Mean),
 			i(r.Handshake.P50), i(r.Handshake.P99), u(r.ErrorCount()),
 			u(in.Sent), u(in.Received), u(in.Lost), u(in.Duplicated), u(in.Reordered), u(in.Corrupt),
-			of(r.ServerCPUS), of(r.ServerCPUPerMillion), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
+			of(r.ServerCPUS), of(serverCPUPerM(r)), ou(r.ServerRSSPeakBytes), ou(r.ServerRSSMeanBytes),
 			of(r.ServerMemPerConnBytes), f(r.ClientCPUS), f(r.ClientCPUUtil), f(r.ClientCPUPerMillion),
 			u(r.DrainMessages), "", "", "", "", u(r.LatencyLowerBounds),
 			"", ProfileOf(r).Throughput.Label, figuresCell(r), p.rank, p.by, boundCell(r), r.File,
@@ -827,7 +853,7 @@ func spreadMetrics(first Record) []metric {
 	}
 	if p.PerMillion != "" {
 		ms = append(ms, metric{name: "server CPU s / 1M", key: "server_cpu_per_million", format: func(v float64) string { return trimFloat(v) + "s" },
-			val: func(r Record) (float64, bool) { return optFloat(r.ServerCPUPerMillion) }})
+			val: func(r Record) (float64, bool) { return optFloat(serverCPUPerM(r)) }})
 	}
 	return append(ms, metric{name: "mem/conn (ΔRSS÷conns)", key: "mem_per_conn", format: fmtBytes, secondary: true,
 		val: func(r Record) (float64, bool) { return optFloat(r.ServerMemPerConnBytes) }})

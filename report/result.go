@@ -254,6 +254,8 @@ type Record struct {
 
 	// ClientCPUS is the load generator's CPU time over the measured window;
 	// ClientCPUUtil is that as a fraction of all cores (1 = every core busy).
+	// In a merged record ClientCPUS is every shard's generators' sum and
+	// ClientCPUUtil the busiest one's (each is in Merged.Clients).
 	ClientCPUS    float64 `json:"client_cpu_s"`
 	ClientCPUUtil float64 `json:"client_cpu_util"`
 	// ClientCPUPerMillion is load-generator CPU seconds per million
@@ -399,6 +401,29 @@ type Merged struct {
 	// "timeline.handshake_p99_ms"): left out of the record rather than
 	// taken from one shard.
 	Dropped []string `json:"dropped,omitempty"`
+	// Clients are the shards' load generators, by shard index: the merged
+	// record's client CPU seconds, heap per connection and scheduling
+	// delays add them up, but a share of CPUs does not add across
+	// machines, so each one's is kept here (the record's client CPU
+	// utilisation is the busiest one's).
+	Clients []ShardClient `json:"clients,omitempty"`
+}
+
+// ShardClient is one shard's load generator, as its record measured it.
+type ShardClient struct {
+	Index int `json:"index"`
+	// CPUs is how many CPUs it could run on, CPUUtil its CPU time over
+	// the window as a fraction of those, CPUS that time in seconds.
+	CPUs    int     `json:"cpus"`
+	CPUUtil float64 `json:"cpu_util"`
+	CPUS    float64 `json:"cpu_s"`
+	// SchedP99Us is its scheduling delay p99 (0: not measured).
+	SchedP99Us       int64   `json:"sched_delay_p99_us,omitempty"`
+	HeapPerConnBytes float64 `json:"heap_per_conn_bytes"`
+	// Bound is set when it limited its share, Rules the client-bound
+	// rules that held for it (judged against its own latency).
+	Bound bool        `json:"client_bound,omitempty"`
+	Rules []BoundRule `json:"rules,omitempty"`
 }
 
 // Fault is what the runner did to the server: when, for how long, and
@@ -524,6 +549,21 @@ func (r Record) Marked() bool {
 		return true
 	}
 	return r.Close.Abrupt > 0 && ProfileOf(r).AbruptClosesMatter
+}
+
+// Sharded reports whether r is one shard of several (--shard I/N, N > 1).
+// Its server figures are then the whole server's, serving every shard's
+// connections, not this shard's part of them.
+func (r Record) Sharded() bool { return r.Shard != nil && r.Shard.Count > 1 }
+
+// serverCPUPerM is ServerCPUPerMillion where it means what it says: none
+// for a shard, whose file may still carry the whole server's CPU divided
+// by this shard's messages (as files did before shards left it out).
+func serverCPUPerM(r Record) *float64 {
+	if r.Sharded() {
+		return nil
+	}
+	return r.ServerCPUPerMillion
 }
 
 // ConnectShortfall reports whether a paced connect phase established

@@ -278,7 +278,10 @@ func (c *cellRun) outcome(env *scenarios.Env, out *scenarios.Outcome) {
 	if out.Messages > 0 {
 		rec.ClientCPUPerMillion = rec.ClientCPUS / float64(out.Messages) * 1e6
 	}
-	if rec.ServerCPUS != nil && out.Messages > 0 {
+	// A shard's server CPU is the whole server's, serving every shard:
+	// divided by this shard's messages it would read N times too high.
+	// The merge divides it by all of them (report.Merge).
+	if rec.ServerCPUS != nil && out.Messages > 0 && !rec.Sharded() {
 		perM := *rec.ServerCPUS / float64(out.Messages) * 1e6
 		rec.ServerCPUPerMillion = &perM
 	}

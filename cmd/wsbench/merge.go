@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/wsbench/wsbench/report"
@@ -29,11 +30,16 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 	if len(files) == 0 || *outFile == "" {
 		return usagef("name the shards' files and -o MERGED.json")
 	}
-	results, names, err := loadResults(files)
+	if err := distinctFiles(files); err != nil {
+		return usagef("%v", err)
+	}
+	results, _, err := loadResults(files)
 	if err != nil {
 		return err
 	}
-	merged, err := report.Merge(results, names)
+	// The paths as given name the files in merge's refusals: shards often
+	// share a base name in folders of their own (/results/3/result.json).
+	merged, err := report.Merge(results, files)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -67,5 +73,28 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, " (the shards' windows opened within %s of each other, by their own clocks)", last.Sub(first).Round(time.Microsecond))
 	}
 	fmt.Fprintln(stderr)
+	return nil
+}
+
+// distinctFiles refuses a file named twice, by whatever path: its records
+// would be added to themselves.
+func distinctFiles(files []string) error {
+	infos := make([]os.FileInfo, len(files))
+	for i, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("read result: %w", err)
+		}
+		for j := range i {
+			switch {
+			case !os.SameFile(infos[j], fi):
+			case f == files[j]:
+				return fmt.Errorf("%s is given twice: each shard's file once", f)
+			default:
+				return fmt.Errorf("%s and %s are one file given twice: each shard's file once", files[j], f)
+			}
+		}
+		infos[i] = fi
+	}
 	return nil
 }

@@ -85,6 +85,17 @@ func TestThreeShardsMergeIntoTheWhole(t *testing.T) {
 		if r.RemoteServer != "gorilla" || r.ServerCPUS == nil || *r.ServerCPUS <= 0 || r.ServerClockSkewS == nil {
 			t.Fatalf("shard %d: remote server %q, cpu %v, skew %v", i, r.RemoteServer, r.ServerCPUS, r.ServerClockSkewS)
 		}
+		// That CPU is the whole server's: a shard divides it by no one's
+		// messages, and its table says whose it is.
+		if r.ServerCPUPerMillion != nil {
+			t.Errorf("shard %d: server CPU per 1M %v from the whole server's CPU over this shard's messages", i, *r.ServerCPUPerMillion)
+		}
+		code, out, errOut := wsbench(t, "report", files[i])
+		flat := strings.Join(strings.Fields(out), " ")
+		if code != exitOK || !strings.Contains(flat, "(whole server)") || !strings.Contains(flat, "after merge") ||
+			!strings.Contains(flat, fmt.Sprintf("This is shard %d (of 0–2)", i)) {
+			t.Errorf("shard %d's table: exit %d %s\n%s", i, code, errOut, out)
+		}
 		shards = append(shards, r)
 	}
 	// 31 = 11 + 10 + 10; 900/s = 300/s each.
@@ -100,6 +111,15 @@ func TestThreeShardsMergeIntoTheWhole(t *testing.T) {
 	code, _, errOut := wsbench(t, append(append([]string{"merge"}, files...), "-o", merged, "--format", "none")...)
 	if code != exitOK || !strings.Contains(errOut, "opened within") {
 		t.Fatalf("merge: exit %d %s", code, errOut)
+	}
+	_, out, _ := wsbench(t, "report", merged, "--wide")
+	// The merged table: the server's CPU per message of every shard; the
+	// client CPU share labelled as one generator's, each one's listed.
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"busiest of 3", "Merged from 3 shards, 3 load generators against one server", "generators: shard 0 ", "; shard 2 "} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("merged table lacks %q:\n%s", want, out)
+		}
 	}
 	res, err := report.Load(merged)
 	if err != nil || len(res.Records) != 1 {
@@ -122,22 +142,54 @@ func TestThreeShardsMergeIntoTheWhole(t *testing.T) {
 	if want := rate * m.DurationS; float64(due) < 0.95*want || float64(due) > 1.05*want {
 		t.Fatalf("%d due in the merged window of %.2fs; %.0f asked", due, m.DurationS, want)
 	}
-	if m.ServerCPUS == nil || *m.ServerCPUS != *shards[0].ServerCPUS || m.ServerCPUPerMillion == nil {
-		t.Fatalf("merged server CPU %v, want shard 0's %v: one server, one reading", m.ServerCPUS, *shards[0].ServerCPUS)
+	if m.ServerCPUS == nil || *m.ServerCPUS != *shards[0].ServerCPUS || m.ServerCPUPerMillion == nil || *m.ServerCPUPerMillion != *m.ServerCPUS/float64(msgs)*1e6 {
+		t.Fatalf("merged server CPU %v per 1M %v, want shard 0's %v over all %d messages: one server, one reading", m.ServerCPUS, m.ServerCPUPerMillion, *shards[0].ServerCPUS, msgs)
+	}
+	if m.ClientCPUS != shards[0].ClientCPUS+shards[1].ClientCPUS+shards[2].ClientCPUS || len(m.Merged.Clients) != 3 {
+		t.Fatalf("merged client CPU %vs, %d generators: want the shards' sum and each", m.ClientCPUS, len(m.Merged.Clients))
 	}
 	h, err := m.Latency.Histogram()
 	if err != nil || h.TotalCount() != count || m.Latency.Max < shards[0].Latency.Max {
 		t.Fatalf("merged histogram: %v, %d values, max %d", err, h.TotalCount(), m.Latency.Max)
 	}
 
-	// A missing shard is named; shards of another plan are refused.
-	code, _, errOut = wsbench(t, "merge", files[0], files[1], "-o", filepath.Join(dir, "m2.json"), "--format", "none")
-	if code != exitUsage || !strings.Contains(errOut, "shards 2 of 3 missing") {
-		t.Fatalf("two of three shards: exit %d %q", code, errOut)
+	// What is not the shards of one plan is refused, naming why; so is
+	// a missing shard, by index.
+	other := filepath.Join(dir, "other-plan.json")
+	res, err = report.Load(files[2])
+	if err != nil {
+		t.Fatal(err)
 	}
-	code, _, errOut = wsbench(t, "merge", files[0], files[0], "-o", filepath.Join(dir, "m3.json"), "--format", "none")
-	if code != exitUsage || !strings.Contains(errOut, "twice") {
-		t.Fatalf("one shard twice: exit %d %q", code, errOut)
+	res.Records[0].Shard.Count = 4
+	if err := report.Save(other, res); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(dir, "copy-of-shard-0.json")
+	if data, err := os.ReadFile(files[0]); err != nil || os.WriteFile(copied, data, 0o644) != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "plain.json")
+	if code, _, errOut := wsbench(t, "run", "--target", url, "--conns", "2", "--duration", "200ms", "--warmup", "0s", "--out", plain); code != exitOK {
+		t.Fatalf("unsharded run: exit %d %s", code, errOut)
+	}
+	for _, c := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{files[0], files[1]}, "shard 2 (of 0–2) missing"},
+		{[]string{files[0], files[0]}, files[0] + " is given twice"},
+		{[]string{files[0], copied, files[1], files[2]}, "shard 0 (of 0–2) given twice (" + files[0] + " and " + copied + ")"},
+		{[]string{plain, plain}, plain + " is given twice"},
+		{[]string{plain}, plain + " holds no shards (it was not run with --shard I/N)"},
+		{[]string{files[0], files[1], other}, other + " is shard 2 of 4 and " + files[0] + " shard 0 of 3: shards of different plans"},
+	} {
+		code, _, errOut := wsbench(t, append(append([]string{"merge"}, c.files...), "-o", filepath.Join(dir, "refused.json"), "--format", "none")...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("merge %v: exit %d %q, want %q", c.files, code, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "refused.json")); err == nil {
+		t.Error("a refused merge wrote its file")
 	}
 }
 

@@ -110,8 +110,10 @@ type slopeView struct {
 
 type groupView struct {
 	Title string
-	// Tables are the results tables, every column, above the charts.
+	// Tables are the results tables, every column, above the charts;
+	// Ranked says what their rows are ranked by ("" when not ranked).
 	Tables   []tableView
+	Ranked   string
 	Deflate  string // per server, whether permessage-deflate was negotiated
 	Notes    []string
 	Spectrum chartView
@@ -280,7 +282,7 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 			}
 		}
 		g := buildGroup(pg.title, pg.records, pg.cells)
-		g.Tables = resultTables(pg.rows, multi)
+		g.Tables, g.Ranked = resultTables(pg.rows, multi)
 		p.Groups = append(p.Groups, g)
 	}
 

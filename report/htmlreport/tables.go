@@ -50,8 +50,12 @@ type leadColumn struct {
 	cell func(fileRecord) string
 }
 
-func leadColumns(rows []fileRecord, multiFile bool) []leadColumn {
-	lead := []leadColumn{
+func leadColumns(rows []fileRecord, multiFile bool, rk *report.Ranking) []leadColumn {
+	var lead []leadColumn
+	if rk != nil {
+		lead = append(lead, leadColumn{"#", func(fr fileRecord) string { return rk.Place(fr.r) }})
+	}
+	lead = append(lead, []leadColumn{
 		{"server", func(fr fileRecord) string {
 			s := fr.r.ServerLabel()
 			if s == "" {
@@ -63,7 +67,7 @@ func leadColumns(rows []fileRecord, multiFile bool) []leadColumn {
 			return s
 		}},
 		{"driver", func(fr fileRecord) string { return fr.r.Driver }},
-	}
+	}...)
 	if multiFile {
 		lead = append(lead, leadColumn{"file", func(fr fileRecord) string { return fr.name }})
 	}
@@ -74,27 +78,45 @@ func leadColumns(rows []fileRecord, multiFile bool) []leadColumn {
 }
 
 // resultTables are a group's tables: what the clients saw, what it cost
-// and, with repeated runs, the headline figures across runs.
-func resultTables(rows []fileRecord, multiFile bool) []tableView {
+// and, with repeated runs, the headline figures across runs; ranked as
+// the terminal's are (report.Rank: the same order, rank column and line
+// saying what ranks them), which they return as ranked ("" when not).
+func resultTables(rows []fileRecord, multiFile bool) (tables []tableView, ranked string) {
 	if len(rows) == 0 {
-		return nil
+		return nil, ""
 	}
-	seen, cost := report.TableColumns(rows[0].r)
-	lead := leadColumns(rows, multiFile)
-	tables := []tableView{
+	rows = slices.Clone(rows)
+	if multiFile {
+		// The terminal ranks files' rows apart by their file (Combine).
+		for i := range rows {
+			rows[i].r.File = rows[i].name
+		}
+	}
+	recs := make([]report.Record, len(rows))
+	for i, fr := range rows {
+		recs[i] = fr.r
+	}
+	rk := report.Rank(recs)
+	if rk != nil {
+		slices.SortStableFunc(rows, func(a, b fileRecord) int { return rk.Compare(a.r, b.r) })
+		ranked = rk.Line(rows[0].r)
+	}
+	seen, cost := report.RankedColumns(rows[0].r, rk)
+	lead := leadColumns(rows, multiFile, rk)
+	tables = []tableView{
 		columnsTable("what the clients saw", lead, seen, rows),
 		columnsTable("what it cost (server from /proc and /stats, load generator from its own process)", lead, cost, rows),
 	}
 	if slices.ContainsFunc(rows, func(fr fileRecord) bool { return fr.r.Run > 1 }) {
-		tables = append(tables, spreadTable(rows, multiFile))
+		tables = append(tables, spreadTable(rows, multiFile, rk))
 	}
-	return tables
+	return tables, ranked
 }
 
 func columnsTable(caption string, lead []leadColumn, cols []report.TableColumn, rows []fileRecord) tableView {
 	t := tableView{Caption: caption}
 	for _, l := range lead {
-		t.Head = append(t.Head, headView{Name: l.name, Left: true})
+		t.Head = append(t.Head, headView{Name: l.name, Left: l.name != "#"})
 	}
 	for _, c := range cols {
 		t.Head = append(t.Head, headView{Name: c.Name, Left: c.Left})
@@ -104,8 +126,11 @@ func columnsTable(caption string, lead []leadColumn, cols []report.TableColumn, 
 		for _, l := range lead {
 			text := l.cell(fr)
 			cv := cellView{Text: text, Left: true}
-			if l.name == "run" {
+			switch l.name {
+			case "run":
 				cv.Sort, cv.Left = text, false
+			case "#":
+				cv.Sort, cv.Left = placeSort(text), false
 			}
 			row = append(row, cv)
 		}
@@ -131,10 +156,13 @@ func figureCell(text string, left bool) cellView {
 // spreadTable is one row per (server, driver, file): each headline
 // figure's median across the runs that measured it, with its range, as
 // under the terminal's table. Failed runs are left out and counted.
-func spreadTable(rows []fileRecord, multiFile bool) tableView {
+func spreadTable(rows []fileRecord, multiFile bool, rk *report.Ranking) tableView {
 	metrics := report.SpreadMetrics(rows[0].r)
 	t := tableView{Caption: "across runs: median [min–max]"}
-	t.Head = []headView{{Name: "server", Left: true}, {Name: "driver", Left: true}}
+	if rk != nil {
+		t.Head = append(t.Head, headView{Name: "#"})
+	}
+	t.Head = append(t.Head, headView{Name: "server", Left: true}, headView{Name: "driver", Left: true})
 	if multiFile {
 		t.Head = append(t.Head, headView{Name: "file", Left: true})
 	}
@@ -168,7 +196,12 @@ func spreadTable(rows []fileRecord, multiFile bool) tableView {
 		if usableRuns != len(runs) {
 			runsText = fmt.Sprintf("%d of %d", usableRuns, len(runs))
 		}
-		row := []cellView{{Text: server, Left: true}, {Text: first.r.Driver, Left: true}}
+		var row []cellView
+		if rk != nil {
+			place := rk.Place(first.r)
+			row = append(row, cellView{Text: place, Sort: placeSort(place)})
+		}
+		row = append(row, cellView{Text: server, Left: true}, cellView{Text: first.r.Driver, Left: true})
 		if multiFile {
 			row = append(row, cellView{Text: first.name, Left: true})
 		}
@@ -195,6 +228,14 @@ func spreadTable(rows []fileRecord, multiFile bool) tableView {
 		t.Rows = append(t.Rows, row)
 	}
 	return t
+}
+
+// placeSort is a rank's sort value ("=2" sorts as 2), empty for none.
+func placeSort(place string) string {
+	if _, err := strconv.Atoi(strings.TrimPrefix(place, "=")); err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(place, "=")
 }
 
 // figureRE reads the number at the start of a table cell and its unit:

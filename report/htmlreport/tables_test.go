@@ -3,6 +3,7 @@ package htmlreport
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,25 +98,34 @@ func TestRenderHTMLTablesHoldEveryColumn(t *testing.T) {
 	if !strings.Contains(page, "<table class=\"results sortable\">") || strings.Index(page, "<table class=\"results") > strings.Index(page, "<svg") {
 		t.Error("the tables are not above the charts")
 	}
-	seen, cost := report.TableColumns(res.Records[0])
+	// The rows are the group's records in ranked order, as the terminal
+	// lists them.
+	recs := slices.Clone(report.Groups(res)[0].Records)
+	rk := report.Rank(recs)
+	if rk == nil {
+		t.Fatal("two servers are not ranked")
+	}
+	slices.SortStableFunc(recs, rk.Compare)
+	seen, cost := report.RankedColumns(recs[0], rk)
 	for i, cols := range [][]report.TableColumn{seen, cost} {
 		tb := tables[i]
-		if want := append([]string{"server", "driver", "run"}, names(cols)...); strings.Join(tb.head, "|") != strings.Join(want, "|") {
+		if want := append([]string{"#", "server", "driver", "run"}, names(cols)...); strings.Join(tb.head, "|") != strings.Join(want, "|") {
 			t.Errorf("table %q headers\n got %v\nwant %v", tb.caption, tb.head, want)
 		}
 		if len(tb.rows) != len(res.Records) {
 			t.Fatalf("table %q: %d rows, want %d", tb.caption, len(tb.rows), len(res.Records))
 		}
-		// The rows are the groups' records, in report.Groups' order.
-		recs := report.Groups(res)[0].Records
 		for ri, r := range recs {
+			if got := tb.rows[ri][0]; got != rk.Place(r) {
+				t.Errorf("table %q row %d: rank %q, want %q", tb.caption, ri, got, rk.Place(r))
+			}
 			for ci, c := range cols {
-				got, want := tb.rows[ri][3+ci], templateEscape(c.Cell(r))
+				got, want := tb.rows[ri][4+ci], templateEscape(c.Cell(r))
 				if got != want {
 					t.Errorf("table %q row %d %q: %q, want %q", tb.caption, ri, c.Name, got, want)
 				}
 				numeric := want != "" && (want[0] >= '0' && want[0] <= '9' || len(want) > 1 && want[0] == '-' && want[1] >= '0' && want[1] <= '9')
-				if sort := tb.sorts[ri][3+ci]; !c.Left && (sort != "") != numeric {
+				if sort := tb.sorts[ri][4+ci]; !c.Left && (sort != "") != numeric {
 					t.Errorf("table %q row %d %q: cell %q has sort value %q", tb.caption, ri, c.Name, want, sort)
 				}
 			}
@@ -125,8 +135,17 @@ func TestRenderHTMLTablesHoldEveryColumn(t *testing.T) {
 	if !strings.Contains(page, `<td class="l">failed</td><td>-</td>`) {
 		t.Error("a failed run's throughput is not '-'")
 	}
-	if tables[2].caption != "across runs: median [min–max]" || len(tables[2].rows) != 2 || tables[2].rows[1][2] != "1 of 2" {
-		t.Errorf("across-runs table %+v", tables[2])
+	if tables[2].caption != "across runs: median [min–max]" || len(tables[2].rows) != 2 {
+		t.Fatalf("across-runs table %+v", tables[2])
+	}
+	for i, row := range tables[2].rows {
+		// Ranked as the others: its cells in their order, with their rank.
+		if row[0] != tables[0].rows[2*i][0] || row[1] != strings.TrimSuffix(tables[0].rows[2*i][1], " !") {
+			t.Errorf("across-runs row %d %v: want %v's cell", i, row, tables[0].rows[2*i])
+		}
+		if want := map[string]string{"gorilla": "1 of 2", "coder": "2"}[row[1]]; row[3] != want {
+			t.Errorf("across-runs row %v: runs %q, want %q", row, row[3], want)
+		}
 	}
 }
 
@@ -156,5 +175,62 @@ func TestRenderHTMLNoEmptyExceptionRows(t *testing.T) {
 	page = renderHTMLString(t, []*report.Result{res}, nil)
 	if n := strings.Count(page, `<tr><th class="l">`); !strings.Contains(page, "<th class=\"l\">coder</th>") || strings.Contains(page, "<th class=\"l\">gorilla</th><td class=\"l\"></td>") {
 		t.Errorf("exceptions table with %d rows: want coder's only", n)
+	}
+}
+
+// TestRenderHTMLRanksAsTheTerminal: the page's tables list the rows of the
+// quick start's table in the terminal table's ranked order, with the same
+// rank column (ties included) and the line saying what ranks them.
+func TestRenderHTMLRanksAsTheTerminal(t *testing.T) {
+	res, err := report.Load("../testdata/tables/echo-quickstart.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var term strings.Builder
+	if err := report.Render(&term, res, report.Table); err != nil {
+		t.Fatal(err)
+	}
+	// The terminal's first table: "# | server | ..." rows until its end.
+	var want [][2]string
+	const seek, header, rows = 0, 1, 2
+	state := seek
+	for _, line := range strings.Split(term.String(), "\n") {
+		cells := strings.Split(strings.Trim(line, "│ "), "│")
+		switch {
+		case state == seek && strings.HasPrefix(line, "│") && strings.TrimSpace(cells[0]) == "#":
+			state = header
+		case state == header && strings.HasPrefix(line, "├"):
+			state = rows
+		case state == rows && strings.HasPrefix(line, "│") && len(cells) > 1:
+			want = append(want, [2]string{strings.TrimSpace(cells[0]), strings.TrimSpace(cells[1])})
+		}
+		if state == rows && strings.HasPrefix(line, "└") {
+			break
+		}
+	}
+	if len(want) < 3 {
+		t.Fatalf("no ranked terminal table:\n%s", term.String())
+	}
+	page := renderHTMLString(t, []*report.Result{res}, []string{"quickstart.json"})
+	tables := parseTables(t, page)
+	for _, tb := range tables[:2] {
+		var got [][2]string
+		for _, row := range tb.rows {
+			got = append(got, [2]string{row[0], row[1]})
+		}
+		if tb.head[0] != "#" || !slices.Equal(got, want) {
+			t.Errorf("table %q: rank and server\n got %v\nwant %v (the terminal's)", tb.caption, got, want)
+		}
+	}
+	if !slices.ContainsFunc(want, func(w [2]string) bool { return strings.HasPrefix(w[0], "=") }) {
+		t.Log("the quick start's table has no tie") // the order and ranks are still checked
+	}
+	rk := report.Rank(report.Groups(res)[0].Records)
+	if line := rk.Line(report.Groups(res)[0].Records[0]); !strings.Contains(page, `<p class="ranked">`+templateEscape(line)+`</p>`) {
+		t.Errorf("page lacks the ranking line %q", line)
+	}
+	// The ranked-by figure is in the first table, as in the terminal's.
+	if !slices.Contains(tables[0].head, rk.Label()) {
+		t.Errorf("first table %v lacks the ranked-by column %q", tables[0].head, rk.Label())
 	}
 }
