@@ -160,7 +160,6 @@ func withCmdRun(rs []Record) Record {
 	return r
 }
 
-
 // layout is how the tables are drawn: markdown or the terminal's boxes,
 // and whether the terminal table keeps every column.
 type layout struct {
