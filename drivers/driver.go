@@ -133,7 +133,7 @@ type HandshakeStatusError struct {
 }
 
 func (e *HandshakeStatusError) Error() string {
-	return fmt.Sprintf("websocket handshake: server answered HTTP %d, want 101", e.Status)
+	return fmt.Sprintf("websocket handshake: server answered HTTP %d (want 101 Switching Protocols)", e.Status)
 }
 
 // Default is the driver `wsbench run` uses unless told otherwise: the one

@@ -424,6 +424,9 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 		if err != nil {
 			return err
 		}
+		if err := checkSources(ips); err != nil {
+			return err
+		}
 		plan.Sources = ips
 	}
 	if o.startAt != "" {
@@ -647,10 +650,15 @@ func preflight(ctx context.Context, plan runner.Plan) error {
 		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
 	}
 	if len(plan.Sources) > 0 {
-		opts.LocalAddr = plan.Sources[0] // a source address that does not work is found here
+		opts.LocalAddr = plan.Sources[0]
 	}
 	c, err := plan.Driver.Dial(ctx, plan.Target, opts)
-	if err != nil {
+	var hs *drivers.HandshakeStatusError
+	switch {
+	case errors.As(err, &hs):
+		// The server is up and speaks HTTP; it just does not upgrade here.
+		return usagef("target %s answered HTTP %d (want 101 Switching Protocols): a web server, but no WebSocket endpoint at this URL", plan.Target, hs.Status)
+	case err != nil:
 		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
 	}
 	_, _ = c.Close(time.Second)
