@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -549,17 +550,19 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 	if p.Payload, err = parseSize("payload", o.payload); err != nil {
 		return plan, "", err
 	}
-	if p.ConnectRate, err = parseRate("connect-rate", o.connectRate); err != nil {
+	if p.ConnectRate, err = parseConnectRate(o.connectRate); err != nil {
 		return plan, "", err
 	}
 	rateFlag := o.rate
-	if rateFlag == "" {
-		rateFlag = "0" // closed loop
-		if o.scenario == "broadcast" {
-			rateFlag = defaultRate
-		}
+	if rateFlag == "" && o.scenario == "broadcast" {
+		rateFlag = defaultRate
 	}
-	if strings.Contains(rateFlag, ":") {
+	if rateFlag == "" {
+		// Closed loop: Rate stays 0.
+		if o.slo != "" {
+			return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
+		}
+	} else if strings.Contains(rateFlag, ":") {
 		if plan.RateSteps, err = parseRateSteps(rateFlag); err != nil {
 			return plan, "", err
 		}
@@ -574,7 +577,7 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 		if plan.Scenario.Mode(scenarios.Params{Rate: plan.RateSteps[0]}) != "open-loop" {
 			return plan, "", usagef("--rate %s: a capacity search steps the rate of an open-loop scenario (echo, broadcast), not %s", rateFlag, o.scenario)
 		}
-	} else if p.Rate, err = parseRate("rate", rateFlag); err != nil {
+	} else if p.Rate, err = parseOpenLoopRate(rateFlag); err != nil {
 		return plan, "", err
 	} else if o.slo != "" {
 		return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
@@ -791,8 +794,11 @@ func parseRateSteps(s string) ([]float64, error) {
 	var v [3]float64
 	for i, part := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
-		if err != nil || f <= 0 {
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return nil, bad
+		}
+		if f <= 0 {
+			return nil, usagef("--rate %q: START, END and STEP must each be more than zero", s)
 		}
 		v[i] = f
 	}
