@@ -288,7 +288,7 @@ func (inv *invocation) run(ctx context.Context, plan runner.Plan, args []string,
 			res.ServerExceptions[name] = srv.Exceptions()
 		}
 	}
-	prog := newProgress(stderr, plan.Driver.Name())
+	prog := newProgress(stderr, plan.Driver.Name(), plan.Scenario.Name())
 	var saveErr error
 	records := runner.Run(ctx, plan, func(e runner.Event) {
 		prog.event(e)
