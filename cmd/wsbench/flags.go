@@ -105,9 +105,10 @@ func parseConnectRate(s string) (float64, error) {
 
 // parseOpenLoopRate reads a single --rate: a schedule, so more than zero.
 // Closed loop is what no --rate means, and a 0 that silently meant it
-// would hide a typo or a preset's mistake.
-func parseOpenLoopRate(s string) (float64, error) {
-	return parseRate("rate", s, "", "; for the closed loop leave --rate out")
+// would hide a typo or a preset's mistake; hint says what leaving --rate
+// out does instead.
+func parseOpenLoopRate(s, hint string) (float64, error) {
+	return parseRate("rate", s, "", hint)
 }
 
 // listFlag collects a repeatable flag's values.

@@ -329,7 +329,7 @@ func TestRangeMessagesMatchWhatIsAccepted(t *testing.T) {
 			[]string{"--scenario", "reconnect", "--fault", "kill", "--fault-at", "-1s"}, "--fault-at -1s: must be zero or more"},
 		{[]string{"--connect-rate", "0"}, []string{"--connect-rate", "-1"}, "--connect-rate -1: must be 0 (as fast as possible) or more"},
 		{[]string{"--rate", "0.5"}, []string{"--rate", "0"}, "--rate 0: must be more than zero; for the closed loop leave --rate out"},
-		{[]string{"--scenario", "broadcast", "--rate", "1"}, []string{"--scenario", "broadcast", "--rate", "0"}, "--rate 0: must be more than zero"},
+		{[]string{"--scenario", "broadcast", "--rate", "1"}, []string{"--scenario", "broadcast", "--rate", "0"}, "--rate 0: must be more than zero; without --rate, broadcast runs at 100 msgs/s"},
 		{[]string{"--rate", "1:2:1", "--slo", "p99=10ms"}, []string{"--rate", "0:2:1", "--slo", "p99=10ms"}, "START, END and STEP must each be more than zero"},
 		{[]string{"--payload", "1GiB", "--conns", "1"}, []string{"--payload", "1025MiB"}, "--payload 1025MiB: must be at most 1GiB"},
 		{[]string{"--conns", "1"}, []string{"--conns", "0"}, "--conns 0: must be at least 1"},

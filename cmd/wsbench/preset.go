@@ -139,7 +139,7 @@ func checkPresetValue(key, value string) error {
 		if strings.Contains(value, ":") {
 			_, err = parseRateSteps(value)
 		} else {
-			_, err = parseOpenLoopRate(value)
+			_, err = parseOpenLoopRate(value, "")
 		}
 	case "connect-rate":
 		_, err = parseConnectRate(value)

@@ -443,6 +443,15 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 	return nil
 }
 
+// rateHint says, after a refused --rate, what leaving --rate out does for
+// the scenario: the closed loop, or the scenario's default rate.
+func rateHint(sc scenarios.Scenario) string {
+	if sc.Mode(scenarios.Params{}) == "closed-loop" {
+		return "; for the closed loop leave --rate out"
+	}
+	return fmt.Sprintf("; without --rate, %s runs at %s msgs/s", sc.Name(), defaultRate)
+}
+
 // parseSources reads --source: addresses separated by commas, each an IP or
 // an IPv4 range A-B on the last byte.
 func parseSources(s string) ([]net.IP, error) {
@@ -577,7 +586,7 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 		if plan.Scenario.Mode(scenarios.Params{Rate: plan.RateSteps[0]}) != "open-loop" {
 			return plan, "", usagef("--rate %s: a capacity search steps the rate of an open-loop scenario (echo, broadcast), not %s", rateFlag, o.scenario)
 		}
-	} else if p.Rate, err = parseOpenLoopRate(rateFlag); err != nil {
+	} else if p.Rate, err = parseOpenLoopRate(rateFlag, rateHint(plan.Scenario)); err != nil {
 		return plan, "", err
 	} else if o.slo != "" {
 		return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
