@@ -122,7 +122,9 @@ type Driver interface {
 	// Module is the Go module path of the library, used to report its version.
 	Module() string
 	// Dial opens a connection to a ws:// or wss:// URL. A server that answers
-	// the upgrade with a status other than 101 gives a *HandshakeStatusError.
+	// the upgrade with a status other than 101, in whichever HTTP version,
+	// gives a *HandshakeStatusError: it is reachable, it just does not
+	// upgrade, and the user needs its status rather than a parse error.
 	Dial(ctx context.Context, url string, opts DialOptions) (Conn, error)
 }
 
@@ -133,7 +135,7 @@ type HandshakeStatusError struct {
 }
 
 func (e *HandshakeStatusError) Error() string {
-	return fmt.Sprintf("websocket handshake: server answered HTTP %d, want 101", e.Status)
+	return fmt.Sprintf("websocket handshake: server answered HTTP %d (want 101 Switching Protocols)", e.Status)
 }
 
 // Default is the driver `wsbench run` uses unless told otherwise: the one

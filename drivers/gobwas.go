@@ -2,12 +2,15 @@ package drivers
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,13 +54,31 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 			ClientNoContextTakeover: true,
 		}.Option()}
 	}
+	// gobwas checks the HTTP version before the status, so a plain web
+	// server answering "HTTP/1.0 404" would read as a protocol error; the
+	// recorder keeps the status line to report the status instead.
+	var rec *statusLineConn
+	d.WrapConn = func(c net.Conn) net.Conn {
+		rec = &statusLineConn{Conn: c}
+		return rec
+	}
 	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		var se ws.StatusError
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("gobwas: dial %s: %w", url, &HandshakeStatusError{Status: int(se)})
 		}
+		if errors.Is(err, ws.ErrHandshakeBadProtocol) && rec != nil {
+			if status, ok := rec.status(); ok && status != 101 {
+				return nil, fmt.Errorf("gobwas: dial %s: %w", url, &HandshakeStatusError{Status: status})
+			}
+		}
 		return nil, fmt.Errorf("gobwas: dial %s: %w", url, err)
+	}
+	if br == nil {
+		// Nothing was read past the handshake, so the recorder can leave
+		// the read path; otherwise br reads through it (a forwarding call).
+		nc = rec.Conn
 	}
 	rsize := cmp.Or(opts.ReadBufferSize, gobwasDefaultBuffer)
 	if br == nil {
@@ -420,4 +441,39 @@ func (g *gobwasConn) Abort() error {
 		return fmt.Errorf("gobwas: abort: %w", err)
 	}
 	return nil
+}
+
+// statusLineConn keeps the first line the server sends (the HTTP status
+// line of the upgrade answer) while passing every read through.
+type statusLineConn struct {
+	net.Conn
+	line []byte
+	done bool // the line is complete, or longer than anyone needs
+}
+
+// maxStatusLine bounds what statusLineConn keeps of a runaway first line.
+const maxStatusLine = 256
+
+func (c *statusLineConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.done && n > 0 {
+		chunk := p[:n]
+		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+			chunk, c.done = chunk[:i], true
+		}
+		c.line = append(c.line, chunk[:min(len(chunk), maxStatusLine-len(c.line))]...)
+		c.done = c.done || len(c.line) >= maxStatusLine
+	}
+	return n, err
+}
+
+// status reads the code from a status line such as "HTTP/1.0 404 Not
+// Found"; ok is false when the line is not one.
+func (c *statusLineConn) status() (code int, ok bool) {
+	f := strings.Fields(string(c.line))
+	if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/") || len(f[1]) != 3 {
+		return 0, false
+	}
+	code, err := strconv.Atoi(f[1])
+	return code, err == nil && code >= 100
 }

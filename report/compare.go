@@ -509,12 +509,12 @@ func comparisonNotes(c *Comparison) []string {
 			s.n1, s.n2, rows, alpha, rows, firstStep, s.n1, s.n2, s.n1+s.n2, s.n1, MinRuns(c.Alpha, rows), tail))
 	}
 	n := c.Counts()
-	test := "the exact rank-sum (Mann–Whitney) test's"
+	test := "the exact rank-sum (Mann–Whitney) test of new against old"
 	if c.Paired {
 		lines = append(lines, fmt.Sprintf("paired: run i of each variant against run i of %s, in alternating order; delta is the median pair's change B/A (log scale)", c.Base))
-		test = "the exact Wilcoxon signed-rank test's on log(B/A)"
+		test = "the exact Wilcoxon signed-rank test of the pairs' log(B/A)"
 	}
-	lines = append(lines, fmt.Sprintf("p is %s (no change); p beyond the one-sided test that the change is worse than allowed (new shifted back by the allowance on the log scale); in parentheses, Holm-adjusted over these %d rows: a row is better or worse when its adjusted p ≤ %s, and fails (✗) when its adjusted p beyond ≤ %s, so identical builds fail some row with a chance of at most %s",
+	lines = append(lines, fmt.Sprintf("p: %s, two-sided, against no change; p beyond: the one-sided test that the change is worse than allowed (new shifted back by the allowance on the log scale); in parentheses, both Holm-adjusted over these %d rows. A row is better or worse when its adjusted p ≤ %s, and fails (✗) when its adjusted p beyond ≤ %s, so identical builds fail some row with a chance of at most %s",
 		test, rows, alpha, alpha, alpha))
 	lines = append(lines, fmt.Sprintf("compare: %d worse (%d beyond allowed), %d better, %d unchanged, %d insufficient",
 		n.Worse, n.Beyond, n.Better, n.Unchanged, n.Insufficient))

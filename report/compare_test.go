@@ -389,3 +389,20 @@ func TestRenderComparison(t *testing.T) {
 		t.Logf("markdown=%v:\n%s", markdown, out)
 	}
 }
+
+// TestComparisonNoteReads: the note under a comparison names each test as a
+// test, with the alpha it is judged at in full.
+func TestComparisonNoteReads(t *testing.T) {
+	for paired, want := range map[bool]string{
+		true:  "p: the exact Wilcoxon signed-rank test of the pairs' log(B/A), two-sided, against no change; p beyond: the one-sided test",
+		false: "p: the exact rank-sum (Mann–Whitney) test of new against old, two-sided, against no change; p beyond: the one-sided test",
+	} {
+		notes := strings.Join(comparisonNotes(&Comparison{Paired: paired, Base: "main", Alpha: 0.05}), "\n")
+		if !strings.Contains(notes, want) || !strings.Contains(notes, "adjusted p beyond ≤ 0.05, so identical builds fail some row with a chance of at most 0.05") {
+			t.Errorf("paired %v: notes\n%s\nwant %q", paired, notes, want)
+		}
+		if strings.Contains(notes, "test's") {
+			t.Errorf("paired %v: garbled possessive in\n%s", paired, notes)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+
+	"github.com/wsbench/wsbench/internal/bytesize"
 )
 
 // ServeConfig is what the `wsbench serve` command line says: which server,
@@ -31,9 +33,9 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:0", "address to listen on (loopback unless --allow-remote)")
 	fs.BoolVar(&c.ReusePort, "reuse-port", false, "share --listen's port with other wsbench serve processes (SO_REUSEPORT, Linux): together they hold more connections than one process's open-file limit allows")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow --listen beyond loopback (load generators on other machines); /stats is then read-only and rate-limited")
-	fs.Int64Var(&c.Settings.ReadLimit, "read-limit", d.ReadLimit, "largest message accepted, in bytes (0: no limit)")
-	fs.IntVar(&c.Settings.ReadBufferSize, "read-buffer", d.ReadBufferSize, "per-connection read buffer in bytes, where the library allows")
-	fs.IntVar(&c.Settings.WriteBufferSize, "write-buffer", d.WriteBufferSize, "per-connection write buffer in bytes, where the library allows")
+	bytesize.Var(fs, &c.Settings.ReadLimit, "read-limit", "largest message accepted, a size such as 1MiB (0: no limit)")
+	bytesize.Var(fs, &c.Settings.ReadBufferSize, "read-buffer", "per-connection read buffer, a size such as 4KiB, where the library allows")
+	bytesize.Var(fs, &c.Settings.WriteBufferSize, "write-buffer", "per-connection write buffer, a size such as 4KiB, where the library allows")
 	fs.DurationVar(&c.Settings.HandshakeTimeout, "handshake-timeout", d.HandshakeTimeout, "time allowed to read the upgrade request")
 	fs.DurationVar(&c.Settings.WriteTimeout, "write-timeout", d.WriteTimeout, "drop a client that takes no bytes of a message for this long (0: never)")
 	fs.DurationVar(&c.Settings.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a connection that sends nothing, not even a ping, for this long (0: never)")
@@ -43,7 +45,7 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Settings.SlowConsumer, "slow-consumer", d.SlowConsumer, "what to do with a slow /broadcast subscriber: drop (skip messages) or disconnect (1008)")
 	fs.IntVar(&c.Settings.GOMAXPROCS, "gomaxprocs", d.GOMAXPROCS, "runtime.GOMAXPROCS of the server process (0: Go's default)")
 	fs.IntVar(&c.Settings.GOGC, "gogc", d.GOGC, "GC target percentage of the server process (negative: GC off)")
-	fs.Int64Var(&c.Settings.GOMEMLIMIT, "gomemlimit", d.GOMEMLIMIT, "soft memory limit of the server process in bytes (0: none)")
+	bytesize.Var(fs, &c.Settings.GOMEMLIMIT, "gomemlimit", "soft memory limit of the server process, a size such as 1GiB (0: none)")
 }
 
 // Check validates the parsed values, naming the flag at fault.

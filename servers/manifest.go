@@ -138,6 +138,14 @@ func (s Settings) check() error {
 		return fmt.Errorf("--slow-consumer %q: want %s or %s", s.SlowConsumer, SlowDrop, SlowDisconnect)
 	case s.GOMAXPROCS < 0:
 		return fmt.Errorf("--gomaxprocs %d: must be 0 (Go's default) or more", s.GOMAXPROCS)
+	case s.ReadLimit < 0:
+		return fmt.Errorf("--read-limit %d: must be 0 (no limit) or more", s.ReadLimit)
+	case s.WriteTimeout < 0:
+		return fmt.Errorf("--write-timeout %s: must be 0 (never) or more", s.WriteTimeout)
+	case s.IdleTimeout < 0:
+		return fmt.Errorf("--idle-timeout %s: must be 0 (never) or more", s.IdleTimeout)
+	case s.GOMEMLIMIT < 0:
+		return fmt.Errorf("--gomemlimit %d: must be 0 (none) or more", s.GOMEMLIMIT)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (o runOptions) abParams(ctx context.Context, plan *runner.Plan) error {
 		return nil
 	}
 	if o.alpha <= 0 || o.alpha >= 1 {
-		return usagef("--alpha %g: must be between 0 and 1", o.alpha)
+		return usagef("--alpha %g: must be more than 0 and less than 1", o.alpha)
 	}
 	if plan.Target != "" {
 		return usagef("--ab starts each variant's reference servers; it does not go with --target")

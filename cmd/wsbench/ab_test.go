@@ -24,7 +24,7 @@ func TestABRunEndToEnd(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"│ gorilla@base", "│ gorilla@gogc400", "A/B: gogc400 against base", "delta [95% CI]", "exact Wilcoxon signed-rank test's on log(B/A)",
+	for _, want := range []string{"│ gorilla@base", "│ gorilla@gogc400", "A/B: gogc400 against base", "delta [95% CI]", "exact Wilcoxon signed-rank test of the pairs' log(B/A), two-sided",
 		"2 pairs cannot fail a row on its own", "and 2 pairs give at best 1/2^2; use --runs 7 or more (allowed by --allow-insufficient)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)

@@ -40,7 +40,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, usagef("--format %q: compare writes table or markdown", *formatS)
 	}
 	if *alpha <= 0 || *alpha >= 1 {
-		return exitUsage, usagef("--alpha %g: must be between 0 and 1", *alpha)
+		return exitUsage, usagef("--alpha %g: must be more than 0 and less than 1", *alpha)
 	}
 	opt := report.CompareOptions{Alpha: *alpha, AllowInsufficient: *allowInsufficient}
 	if *maxReg != "" {

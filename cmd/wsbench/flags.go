@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/bytesize"
 )
 
 var errHelp = errors.New("help requested")
@@ -35,33 +37,34 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, er
 	}
 }
 
-// parseSize reads a byte size: 1024, 512B, 4KiB, 4k, 1MiB, 1m.
+// maxPayload is the largest --payload: a message a client builds, the
+// server echoes and the client checks, several times per connection.
+const maxPayload = 1 << 30
+
+// parseSize reads a size flag of `run` in the syntax every size flag takes
+// (bytesize: 1024, 512B, 4KiB, 1MiB, 1GiB), at most maxPayload.
 func parseSize(flagName, s string) (int, error) {
-	t := strings.TrimSpace(strings.ToLower(s))
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"k", 1 << 10}, {"m", 1 << 20}, {"b", 1}} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
+	n, err := bytesize.Parse(s)
+	if err != nil {
+		return 0, usagef("--%s %q: %s", flagName, s, bytesize.Syntax)
 	}
-	n, err := strconv.Atoi(t)
-	if err != nil || n < 0 || n > (1<<30)/mult {
-		return 0, usagef("--%s %q: want a size such as 1024, 4KiB or 1MiB", flagName, s)
+	if n > maxPayload {
+		return 0, usagef("--%s %s: must be at most %s", flagName, s, bytesize.Format(maxPayload))
 	}
-	return n * mult, nil
+	return int(n), nil
 }
 
-// parseDuration reads a positive duration such as 500ms, 10s or 2m.
+// parseDuration reads a duration such as 500ms, 10s or 2m: more than zero,
+// or zero or more with allowZero. The range message says which.
 func parseDuration(flagName, s string, allowZero bool) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, usagef("--%s %q: want a duration such as 500ms, 10s or 2m", flagName, s)
 	}
-	if d < 0 || (d == 0 && !allowZero) {
+	switch {
+	case allowZero && d < 0:
+		return 0, usagef("--%s %s: must be zero or more", flagName, s)
+	case !allowZero && d <= 0:
 		return 0, usagef("--%s %s: must be more than zero", flagName, s)
 	}
 	return d, nil
@@ -78,13 +81,34 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseRate reads a non-negative rate per second.
-func parseRate(flagName, s string) (float64, error) {
+// parseRate reads a rate per second. zeroMeans says what 0 stands for
+// ("as fast as possible"); empty, 0 is refused with why (zeroRefused).
+func parseRate(flagName, s, zeroMeans, zeroRefused string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 		return 0, usagef("--%s %q: want a rate per second such as 100 or 2500", flagName, s)
 	}
+	switch {
+	case zeroMeans != "" && v < 0:
+		return 0, usagef("--%s %s: must be 0 (%s) or more", flagName, s, zeroMeans)
+	case zeroMeans == "" && v <= 0:
+		return 0, usagef("--%s %s: must be more than zero%s", flagName, s, zeroRefused)
+	}
 	return v, nil
+}
+
+// parseConnectRate reads --connect-rate, where 0 opens connections as
+// fast as the dialers go.
+func parseConnectRate(s string) (float64, error) {
+	return parseRate("connect-rate", s, "as fast as possible", "")
+}
+
+// parseOpenLoopRate reads a single --rate: a schedule, so more than zero.
+// Closed loop is what no --rate means, and a 0 that silently meant it
+// would hide a typo or a preset's mistake; hint says what leaving --rate
+// out does instead.
+func parseOpenLoopRate(s, hint string) (float64, error) {
+	return parseRate("rate", s, "", hint)
 }
 
 // listFlag collects a repeatable flag's values.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/wsbench/wsbench/scenarios"
 )
@@ -70,6 +72,39 @@ func checkScenarioFlags(scenario string, setOnCLI map[string]bool, preset string
 		}
 	}
 	return nil
+}
+
+// checkSources binds a TCP socket to port 0 of every --source address and
+// closes it, so an address this machine does not have is refused before
+// the run, by name, rather than as every connection's dial failure later.
+// Binding sends nothing: no packet leaves, nothing is connected to.
+func checkSources(ips []net.IP) error {
+	for _, ip := range ips {
+		if err := bindOnly(ip); err != nil {
+			hint := ""
+			if errors.Is(err, syscall.EADDRNOTAVAIL) {
+				hint = " (no interface of this machine has it; on loopback any of 127.0.0.0/8 works)"
+			}
+			return usagef("--source %s: cannot bind to it: %v%s", ip, err, hint)
+		}
+	}
+	return nil
+}
+
+// bindOnly binds a TCP socket to ip:0 and closes it.
+func bindOnly(ip net.IP) error {
+	family, sa := syscall.AF_INET6, syscall.Sockaddr(nil)
+	if ip4 := ip.To4(); ip4 != nil {
+		family, sa = syscall.AF_INET, &syscall.SockaddrInet4{Addr: [4]byte(ip4)}
+	} else {
+		sa = &syscall.SockaddrInet6{Addr: [16]byte(ip.To16())}
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer syscall.Close(fd)
+	return syscall.Bind(fd, sa)
 }
 
 // checkWritable checks, before the run, that path can be written: its

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -300,6 +301,37 @@ func TestReconnectDefaultWindowOutlastsTheBackoff(t *testing.T) {
 		}
 		if plan.Params.Duration != c.want {
 			t.Errorf("%v: window %s, want %s", c.args, plan.Params.Duration, c.want)
+		}
+	}
+}
+
+// TestHelpNamesTheScenariosAFlagAppliesTo: `run -h` names, for every flag
+// that applies to some scenarios only, exactly those scenarios before its
+// first colon, so the help and the "does not apply" refusal agree.
+func TestHelpNamesTheScenariosAFlagAppliesTo(t *testing.T) {
+	_, _, help := wsbench(t, "run", "-h")
+	usage := map[string]string{}
+	var flag string
+	for _, line := range strings.Split(help, "\n") {
+		if f, ok := strings.CutPrefix(line, "  -"); ok {
+			flag, _, _ = strings.Cut(f, " ")
+			continue
+		}
+		if flag != "" {
+			usage[flag] += strings.TrimSpace(line) + " "
+		}
+	}
+	for name, applies := range scenarioFlags {
+		head, _, ok := strings.Cut(usage[name], ":")
+		if !ok {
+			t.Errorf("--%s: help %q does not begin with the scenarios it applies to", name, usage[name])
+			continue
+		}
+		for _, sc := range scenarios.Names() {
+			named := slices.Contains(strings.FieldsFunc(head, func(r rune) bool { return r == ' ' || r == ',' }), sc)
+			if named != slices.Contains(applies, sc) {
+				t.Errorf("--%s: help %q names %s: %v, but the flag applies to %v", name, head, sc, named, applies)
+			}
 		}
 	}
 }

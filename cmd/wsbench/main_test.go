@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -322,5 +323,64 @@ func TestRunCompression(t *testing.T) {
 	code, md, _ := wsbench(t, "report", file, "--format", "markdown")
 	if code != exitOK || !strings.Contains(md, "**Fairness manifest**") || !strings.Contains(md, "- coder: read_buffer_bytes") {
 		t.Errorf("markdown report lacks the manifest or the exceptions:\n%s", md)
+	}
+}
+
+// TestRangeMessagesMatchWhatIsAccepted: each flag's range message states
+// the range the flag accepts: the boundary it names is accepted, the value
+// just past it is refused with that message.
+func TestRangeMessagesMatchWhatIsAccepted(t *testing.T) {
+	cases := []struct {
+		accepted []string // run flags that must plan without error
+		refused  []string
+		want     string
+	}{
+		{[]string{"--warmup", "0s"}, []string{"--warmup", "-1s"}, "--warmup -1s: must be zero or more"},
+		{[]string{"--duration", "1ms"}, []string{"--duration", "0s"}, "--duration 0s: must be more than zero"},
+		{[]string{"--scenario", "reconnect", "--fault", "kill", "--fault-at", "0s"},
+			[]string{"--scenario", "reconnect", "--fault", "kill", "--fault-at", "-1s"}, "--fault-at -1s: must be zero or more"},
+		{[]string{"--connect-rate", "0"}, []string{"--connect-rate", "-1"}, "--connect-rate -1: must be 0 (as fast as possible) or more"},
+		{[]string{"--rate", "0.5"}, []string{"--rate", "0"}, "--rate 0: must be more than zero; for the closed loop leave --rate out"},
+		{[]string{"--scenario", "broadcast", "--rate", "1"}, []string{"--scenario", "broadcast", "--rate", "0"}, "--rate 0: must be more than zero; without --rate, broadcast runs at 100 msgs/s"},
+		{[]string{"--rate", "1:2:1", "--slo", "p99=10ms"}, []string{"--rate", "0:2:1", "--slo", "p99=10ms"}, "START, END and STEP must each be more than zero"},
+		{[]string{"--payload", "1GiB", "--conns", "1"}, []string{"--payload", "1025MiB"}, "--payload 1025MiB: must be at most 1GiB"},
+		{[]string{"--conns", "1"}, []string{"--conns", "0"}, "--conns 0: must be at least 1"},
+		{[]string{"--runs", "1"}, []string{"--runs", "0"}, "--runs 0: must be at least 1"},
+	}
+	for _, c := range cases {
+		o, err := parseRunFlags(c.accepted, io.Discard)
+		if err == nil {
+			_, _, err = o.plan()
+		}
+		if err != nil {
+			t.Errorf("%v refused: %v", c.accepted, err)
+		}
+		code, _, errOut := wsbench(t, append([]string{"run"}, c.refused...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", c.refused, code, errOut, c.want)
+		}
+	}
+}
+
+// TestServeSizesAndRanges: serve's size flags take the syntax run's do, and
+// its range messages say what is accepted. Every case here fails before
+// the server starts.
+func TestServeSizesAndRanges(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// The sizes parse: the error is the later --listen check.
+		{[]string{"--gomemlimit", "1GiB", "--read-limit", "4MiB", "--read-buffer", "8KiB", "--listen", "0.0.0.0:0"}, "--listen 0.0.0.0:0 is beyond loopback"},
+		{[]string{"--gomemlimit", "1x"}, `invalid value "1x" for flag -gomemlimit: want a size such as`},
+		{[]string{"--read-limit", "-1"}, `invalid value "-1" for flag -read-limit: want a size`},
+		{[]string{"--idle-timeout", "-1s"}, "--idle-timeout -1s: must be 0 (never) or more"},
+		{[]string{"--write-timeout", "-1s"}, "--write-timeout -1s: must be 0 (never) or more"},
+		{[]string{"--read-buffer", "0"}, "--read-buffer 0: must be at least 1"},
+	} {
+		code, _, errOut := wsbench(t, append([]string{"serve", "--server", "gorilla"}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want %q", c.args, code, errOut, c.want)
+		}
 	}
 }

@@ -139,10 +139,10 @@ func checkPresetValue(key, value string) error {
 		if strings.Contains(value, ":") {
 			_, err = parseRateSteps(value)
 		} else {
-			_, err = parseRate(key, value)
+			_, err = parseOpenLoopRate(value, "")
 		}
 	case "connect-rate":
-		_, err = parseRate(key, value)
+		_, err = parseConnectRate(value)
 	case "conns":
 		_, err = parseConns(value)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/wsbench/wsbench/profile"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/runner"
 )
@@ -19,16 +20,24 @@ type progress struct {
 	w      io.Writer
 	tty    bool
 	driver string
-	last   string // last phase announced, to print each once on non-terminals
-	drawn  bool
+	// rateLabel names the live message rate in the scenario's words
+	// ("pongs/s"); empty when the scenario's headline is not a message
+	// rate (connect counts connections), so no rate is shown live.
+	rateLabel string
+	last      string // last phase announced, to print each once on non-terminals
+	drawn     bool
 }
 
-func newProgress(w io.Writer, driver string) *progress {
+func newProgress(w io.Writer, driver, scenario string) *progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return &progress{w: w, tty: tty, driver: driver}
+	p := &progress{w: w, tty: tty, driver: driver}
+	if th := profile.Lookup(scenario).Throughput; th.Source == "messages" {
+		p.rateLabel = th.Label
+	}
+	return p
 }
 
 func (p *progress) event(e runner.Event) {
@@ -42,8 +51,8 @@ func (p *progress) event(e runner.Event) {
 	line := fmt.Sprintf("%s: %s", who, e.Phase)
 	if e.Length > 0 {
 		line += fmt.Sprintf(" %.0fs/%s", e.Elapsed.Seconds(), e.Length)
-		if e.Rate > 0 {
-			line += fmt.Sprintf("  %s msgs/s", groupDigits(uint64(e.Rate)))
+		if e.Rate > 0 && p.rateLabel != "" {
+			line += fmt.Sprintf("  %s %s", groupDigits(uint64(e.Rate)), p.rateLabel)
 		}
 	}
 	if p.tty {
@@ -66,14 +75,19 @@ func (p *progress) clear() {
 
 func (p *progress) finish() { p.clear() }
 
-// summary is the one-line outcome of a cell shown as it finishes.
+// summary is the one-line outcome of a cell shown as it finishes: the
+// headline its scenario declares (a connect storm's connections per second
+// and handshake time, not a message rate it never had).
 func summary(r *report.Record) string {
 	if r.Status == report.StatusFailed {
 		return "FAILED: " + r.Reason
 	}
+	p := report.ProfileOf(*r)
+	rate, _ := report.Headline(*r)
+	lat := report.HeadlineLatency(*r)
 	parts := []string{
-		fmt.Sprintf("%s msgs/s", groupDigits(uint64(r.ThroughputMsgsPerS+0.5))),
-		fmt.Sprintf("p50 %dµs p99 %dµs", r.Latency.P50, r.Latency.P99),
+		fmt.Sprintf("%s %s", groupDigits(uint64(rate+0.5)), p.Throughput.Label),
+		fmt.Sprintf("%sp50 %dµs p99 %dµs", p.Latency.Prefix, lat.P50, lat.P99),
 	}
 	if n := r.ErrorCount(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d errors", n))

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -136,10 +137,10 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.IntVar(&o.runs, "runs", 1, "repeat every cell this many times, interleaved across servers")
 	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
 	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
-	fs.StringVar(&o.rate, "rate", "", "messages per second across all connections on a fixed schedule: open-loop echo, or broadcast publishes (broadcast default "+defaultRate+")")
-	fs.StringVar(&o.slo, "slo", "", "capacity search objective with --rate START:END:STEP: a latency threshold such as p99<10ms, or p99=10ms (p50, p90, p99, p999, max)")
-	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat: time between a connection's pings")
-	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat: a pong later than this is missed (default: the ping interval, at most 5s)")
+	fs.StringVar(&o.rate, "rate", "", "echo, broadcast: messages per second across all connections on a fixed schedule, more than zero: open-loop echo (without --rate echo is closed loop), or broadcast publishes (broadcast default "+defaultRate+")")
+	fs.StringVar(&o.slo, "slo", "", "echo, broadcast: capacity search objective with --rate START:END:STEP: a latency threshold such as p99<10ms, or p99=10ms (p50, p90, p99, p999, max)")
+	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat and reconnect: time between a connection's pings (reconnect detects a dead server by them)")
+	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat and reconnect: a pong later than this is missed (default: the ping interval, at most 5s)")
 	fs.StringVar(&o.fault, "fault", "", "reconnect: what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)")
 	fs.StringVar(&o.faultAt, "fault-at", "2s", "reconnect: when the fault strikes, after the measured window opens")
 	fs.StringVar(&o.faultFor, "fault-for", "3s", "reconnect: how long the server stays down or frozen (restart: none; --fault-cmd: how long the command is expected to take)")
@@ -295,7 +296,7 @@ func (inv *invocation) run(ctx context.Context, plan runner.Plan, args []string,
 			res.ServerExceptions[name] = srv.Exceptions()
 		}
 	}
-	prog := newProgress(stderr, plan.Driver.Name())
+	prog := newProgress(stderr, plan.Driver.Name(), plan.Scenario.Name())
 	var saveErr error
 	records := runner.Run(ctx, plan, func(e runner.Event) {
 		prog.event(e)
@@ -435,6 +436,9 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 		if err != nil {
 			return err
 		}
+		if err := checkSources(ips); err != nil {
+			return err
+		}
 		plan.Sources = ips
 	}
 	if o.startAt != "" {
@@ -448,6 +452,15 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 		plan.StartAt = t
 	}
 	return nil
+}
+
+// rateHint says, after a refused --rate, what leaving --rate out does for
+// the scenario: the closed loop, or the scenario's default rate.
+func rateHint(sc scenarios.Scenario) string {
+	if sc.Mode(scenarios.Params{}) == "closed-loop" {
+		return "; for the closed loop leave --rate out"
+	}
+	return fmt.Sprintf("; without --rate, %s runs at %s msgs/s", sc.Name(), defaultRate)
 }
 
 // parseSources reads --source: addresses separated by commas, each an IP or
@@ -565,17 +578,19 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 	if p.Payload, err = parseSize("payload", o.payload); err != nil {
 		return plan, "", err
 	}
-	if p.ConnectRate, err = parseRate("connect-rate", o.connectRate); err != nil {
+	if p.ConnectRate, err = parseConnectRate(o.connectRate); err != nil {
 		return plan, "", err
 	}
 	rateFlag := o.rate
-	if rateFlag == "" {
-		rateFlag = "0" // closed loop
-		if o.scenario == "broadcast" {
-			rateFlag = defaultRate
-		}
+	if rateFlag == "" && o.scenario == "broadcast" {
+		rateFlag = defaultRate
 	}
-	if strings.Contains(rateFlag, ":") {
+	if rateFlag == "" {
+		// Closed loop: Rate stays 0.
+		if o.slo != "" {
+			return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
+		}
+	} else if strings.Contains(rateFlag, ":") {
 		if plan.RateSteps, err = parseRateSteps(rateFlag); err != nil {
 			return plan, "", err
 		}
@@ -590,7 +605,7 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 		if plan.Scenario.Mode(scenarios.Params{Rate: plan.RateSteps[0]}) != "open-loop" {
 			return plan, "", usagef("--rate %s: a capacity search steps the rate of an open-loop scenario (echo, broadcast), not %s", rateFlag, o.scenario)
 		}
-	} else if p.Rate, err = parseRate("rate", rateFlag); err != nil {
+	} else if p.Rate, err = parseOpenLoopRate(rateFlag, rateHint(plan.Scenario)); err != nil {
 		return plan, "", err
 	} else if o.slo != "" {
 		return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
@@ -666,10 +681,15 @@ func preflight(ctx context.Context, plan runner.Plan) error {
 		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
 	}
 	if len(plan.Sources) > 0 {
-		opts.LocalAddr = plan.Sources[0] // a source address that does not work is found here
+		opts.LocalAddr = plan.Sources[0]
 	}
 	c, err := plan.Driver.Dial(ctx, plan.Target, opts)
-	if err != nil {
+	var hs *drivers.HandshakeStatusError
+	switch {
+	case errors.As(err, &hs):
+		// The server is up and speaks HTTP; it just does not upgrade here.
+		return usagef("target %s answered HTTP %d (want 101 Switching Protocols): a web server, but no WebSocket endpoint at this URL", plan.Target, hs.Status)
+	case err != nil:
 		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
 	}
 	_, _ = c.Close(time.Second)
@@ -802,8 +822,11 @@ func parseRateSteps(s string) ([]float64, error) {
 	var v [3]float64
 	for i, part := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
-		if err != nil || f <= 0 {
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return nil, bad
+		}
+		if f <= 0 {
+			return nil, usagef("--rate %q: START, END and STEP must each be more than zero", s)
 		}
 		v[i] = f
 	}

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/servers"
 )
@@ -265,6 +267,56 @@ func TestSourcesSpreadTheConnections(t *testing.T) {
 	// 9 connections round-robin, and the reachability check from the first.
 	if len(from) != 3 || from["127.0.0.2"] != 4 || from["127.0.0.3"] != 3 || from["127.0.0.4"] != 3 {
 		t.Fatalf("connections from %v, want 3 from each of 127.0.0.2-4 (and the check from .2)", from)
+	}
+}
+
+// TestPlainHTTPTargetNamesItsStatus: a target that answers HTTP without
+// upgrading is reported by the status it answered, with every driver, not
+// as unreachable.
+func TestPlainHTTPTargetNamesItsStatus(t *testing.T) {
+	for _, status := range []int{http.StatusNotFound, http.StatusOK} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			fmt.Fprintln(w, "<html>a web page</html>")
+		}))
+		t.Cleanup(srv.Close)
+		for _, d := range drivers.Names() {
+			code, out, errOut := wsbench(t, "run", "--target", "ws"+strings.TrimPrefix(srv.URL, "http")+"/echo", "--driver", d,
+				"--conns", "1", "--duration", "300ms", "--warmup", "0s", "--out", filepath.Join(t.TempDir(), "r.json"))
+			want := fmt.Sprintf("answered HTTP %d (want 101 Switching Protocols)", status)
+			if code != exitUsage || out != "" || !strings.Contains(errOut, want) || strings.Contains(errOut, "unreachable") {
+				t.Errorf("%d via %s: exit %d, stderr %q; want a usage error saying %q", status, d, code, errOut, want)
+			}
+		}
+	}
+}
+
+// TestSourceCheckedBeforeTheRun: a --source address this machine does not
+// have is refused by name before any connection is tried; loopback ones
+// pass. 192.0.2.1 (TEST-NET-1) is on no interface here, and binding to it
+// sends nothing.
+func TestSourceCheckedBeforeTheRun(t *testing.T) {
+	if err := checkSources([]net.IP{net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.9"), net.ParseIP("127.0.0.1")}); err != nil {
+		t.Fatalf("loopback sources refused: %v", err)
+	}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errOut := wsbench(t, "run", "--target", "ws"+strings.TrimPrefix(srv.URL, "http")+"/echo",
+		"--source", "127.0.0.2,192.0.2.1", "--duration", "300ms", "--warmup", "0s", "--out", filepath.Join(t.TempDir(), "r.json"))
+	if code != exitUsage || out != "" {
+		t.Fatalf("exit %d, stdout %q; want a usage error", code, out)
+	}
+	for _, want := range []string{"--source 192.0.2.1", "cannot assign requested address"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q does not say %q", errOut, want)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the target saw %d requests; the check must come before any dial", n)
 	}
 }
 
