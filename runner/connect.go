@@ -125,10 +125,10 @@ func closeAll(clients []*scenarios.Client, parallel int, timeout time.Duration) 
 			defer wg.Done()
 			for c := range work {
 				ok := false
-				if !c.Broken.Load() {
-					ok, _ = c.Conn.Close(timeout)
+				if conn, broken := c.Current(); !broken {
+					ok, _ = conn.Close(timeout)
 				} else {
-					_ = c.Conn.Abort()
+					_ = conn.Abort()
 				}
 				mu.Lock()
 				if ok {

@@ -92,6 +92,15 @@ func (c *Client) Replace(conn drivers.Conn, broken bool) {
 	c.Broken.Store(broken)
 }
 
+// Current is the connection and whether it is broken, read under the
+// hand-back lock: the runner's close phase may meet a reconnecting
+// scenario that outlived its drain.
+func (c *Client) Current() (conn drivers.Conn, broken bool) {
+	c.handMu.Lock()
+	defer c.handMu.Unlock()
+	return c.Conn, c.Broken.Load()
+}
+
 // Abort drops the connection at once, without a close handshake, and
 // marks it broken. Safe from any goroutine, a hand-back under way
 // included.
