@@ -58,7 +58,7 @@ func (g *ClientGuard) Judge(lat Latency) {
 // reason says, with its figures, why one rule holds.
 func (g ClientGuard) reason(rule BoundRule, lat Latency) string {
 	if rule == RuleSaturated {
-		return fmt.Sprintf("load generator CPU at %.0f%% of its %d CPUs (saturated: %.0f%% or more)", 100*g.CPUUtil, g.CPUs, 100*ClientSaturatedCPU)
+		return fmt.Sprintf("load generator CPU at %.0f%% of its %s (saturated: %.0f%% or more)", 100*g.CPUUtil, cpuCount(g.CPUs), 100*ClientSaturatedCPU)
 	}
 	return fmt.Sprintf("load generator scheduling delay p99 %s is at least half the latency p99 %s (its CPU at %.0f%% of %d: not saturated)",
 		fmtUs(g.SchedDelay.P99), fmtUs(lat.P99), 100*g.CPUUtil, g.CPUs)
@@ -233,8 +233,8 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 	}
 	if len(sat) > 0 {
 		util := rangeOf(sat, func(r Record) float64 { return 100 * r.Client.CPUUtil }, func(v float64) string { return fmt.Sprintf("%.0f", v) })
-		s := fmt.Sprintf("CPU saturation (%s): the generator used %s%% of its %d CPUs (the rule: %.0f%% or more)",
-			countRows(len(sat), multiRun), util, sat[0].Client.CPUs, 100*ClientSaturatedCPU)
+		s := fmt.Sprintf("CPU saturation (%s): the generator used %s%% of its %s (the rule: %.0f%% or more)",
+			countRows(len(sat), multiRun), util, cpuCount(sat[0].Client.CPUs), 100*ClientSaturatedCPU)
 		switch first.Mode {
 		case "closed-loop":
 			s += fmt.Sprintf(", so %s is its ceiling, not the server's", p.Throughput.Label)
@@ -289,7 +289,7 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 	if pinning == nil {
 		fixes = append(fixes, "--pin (separate CPUs for the servers and the generator)")
 	} else {
-		fixes = append(fixes, fmt.Sprintf("more CPUs for the generator (it was pinned to CPUs %s: --client-cpus)", pinning.ClientCPUs))
+		fixes = append(fixes, fmt.Sprintf("more CPUs for the generator (it was pinned to %s %s: --client-cpus)", map[bool]string{false: "CPU", true: "CPUs"}[strings.ContainsAny(pinning.ClientCPUs, ",-")], pinning.ClientCPUs))
 	}
 	switch first.Mode {
 	case "closed-loop":
@@ -335,4 +335,15 @@ func rangeOf(rs []Record, get func(Record) float64, format func(float64) string)
 		return format(lo)
 	}
 	return format(lo) + "–" + format(hi)
+}
+
+// cpuCount is "1 CPU" or "N CPUs".
+func cpuCount(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "CPU", "CPUs")) }
+
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

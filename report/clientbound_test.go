@@ -105,7 +105,7 @@ func TestClientBoundSaysWhichRuleFired(t *testing.T) {
 func TestClientBoundAdviceFitsTheScenarioAndTheRun(t *testing.T) {
 	r := boundRecord(t, "nbio", 1, 0.95, 50)
 	f := footer(t, &Result{Pinning: &Pinning{ServerCPUs: "0", ClientCPUs: "1"}, Records: []Record{r}})
-	if strings.Contains(f, "--pin") || !strings.Contains(f, "it was pinned to CPUs 1: --client-cpus") {
+	if strings.Contains(f, "--pin") || !strings.Contains(f, "it was pinned to CPU 1: --client-cpus") {
 		t.Errorf("advice to a pinned run:\n%s", f)
 	}
 
