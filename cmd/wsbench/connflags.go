@@ -34,10 +34,10 @@ type connOptions struct {
 // package would quote a refused value in its error, and a value may be a
 // secret; apply checks them, naming headers by name only.
 func (c *connOptions) register(fs *flag.FlagSet) {
-	fs.Var(&c.headers, "header", "add this header to every upgrade request, 'Name: value' (repeatable); $VAR or ${VAR} in the value is read from the environment ($$ for a $); values never reach a file or the output")
-	fs.Var(&c.headerFiles, "header-file", "add the headers in this file, one 'Name: value' a line, # comments and blank lines skipped (repeatable); keeps tokens out of shell history")
-	fs.Var(&c.subprotocols, "subprotocol", "offer this WebSocket subprotocol (repeatable, in order of preference); a server that chooses none of them, or another, fails the connection")
-	fs.StringVar(&c.origin, "origin", "", "send this Origin header, as a browser would (e.g. https://app.example.com)")
+	fs.Var(&c.headers, "header", "add the header `'Name: value'` to every upgrade request (repeatable); $VAR or ${VAR} in the value is read from the environment ($$ for a $); values never reach a file or the output")
+	fs.Var(&c.headerFiles, "header-file", "add the headers in `FILE`, one 'Name: value' a line, # comments and blank lines skipped (repeatable); keeps tokens out of shell history")
+	fs.Var(&c.subprotocols, "subprotocol", "offer the WebSocket subprotocol `NAME` (repeatable, in order of preference); a server that chooses none of them, or another, fails the connection")
+	fs.StringVar(&c.origin, "origin", "", "send `URL` as the Origin header, as a browser would (e.g. https://app.example.com)")
 }
 
 // apply reads the connection flags into the plan and checks, before any
