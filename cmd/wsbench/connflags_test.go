@@ -86,6 +86,7 @@ func TestSecretsNeverReachAFile(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "HTTP 401 Unauthorized") || !strings.Contains(errOut, "--header") {
 		t.Fatalf("without a token: exit %d, want %d naming HTTP 401 and --header\nstdout:\n%s\nstderr:\n%s", code, exitUsage, out, errOut)
 	}
+	t.Logf("without credentials: exit %d: %s", code, strings.TrimSpace(errOut))
 	// With the credentials but not the subprotocol: the service's 400.
 	creds := []string{"--header", "Authorization: Bearer $WSBENCH_TEST_TOKEN", "--header", "X-Api-Key: " + testAPIKey,
 		"--header-file", headerFile, "--origin", "https://app.example.internal"}
@@ -135,6 +136,7 @@ func TestSecretsNeverReachAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs := map[string]string{"stdout": out, "stderr": errOut, "result file": string(fileData), "HTML report": string(htmlData)}
+	t.Logf("with credentials: exit %d; record: request %+v, %d messages; command %q", code, *r.Request, r.Messages, res.Command)
 	for name, text := range outputs {
 		if text == "" {
 			t.Errorf("%s is empty: nothing was checked", name)
@@ -144,6 +146,8 @@ func TestSecretsNeverReachAFile(t *testing.T) {
 				t.Errorf("%s holds the secret %s", name, secret)
 			}
 		}
+		t.Logf("grep %s (%d bytes) for the 3 secrets: %d hits", name, len(text),
+			strings.Count(text, testToken)+strings.Count(text, testAPIKey)+strings.Count(text, testCookie))
 	}
 }
 
@@ -195,5 +199,23 @@ func TestRedactArgs(t *testing.T) {
 	}
 	if in[3] != "Authorization: Bearer abc" {
 		t.Errorf("redactArgs changed its input: %q", in)
+	}
+}
+
+// TestPreflightSubprotocolRefusal: a target that upgrades but chooses none
+// of the subprotocols offered is refused before the first cell, saying so.
+func TestPreflightSubprotocolRefusal(t *testing.T) {
+	up := websocket.Upgrader{} // chooses no subprotocol
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := up.Upgrade(w, r, nil); err == nil {
+			c.Close()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	code, _, errOut := wsbench(t, "run", "--target", url, "--subprotocol", "chat.v2", "--conns", "1", "--warmup", "0s", "--duration", "1s",
+		"--out", filepath.Join(t.TempDir(), "r.json"))
+	if code != exitUsage || !strings.Contains(errOut, "upgraded, but server chose no subprotocol (offered chat.v2)") {
+		t.Errorf("exit %d, stderr %q: want exit %d naming the subprotocol refusal", code, errOut, exitUsage)
 	}
 }
