@@ -52,8 +52,12 @@ func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn
 	if opts.Compression {
 		mode = websocket.CompressionNoContextTakeover
 	}
+	header, host := requestHeader(opts.Header)
 	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      &http.Client{Transport: tr},
+		HTTPHeader:      header,
+		Host:            host,
+		Subprotocols:    opts.Subprotocols,
 		CompressionMode: mode,
 		// Every message compressed, whatever its size, as every driver
 		// does (coder's default skips messages under 512 bytes). coder
@@ -64,6 +68,16 @@ func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, fmt.Errorf("coder: dial %s: %w", url, &HandshakeStatusError{Status: resp.StatusCode})
 		}
+		if resp != nil && checkSubprotocol(opts.Subprotocols, resp.Header.Get("Sec-WebSocket-Protocol")) != nil {
+			// coder's own refusal of a subprotocol not offered, after it
+			// waited up to 3 s for a body to quote.
+			return nil, fmt.Errorf("coder: dial %s: %w", url, checkSubprotocol(opts.Subprotocols, resp.Header.Get("Sec-WebSocket-Protocol")))
+		}
+		return nil, fmt.Errorf("coder: dial %s: %w", url, err)
+	}
+	// coder refuses a subprotocol it did not offer, not the lack of one.
+	if err := checkSubprotocol(opts.Subprotocols, c.Subprotocol()); err != nil {
+		_ = c.CloseNow()
 		return nil, fmt.Errorf("coder: dial %s: %w", url, err)
 	}
 	if opts.ReadLimit > 0 {
@@ -109,6 +123,8 @@ type coderConn struct {
 }
 
 func (cc *coderConn) Compressed() bool { return cc.compressed }
+
+func (cc *coderConn) Subprotocol() string { return cc.c.Subprotocol() }
 
 func (cc *coderConn) WriteMessage(t MessageType, p []byte) error {
 	// Write, not Writer plus io.Copy: the latter ends every message with an

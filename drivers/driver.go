@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	neturl "net/url"
 	"os"
 	"strings"
@@ -64,6 +65,14 @@ type DialOptions struct {
 	// (127.0.0.2, say): connections spread over several source addresses
 	// get past the ~28,000 ephemeral ports one address has per server.
 	LocalAddr net.IP
+	// Header is added to every upgrade request (Authorization, Cookie,
+	// Origin, Host…); CheckRequest says up front whether the driver can
+	// send it. Its values may be secrets: nothing here prints them.
+	Header http.Header
+	// Subprotocols are offered in Sec-WebSocket-Protocol, in order. When
+	// set, a server that chooses none of them, or another, fails the dial
+	// with a *SubprotocolError.
+	Subprotocols []string
 }
 
 // netDialer is the TCP dialer every driver opens connections with.
@@ -109,6 +118,9 @@ type Conn interface {
 	// from the server's handshake response (its Sec-WebSocket-Extensions
 	// header), not as offered.
 	Compressed() bool
+	// Subprotocol is the subprotocol the server chose in its handshake
+	// response ("" when none was offered).
+	Subprotocol() string
 	// Abort closes the TCP connection at once, without a close handshake. It
 	// is safe to call concurrently with a blocked ReadMessage or
 	// WriteMessage, which then return an error.
@@ -227,9 +239,12 @@ func DialErrorClass(err error) string {
 	var certInvalid x509.CertificateInvalidError
 	var recordHdr tls.RecordHeaderError
 	var netErr net.Error
+	var sp *SubprotocolError
 	switch {
 	case errors.As(err, &hs):
 		return "dial_handshake_status"
+	case errors.As(err, &sp):
+		return "dial_subprotocol"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "dial_refused"
 	case errors.As(err, &cert), errors.As(err, &unknownAuth), errors.As(err, &hostname),

@@ -30,8 +30,10 @@ func (fasthttpDriver) Dial(ctx context.Context, url string, opts DialOptions) (C
 		WriteBufferSize:  opts.WriteBufferSize,
 		// The fork offers permessage-deflate with no context takeover only.
 		EnableCompression: opts.Compression,
+		Subprotocols:      opts.Subprotocols,
 	}
-	c, resp, err := d.DialContext(ctx, url, nil)
+	// The library takes a Host entry of the header as the request's Host.
+	c, resp, err := d.DialContext(ctx, url, opts.Header.Clone())
 	return dialGorillaStyle(&fasthttpLib, url, opts, c, resp, err, websocket.ErrBadHandshake)
 }
 

@@ -47,6 +47,12 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 		ReadBufferSize:  opts.ReadBufferSize,
 		WriteBufferSize: opts.WriteBufferSize,
 		NetDial:         opts.netDialer().DialContext,
+		Protocols:       opts.Subprotocols,
+	}
+	header, host := requestHeader(opts.Header)
+	d.Host = host
+	if len(header) > 0 {
+		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
 	if opts.Compression {
 		d.Extensions = []httphead.Option{wsflate.Parameters{
@@ -73,6 +79,13 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 				return nil, fmt.Errorf("gobwas: dial %s: %w", url, &HandshakeStatusError{Status: status})
 			}
 		}
+		if errors.Is(err, ws.ErrHandshakeBadSubProtocol) {
+			return nil, fmt.Errorf("gobwas: dial %s: %w", url, &SubprotocolError{Offered: opts.Subprotocols, Other: true})
+		}
+		return nil, fmt.Errorf("gobwas: dial %s: %w", url, err)
+	}
+	if err := checkSubprotocol(opts.Subprotocols, hs.Protocol); err != nil {
+		_ = nc.Close()
 		return nil, fmt.Errorf("gobwas: dial %s: %w", url, err)
 	}
 	if br == nil {
@@ -91,9 +104,10 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 	// it must fit any control frame in a single write.
 	wsize := max(cmp.Or(opts.WriteBufferSize, gobwasDefaultBuffer), ws.MaxHeaderSize+ws.MaxControlFramePayloadSize)
 	g := &gobwasConn{
-		nc:    nc,
-		wbuf:  make([]byte, wsize),
-		level: opts.CompressionLevel,
+		nc:          nc,
+		wbuf:        make([]byte, wsize),
+		level:       opts.CompressionLevel,
+		subprotocol: hs.Protocol,
 	}
 	// Dial has checked that the server accepted only what was offered.
 	for _, ext := range hs.Extensions {
@@ -151,9 +165,13 @@ type gobwasConn struct {
 	zout       []byte // guarded by wmu
 	zin        []byte // read side
 	msg        wsflate.MessageState
+
+	subprotocol string // chosen by the server
 }
 
 func (g *gobwasConn) Compressed() bool { return g.compressed }
+
+func (g *gobwasConn) Subprotocol() string { return g.subprotocol }
 
 // headerWriter collects the frame header ws.WriteHeaderBuffer produces into
 // the front of the write buffer, so header and payload leave in one write.

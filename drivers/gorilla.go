@@ -26,8 +26,10 @@ func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Co
 		WriteBufferSize:  opts.WriteBufferSize,
 		// gorilla offers permessage-deflate with no context takeover only.
 		EnableCompression: opts.Compression,
+		Subprotocols:      opts.Subprotocols,
 	}
-	c, resp, err := d.DialContext(ctx, url, nil)
+	// The library takes a Host entry of the header as the request's Host.
+	c, resp, err := d.DialContext(ctx, url, opts.Header.Clone())
 	return dialGorillaStyle(&gorillaLib, url, opts, c, resp, err, websocket.ErrBadHandshake)
 }
 

@@ -30,6 +30,7 @@ type gorillaDialed interface {
 	SetReadLimit(limit int64)
 	SetCompressionLevel(level int) error
 	SetPongHandler(h func(appData string) error)
+	Subprotocol() string
 }
 
 // dialGorillaStyle finishes a gorilla-style dial: it names a refused
@@ -43,6 +44,11 @@ func dialGorillaStyle[C gorillaDialed](lib *gorillaStyleLib, url string, opts Di
 		}
 		return nil, fmt.Errorf("%s: dial %s: %w", lib.name, url, dialErr)
 	}
+	// The library takes whatever Sec-WebSocket-Protocol the server answers.
+	if err := checkSubprotocol(opts.Subprotocols, c.Subprotocol()); err != nil {
+		_ = c.NetConn().Close()
+		return nil, fmt.Errorf("%s: dial %s: %w", lib.name, url, err)
+	}
 	// gorilla and its fork treat 0 as "no limit", which is also what
 	// ReadLimit <= 0 means for every driver.
 	c.SetReadLimit(max(opts.ReadLimit, 0))
@@ -53,7 +59,9 @@ func dialGorillaStyle[C gorillaDialed](lib *gorillaStyleLib, url string, opts Di
 			return nil, fmt.Errorf("%s: dial %s: %w", lib.name, url, err)
 		}
 	}
-	return newGorillaStyleConn(c, lib, compressed, c.SetPongHandler), nil
+	g := newGorillaStyleConn(c, lib, compressed, c.SetPongHandler)
+	g.subprotocol = c.Subprotocol()
+	return g, nil
 }
 
 // gorillaStyleLib is what a gorilla-style library names differently.
@@ -80,6 +88,8 @@ type gorillaStyleConn struct {
 	rs         readSide
 	ping       pinger
 	compressed bool
+	// subprotocol is the one the server chose.
+	subprotocol string
 }
 
 // newGorillaStyleConn wraps a dialled connection; setPongHandler is the
@@ -95,6 +105,8 @@ func newGorillaStyleConn(c gorillaAPI, lib *gorillaStyleLib, compressed bool, se
 }
 
 func (g *gorillaStyleConn) Compressed() bool { return g.compressed }
+
+func (g *gorillaStyleConn) Subprotocol() string { return g.subprotocol }
 
 func (g *gorillaStyleConn) onPong(appData string) error {
 	g.ping.gotPongString(appData)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,8 +80,18 @@ func (gwsDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, 
 	// gws bounds the upgrade with its own HandshakeTimeout only; ctx must
 	// also cut it short, as for every driver.
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	// gws offers subprotocols from the request header and takes a Host
+	// entry as the request's Host.
+	header := opts.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	if len(opts.Subprotocols) > 0 {
+		header.Set("Sec-WebSocket-Protocol", strings.Join(opts.Subprotocols, ", "))
+	}
 	socket, resp, err := gws.NewClientFromConn(g, &gws.ClientOption{
 		Addr:               url,
+		RequestHeader:      header,
 		ReadBufferSize:     opts.ReadBufferSize,
 		ReadMaxPayloadSize: limit,
 		// gws fails (and closes) the connection on a write over this
@@ -104,12 +116,22 @@ func (gwsDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, 
 	case err != nil && resp != nil && resp.StatusCode != 101:
 		// NewClientFromConn has closed the conn.
 		return nil, fmt.Errorf("gws: dial %s: %w", url, &HandshakeStatusError{Status: resp.StatusCode})
+	case errors.Is(err, gws.ErrSubprotocolNegotiation) && resp != nil:
+		raw.Close()
+		if serr := checkSubprotocol(opts.Subprotocols, resp.Header.Get("Sec-WebSocket-Protocol")); serr != nil {
+			err = serr
+		}
+		return nil, fmt.Errorf("gws: dial %s: %w", url, err)
 	case ctxEnded:
 		// Its deadline cut the upgrade, or sits on the conn: report ctx's
 		// error rather than the i/o timeout it caused.
 		raw.Close()
 		return nil, fmt.Errorf("gws: dial %s: %w", url, ctx.Err())
 	case err != nil:
+		return nil, fmt.Errorf("gws: dial %s: %w", url, err)
+	}
+	if err := checkSubprotocol(opts.Subprotocols, socket.SubProtocol()); err != nil {
+		raw.Close()
 		return nil, fmt.Errorf("gws: dial %s: %w", url, err)
 	}
 	g.socket = socket
@@ -174,6 +196,8 @@ type gwsConn struct {
 }
 
 func (g *gwsConn) Compressed() bool { return g.compressed }
+
+func (g *gwsConn) Subprotocol() string { return g.socket.SubProtocol() }
 
 func (g *gwsConn) WriteMessage(t MessageType, p []byte) error {
 	if g.closing.Load() {

@@ -291,13 +291,14 @@ func nbioDial(ctx context.Context, url string, opts DialOptions) (*nbioConn, err
 	ws := websocket.NewClientConn(nbioOptionsFor(engine, opts), conn, resp.Header.Get("Sec-WebSocket-Protocol"), compressed, false)
 	ws.Execute = nbioInline
 	c := &nbioConn{
-		ws:         ws,
-		nbc:        nbc,
-		under:      conn,
-		alloc:      engine.BodyAllocator,
-		compressed: compressed,
-		wake:       make(chan struct{}, 1),
-		gone:       make(chan struct{}),
+		ws:          ws,
+		nbc:         nbc,
+		under:       conn,
+		alloc:       engine.BodyAllocator,
+		compressed:  compressed,
+		subprotocol: resp.Header.Get("Sec-WebSocket-Protocol"),
+		wake:        make(chan struct{}, 1),
+		gone:        make(chan struct{}),
 	}
 	c.ping.init()
 	if tc == nil {
@@ -332,10 +333,22 @@ func nbioUpgrade(ctx context.Context, hs net.Conn, u *url.URL, opts DialOptions)
 	}
 	key := base64.StdEncoding.EncodeToString(nonce[:])
 	path := u.RequestURI()
+	header, host := requestHeader(opts.Header)
+	if host == "" {
+		host = u.Host
+	}
 	var req strings.Builder
-	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + u.Host +
+	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
 		"\r\nSec-WebSocket-Version: 13\r\n")
+	if len(opts.Subprotocols) > 0 {
+		req.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
+	}
+	// CheckRequest has refused names and values that would break the
+	// request's framing.
+	if err := header.Write(&req); err != nil {
+		return nil, nil, false, err
+	}
 	if opts.Compression {
 		req.WriteString("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n")
 	}
@@ -355,6 +368,9 @@ func nbioUpgrade(ctx context.Context, hs net.Conn, u *url.URL, opts DialOptions)
 	if !nbioHeaderHas(resp.Header, "Upgrade", "websocket") || !nbioHeaderHas(resp.Header, "Connection", "upgrade") ||
 		resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
 		return nil, nil, false, errors.New("bad handshake response")
+	}
+	if err := checkSubprotocol(opts.Subprotocols, resp.Header.Get("Sec-WebSocket-Protocol")); err != nil {
+		return nil, nil, false, err
 	}
 	exts := resp.Header.Values("Sec-WebSocket-Extensions")
 	compressed = DeflateAccepted(exts)
@@ -437,6 +453,8 @@ type nbioConn struct {
 	under      net.Conn // the conn ws was made with, for nbhttp (UnderlayerConn)
 	alloc      interface{ Free(*[]byte) }
 	compressed bool
+	// subprotocol is the one the server chose.
+	subprotocol string
 
 	// Read side. The poller appends to the inbox (deliver) and ends it
 	// (end); ReadMessage takes from it. wake has capacity 1: a token means
@@ -652,6 +670,8 @@ func (c *nbioConn) answerPing(data string) {
 }
 
 func (c *nbioConn) Compressed() bool { return c.compressed }
+
+func (c *nbioConn) Subprotocol() string { return c.subprotocol }
 
 // errNbioCloseSent is returned by writes after our close frame went out.
 var errNbioCloseSent = errors.New("close frame already sent")

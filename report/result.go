@@ -194,6 +194,9 @@ type Record struct {
 	// Compression is set when permessage-deflate was offered: whether the
 	// handshakes accepted it.
 	Compression *Compression `json:"compression,omitempty"`
+	// Request is set when the upgrade requests carried the user's headers
+	// or offered subprotocols (--header, --origin, --subprotocol).
+	Request *Request `json:"request,omitempty"`
 	// Handshake is TCP connect + (TLS) + HTTP upgrade time per connection.
 	// With --connect-rate it runs from when the connection was due on the
 	// rate's schedule, so a server (or dialer pool) that falls behind shows
@@ -486,6 +489,19 @@ type ServerStats struct {
 	GOMAXPROCS int   `json:"gomaxprocs"`
 	GOGC       int   `json:"gogc"`
 	GOMEMLIMIT int64 `json:"gomemlimit_bytes"`
+}
+
+// Request is what a cell's upgrade requests carried beyond the handshake
+// itself. Header values are secrets (tokens, cookies): only the names are
+// kept, so a result file can be shared.
+type Request struct {
+	// Headers are the names of the headers sent, canonical and sorted.
+	Headers []string `json:"headers,omitempty"`
+	// Subprotocols are those offered, in order of preference.
+	Subprotocols []string `json:"subprotocols_offered,omitempty"`
+	// Subprotocol is the one the server chose, as the connections that
+	// opened saw it (several, comma-separated, if they differed).
+	Subprotocol string `json:"subprotocol,omitempty"`
 }
 
 // Compression is what a cell run with --compression negotiated.

@@ -3,6 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
@@ -124,6 +127,7 @@ func (c *cellRun) connect() error {
 		TLSConfig: c.plan.TLS, HandshakeTimeout: c.settings.HandshakeTimeout, ReadLimit: c.settings.ReadLimit,
 		ReadBufferSize: c.settings.ReadBufferSize, WriteBufferSize: c.settings.WriteBufferSize,
 		Compression: c.p.Compression, CompressionLevel: c.settings.CompressionLevel,
+		Header: c.plan.Header, Subprotocols: c.plan.Subprotocols,
 	}
 	c.opts = opts
 	parallel := c.plan.ConnectParallel
@@ -170,6 +174,7 @@ func (c *cellRun) connected() {
 			}
 		}
 	}
+	c.rec.Request = requestRecord(c.plan.Header, c.plan.Subprotocols, c.clients)
 	if c.srv == nil {
 		c.probeRemote()
 		return
@@ -244,4 +249,27 @@ func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report
 		report.ApplyVerdict(&rec)
 	}
 	return rec
+}
+
+// requestRecord says what the upgrade requests carried: header names (never
+// values: they may be secrets), the subprotocols offered and the one the
+// open connections got. nil when nothing was added to the handshake.
+func requestRecord(h http.Header, offered []string, clients []*scenarios.Client) *report.Request {
+	if len(h) == 0 && len(offered) == 0 {
+		return nil
+	}
+	r := &report.Request{Subprotocols: offered}
+	for name := range h {
+		r.Headers = append(r.Headers, http.CanonicalHeaderKey(name))
+	}
+	slices.Sort(r.Headers)
+	var chosen []string
+	for _, cl := range clients {
+		if p := cl.Conn.Subprotocol(); p != "" && !slices.Contains(chosen, p) {
+			chosen = append(chosen, p)
+		}
+	}
+	slices.Sort(chosen)
+	r.Subprotocol = strings.Join(chosen, ",")
+	return r
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ type Plan struct {
 	Settings servers.Settings
 	// TLS configures wss:// targets; nil verifies certificates as usual.
 	TLS *tls.Config
+	// Header is added to every upgrade request and Subprotocols offered in
+	// it (drivers.DialOptions). Header values may be secrets: records keep
+	// the names only.
+	Header       http.Header
+	Subprotocols []string
 	// Serve starts `wsbench serve`; nil means SelfServe.
 	Serve ServeCommand
 	// RateSteps, with SLO, makes the run a capacity search: every server

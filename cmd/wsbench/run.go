@@ -157,6 +157,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin reference servers to these CPUs, e.g. 0 or 0-1 (implies --pin)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
+	o.conn.register(fs)
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")
 	fs.Var(&o.thresholds, "threshold", "fail (exit 99) unless every matching record meets this, e.g. 'p99<5ms', 'echo/gorilla:errors==0' (repeatable)")
 	fs.StringVar(&o.out, "out", "", "result file (default results/YYYYMMDD-HHMMSS-SCENARIO.json)")
@@ -283,7 +284,7 @@ func (inv *invocation) run(ctx context.Context, plan runner.Plan, args []string,
 	res := &report.Result{
 		Schema:      report.Schema,
 		CreatedAt:   time.Now().UTC(),
-		Command:     append([]string{"wsbench", "run"}, args...),
+		Command:     append([]string{"wsbench", "run"}, redactArgs(args)...),
 		Environment: runner.Environment(modules()),
 		Pinning:     inv.pinning,
 	}
@@ -400,6 +401,7 @@ type runOptions struct {
 	allowInsufficient          bool
 	// wide shows every column of the terminal table.
 	wide bool
+	conn connOptions // headers, subprotocols, origin (connflags.go)
 }
 
 // shardParams reads --shard, --shards and --start-at.
@@ -629,6 +631,9 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 	if err := checkOpenFiles(counts, plan.Shard, o.target != ""); err != nil {
 		return plan, "", err
 	}
+	if err := o.conn.apply(&plan, o.target != ""); err != nil {
+		return plan, "", err
+	}
 	plan.Params, plan.Runs = p, o.runs
 	if err := plan.Validate(); err != nil {
 		return plan, "", usagef("%v", err)
@@ -679,17 +684,17 @@ func preflight(ctx context.Context, plan runner.Plan) error {
 	opts := drivers.DialOptions{
 		TLSConfig: plan.TLS, HandshakeTimeout: s.HandshakeTimeout, ReadLimit: plan.Settings.ReadLimit,
 		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
+		Header: plan.Header, Subprotocols: plan.Subprotocols,
 	}
 	if len(plan.Sources) > 0 {
 		opts.LocalAddr = plan.Sources[0]
 	}
 	c, err := plan.Driver.Dial(ctx, plan.Target, opts)
-	var hs *drivers.HandshakeStatusError
-	switch {
-	case errors.As(err, &hs):
-		// The server is up and speaks HTTP; it just does not upgrade here.
-		return usagef("target %s answered HTTP %d (want 101 Switching Protocols): a web server, but no WebSocket endpoint at this URL", plan.Target, hs.Status)
-	case err != nil:
+	if refusal := requestRefusal(plan, err); refusal != nil {
+		// The server is up and speaks HTTP; it does not upgrade this request.
+		return refusal
+	}
+	if err != nil {
 		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
 	}
 	_, _ = c.Close(time.Second)
