@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -20,59 +19,6 @@ import (
 // The checks `wsbench run` makes before any connection opens: flags that
 // do not apply to the scenario, output files that cannot be written, and
 // a run that needs more memory than the machine has.
-
-// scenarioFlags names the run flags that apply to some scenarios only.
-var scenarioFlags = map[string][]string{
-	"publishers":        {"broadcast"},
-	"rate":              {"echo", "broadcast"},
-	"slo":               {"echo", "broadcast"},
-	"ping-interval":     {"heartbeat", "reconnect"},
-	"pong-timeout":      {"heartbeat", "reconnect"},
-	"fault":             {"reconnect"},
-	"fault-at":          {"reconnect"},
-	"fault-for":         {"reconnect"},
-	"fault-cmd":         {"reconnect"},
-	"fault-cmd-timeout": {"reconnect"},
-	"backoff":           {"reconnect"},
-	"backoff-base":      {"reconnect"},
-	"backoff-cap":       {"reconnect"},
-}
-
-// checkScenarioFlags refuses a flag given on the command line that the
-// scenario does not use, and warns about (and drops) one a preset file set,
-// naming the file and line: a preset's other keys may still be meant for
-// the scenario it names, which the command line may have changed. When the
-// preset chose the scenario, a command-line flag that does not apply is
-// warned about and dropped too: one command line may serve several presets.
-func checkScenarioFlags(scenario string, setOnCLI map[string]bool, preset string, fromPreset map[string]presetSetting,
-	reset func(name string), stderr io.Writer) error {
-	names := make([]string, 0, len(scenarioFlags))
-	for name := range scenarioFlags {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		applies := scenarioFlags[name]
-		if slices.Contains(applies, scenario) {
-			continue
-		}
-		if setOnCLI[name] && preset != "" && !setOnCLI["scenario"] {
-			fmt.Fprintf(stderr, "wsbench run: warning: --%s does not apply to the %s scenario of %s (only to %s); ignored\n",
-				name, scenario, preset, strings.Join(applies, ", "))
-			reset(name)
-			continue
-		}
-		if setOnCLI[name] {
-			return usagef("--%s does not apply to the %s scenario (only to %s)", name, scenario, strings.Join(applies, ", "))
-		}
-		if ps, ok := fromPreset[name]; ok {
-			fmt.Fprintf(stderr, "wsbench run: warning: %s:%d: %s does not apply to the %s scenario (only to %s); ignored\n",
-				preset, ps.line, ps.key, scenario, strings.Join(applies, ", "))
-			reset(name)
-		}
-	}
-	return nil
-}
 
 // checkSources binds a TCP socket to port 0 of every --source address and
 // closes it, so an address this machine does not have is refused before

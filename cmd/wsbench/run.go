@@ -38,18 +38,6 @@ const (
 	defaultDuration = 5 * time.Second
 	defaultWarmup   = 2 * time.Second
 	defaultPayload  = "1024"
-	// Broadcast defaults: a small chat room.
-	defaultPublishers = 10
-	defaultRate       = "100"
-	// reconnectDuration is the reconnect scenario's shortest default
-	// window; reconnectSettle is what the default window leaves after the
-	// fault, the outage and the backoff's longest wait, so a client that
-	// had just failed a dial as the server came back still has its turn
-	// (faultParams). With the defaults (fault at 2 s, 3 s down, a 10 s cap)
-	// the window is 17 s: a window that closes while the backoff still
-	// holds clients back would read as connections never recovered.
-	reconnectDuration = 10 * time.Second
-	reconnectSettle   = 2 * time.Second
 	// fdReserve is the open files a process keeps for itself (listener,
 	// /proc reads, pipes, the stats client) besides its connections.
 	fdReserve = 100
@@ -136,19 +124,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.BoolVar(&o.compression, "compression", false, "offer permessage-deflate from every connection and have the servers accept it; messages get a compressible filler")
 	fs.IntVar(&o.runs, "runs", 1, "repeat every cell this many times, interleaved across servers")
 	fs.StringVar(&o.connectRate, "connect-rate", "0", "connections opened per second in the connect phase (0: as fast as possible)")
-	fs.IntVar(&o.publishers, "publishers", defaultPublishers, "broadcast: connections that publish")
-	fs.StringVar(&o.rate, "rate", "", "echo, broadcast: messages per second across all connections on a fixed schedule, more than zero: open-loop echo (without --rate echo is closed loop), or broadcast publishes (broadcast default "+defaultRate+")")
-	fs.StringVar(&o.slo, "slo", "", "echo, broadcast: capacity search objective with --rate START:END:STEP: a latency threshold such as p99<10ms, or p99=10ms (p50, p90, p99, p999, max)")
-	fs.StringVar(&o.pingInterval, "ping-interval", "1s", "heartbeat and reconnect: time between a connection's pings (reconnect detects a dead server by them)")
-	fs.StringVar(&o.pongTimeout, "pong-timeout", "", "heartbeat and reconnect: a pong later than this is missed (default: the ping interval, at most 5s)")
-	fs.StringVar(&o.fault, "fault", "", "reconnect: what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)")
-	fs.StringVar(&o.faultAt, "fault-at", "2s", "reconnect: when the fault strikes, after the measured window opens")
-	fs.StringVar(&o.faultFor, "fault-for", "3s", "reconnect: how long the server stays down or frozen (restart: none; --fault-cmd: how long the command is expected to take)")
-	fs.StringVar(&o.faultCmd, "fault-cmd", "", "reconnect with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded, and a non-zero exit fails the cell")
-	fs.StringVar(&o.faultCmdTimeout, "fault-cmd-timeout", "", "reconnect: kill --fault-cmd (its whole process group) if it runs longer than this, failing the cell (default --fault-for + "+scenarios.FaultCmdGrace.String()+")")
-	fs.StringVar(&o.backoff, "backoff", "full-jitter", "reconnect: none (at once, then every --backoff-base), exponential, or full-jitter (AWS)")
-	fs.StringVar(&o.backoffBase, "backoff-base", "100ms", "reconnect: the backoff's first wait")
-	fs.StringVar(&o.backoffCap, "backoff-cap", "10s", "reconnect: the backoff's longest wait")
+	fs.StringVar(&o.rate, "rate", "", rateUsage())
+	fs.StringVar(&o.slo, "slo", "", strings.Join(openLoopScenarios(), ", ")+": capacity search objective with --rate START:END:STEP: a latency threshold such as p99<10ms, or p99=10ms (p50, p90, p99, p999, max)")
+	o.options = scenarioOptionFlags(fs)
 	fs.StringVar(&o.shard, "shard", "", "be shard I of N (I/N, from 0) of identical load generators against one --target: an exact share of --conns and --rate, schedules interleaved")
 	fs.IntVar(&o.shards, "shards", 0, "with a Kubernetes Indexed Job: be one of N shards, the index from $JOB_COMPLETION_INDEX")
 	fs.StringVar(&o.source, "source", "", "source addresses of the connections, round-robin: a list (127.0.0.2,127.0.0.3) or a range (127.0.0.2-127.0.0.9); one address has about 28,000 ephemeral ports per server")
@@ -173,6 +151,13 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 			"A preset (built in: %s) or preset file sets flag values; flags given\n"+
 			"on the command line override it.\n\nFlags:\n", strings.Join(scenarios.PresetNames(), ", "))
 		fs.PrintDefaults()
+		scenarioSet := false
+		fs.Visit(func(f *flag.Flag) { scenarioSet = scenarioSet || f.Name == "scenario" })
+		if scenarioSet {
+			scenarioHelp(fs.Output(), o.scenario)
+		} else {
+			fmt.Fprintln(fs.Output(), "\nwsbench run --scenario NAME --help lists that scenario's own options.")
+		}
 	}
 	positional, err := parseFlags(fs, args, stderr)
 	if err != nil {
@@ -193,6 +178,13 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	}
 	o.serversSet = set["servers"] || fromPreset["servers"] != (presetSetting{})
 	o.durationSet = set["duration"] || fromPreset["duration"] != (presetSetting{})
+	o.given = map[string]bool{}
+	for name := range set {
+		o.given[name] = true
+	}
+	for name := range fromPreset {
+		o.given[name] = true
+	}
 	if err := checkScenarioFlags(o.scenario, set, presetName, fromPreset, func(name string) {
 		_ = fs.Set(name, fs.Lookup(name).DefValue)
 	}, stderr); err != nil {
@@ -377,27 +369,26 @@ func verdicts(records []report.Record) (failed, degraded int) {
 type runOptions struct {
 	scenario, servers, driver  string
 	conns                      string
-	runs, publishers           int
+	runs                       int
 	pin                        bool
 	serverCPUs, clientCPUs     string
 	duration, warmup, payload  string
 	connectRate, rate, slo     string
-	pingInterval, pongTimeout  string
 	text, insecure, serversSet bool
 	compression                bool
 	target, format             string
 	out, htmlOut, failOn       string
 	thresholds                 listFlag
-	fault, faultAt, faultFor   string
-	faultCmd, backoff          string
-	faultCmdTimeout            string
-	backoffBase, backoffCap    string
 	durationSet                bool
-	shard, startAt, source     string
-	shards                     int
-	ab, maxRegression          string
-	alpha                      float64
-	allowInsufficient          bool
+	// options are the values of the scenarios' declared options, by
+	// name; given names every flag set on the command line or by a preset.
+	options                map[string]*string
+	given                  map[string]bool
+	shard, startAt, source string
+	shards                 int
+	ab, maxRegression      string
+	alpha                  float64
+	allowInsufficient      bool
 	// wide shows every column of the terminal table.
 	wide bool
 }
@@ -426,8 +417,8 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 		if o.target == "" {
 			return usagef("shards are load generators against one --target (start it with wsbench serve), not reference servers each starts itself")
 		}
-		if o.scenario == "broadcast" {
-			return usagef("--scenario broadcast cannot be sharded: every shard's subscribers receive every shard's publishes, so deliveries cross shards")
+		if u, ok := plan.Scenario.(scenarios.Unshardable); ok {
+			return usagef("--scenario %s cannot be sharded: %s", o.scenario, u.Unshardable())
 		}
 		plan.Shard = s
 	}
@@ -457,10 +448,10 @@ func (o runOptions) shardParams(plan *runner.Plan) error {
 // rateHint says, after a refused --rate, what leaving --rate out does for
 // the scenario: the closed loop, or the scenario's default rate.
 func rateHint(sc scenarios.Scenario) string {
-	if sc.Mode(scenarios.Params{}) == "closed-loop" {
-		return "; for the closed loop leave --rate out"
+	if d, ok := sc.(scenarios.DefaultRater); ok {
+		return fmt.Sprintf("; without --rate, %s runs at %s msgs/s", sc.Name(), d.DefaultRate())
 	}
-	return fmt.Sprintf("; without --rate, %s runs at %s msgs/s", sc.Name(), defaultRate)
+	return "; for the closed loop leave --rate out"
 }
 
 // parseSources reads --source: addresses separated by commas, each an IP or
@@ -490,53 +481,17 @@ func parseSources(s string) ([]net.IP, error) {
 	return out, nil
 }
 
-// faultParams reads the reconnect scenario's fault and backoff flags.
-func (o runOptions) faultParams(p *scenarios.Params) error {
-	if o.scenario != "reconnect" {
-		return nil
+// scenarioParams applies the scenarios' declared options to p: the
+// flags' values (defaults where not given), then the scenario's own
+// checks between them.
+func (o runOptions) scenarioParams(sc scenarios.Scenario, p *scenarios.Params) error {
+	values := map[string]string{}
+	for name, v := range o.options {
+		values[name] = *v
 	}
-	var err error
-	f := &p.Fault
-	switch {
-	case o.faultCmd != "" && o.target == "":
-		return usagef("--fault-cmd plays the fault of a --target; reference servers take --fault term|kill|stop|restart")
-	case o.faultCmd != "" && o.fault != "":
-		return usagef("--fault and --fault-cmd exclude each other: --fault acts on a reference server, --fault-cmd on a --target")
-	case o.faultCmd != "":
-		f.Kind, f.Cmd = "cmd", o.faultCmd
-	case o.target != "" && o.fault != "":
-		return usagef("--fault %s acts on a reference server; for a --target give --fault-cmd 'your restart command'", o.fault)
-	case o.fault != "" && !slices.Contains([]string{"term", "kill", "stop", "restart"}, o.fault):
-		return usagef("--fault %q: want term, kill, stop or restart", o.fault)
-	default:
-		f.Kind = o.fault
-	}
-	if f.At, err = parseDuration("fault-at", o.faultAt, true); err != nil {
-		return err
-	}
-	if f.For, err = parseDuration("fault-for", o.faultFor, true); err != nil {
-		return err
-	}
-	if f.Kind == "restart" {
-		f.For = 0
-	}
-	if o.faultCmdTimeout != "" {
-		if f.Kind != "cmd" {
-			return usagef("--fault-cmd-timeout bounds --fault-cmd, which is not given (a --fault the runner plays is bounded already)")
-		}
-		if f.CmdTimeout, err = parseDuration("fault-cmd-timeout", o.faultCmdTimeout, false); err != nil {
-			return err
-		}
-	}
-	p.Backoff.Policy = o.backoff
-	if p.Backoff.Base, err = parseDuration("backoff-base", o.backoffBase, false); err != nil {
-		return err
-	}
-	if p.Backoff.Cap, err = parseDuration("backoff-cap", o.backoffCap, false); err != nil {
-		return err
-	}
-	if !o.durationSet { // room for the fault, the outage and the storm after it
-		p.Duration = max(reconnectDuration, f.At+f.For+p.Backoff.Cap+reconnectSettle)
+	c := scenarios.OptionContext{Target: o.target != "", Given: o.given, DurationSet: o.durationSet}
+	if err := scenarios.ApplyOptions(sc, p, values, c); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }
@@ -582,8 +537,8 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 		return plan, "", err
 	}
 	rateFlag := o.rate
-	if rateFlag == "" && o.scenario == "broadcast" {
-		rateFlag = defaultRate
+	if d, ok := plan.Scenario.(scenarios.DefaultRater); ok && rateFlag == "" {
+		rateFlag = d.DefaultRate()
 	}
 	if rateFlag == "" {
 		// Closed loop: Rate stays 0.
@@ -603,24 +558,14 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 		}
 		plan.SLO = &slo
 		if plan.Scenario.Mode(scenarios.Params{Rate: plan.RateSteps[0]}) != "open-loop" {
-			return plan, "", usagef("--rate %s: a capacity search steps the rate of an open-loop scenario (echo, broadcast), not %s", rateFlag, o.scenario)
+			return plan, "", usagef("--rate %s: a capacity search steps the rate of an open-loop scenario (%s), not %s", rateFlag, strings.Join(openLoopScenarios(), ", "), o.scenario)
 		}
 	} else if p.Rate, err = parseOpenLoopRate(rateFlag, rateHint(plan.Scenario)); err != nil {
 		return plan, "", err
 	} else if o.slo != "" {
 		return plan, "", usagef("--slo applies to a capacity search: give --rate as START:END:STEP, e.g. 5000:40000:5000")
 	}
-	p.Publishers = o.publishers
-	if p.PingInterval, err = parseDuration("ping-interval", o.pingInterval, false); err != nil {
-		return plan, "", err
-	}
-	p.PongTimeout = min(p.PingInterval, 5*time.Second)
-	if o.pongTimeout != "" {
-		if p.PongTimeout, err = parseDuration("pong-timeout", o.pongTimeout, false); err != nil {
-			return plan, "", err
-		}
-	}
-	if err := o.faultParams(&p); err != nil {
+	if err := o.scenarioParams(plan.Scenario, &p); err != nil {
 		return plan, "", err
 	}
 	if err := o.shardParams(&plan); err != nil {
