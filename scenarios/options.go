@@ -32,6 +32,8 @@ type Option struct {
 	// with underscores (fault_at).
 	Name string
 	Kind OptionKind
+	// Choices are the values a KindChoice option takes.
+	Choices []string
 	// Default is the value taken when the option is not given, as it
 	// would be written on the command line; "" for none.
 	Default string
@@ -191,7 +193,7 @@ func intOption(name, def, usage string, field func(p *Params) *int) Option {
 // choiceOption declares an option that takes one of choices ("" allowed
 // when it is the default: not given) and sets *field(p).
 func choiceOption(name, def, usage string, choices []string, field func(p *Params) *string) Option {
-	return Option{Name: name, Kind: KindChoice, Default: def, Usage: usage, Apply: func(v string, p *Params) error {
+	return Option{Name: name, Kind: KindChoice, Choices: choices, Default: def, Usage: usage, Apply: func(v string, p *Params) error {
 		if v != "" && !slices.Contains(choices, v) || v == "" && def != "" {
 			return fmt.Errorf("--%s %q: want %s", name, v, orList(choices))
 		}
@@ -206,4 +208,13 @@ func orList(s []string) string {
 		return strings.Join(s, "")
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// Syntax is how the option's value is written, for help: its choices,
+// or its kind.
+func (o Option) Syntax() string {
+	if len(o.Choices) > 0 {
+		return strings.Join(o.Choices, "|")
+	}
+	return string(o.Kind)
 }

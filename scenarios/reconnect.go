@@ -64,7 +64,7 @@ var faultKinds = []string{"term", "kill", "stop", "restart"}
 // backoff.
 func (reconnect) Options() []Option {
 	return append(slices.Clone(pingOptions),
-		Option{Name: "fault", Kind: KindChoice, Usage: "what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)",
+		Option{Name: "fault", Kind: KindChoice, Choices: faultKinds, Usage: "what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)",
 			Apply: func(v string, p *Params) error { p.Fault.Kind = v; return nil }}, // checked in Resolve, against --target and --fault-cmd
 		durationOption("fault-at", "2s", "when the fault strikes, after the measured window opens", true,
 			func(p *Params) *time.Duration { return &p.Fault.At }),

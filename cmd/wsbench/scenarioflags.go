@@ -83,7 +83,7 @@ func printScenarioOptions(w io.Writer, s scenarios.Scenario, indent string) {
 		if o.Default != "" {
 			def = " (default " + o.Default + ")"
 		}
-		fmt.Fprintf(w, "%s--%s %s%s\n%s    %s\n", indent, o.Name, o.Kind, def, indent, o.Usage)
+		fmt.Fprintf(w, "%s--%s %s%s\n%s    %s\n", indent, o.Name, o.Syntax(), def, indent, o.Usage)
 	}
 }
 
