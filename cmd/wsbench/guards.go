@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,8 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/runner"
 	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
 )
 
 // The checks `wsbench run` makes before any connection opens: flags that
@@ -158,4 +163,64 @@ func fmtBytes(b uint64) string {
 		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", b)
+}
+
+// preflight dials the target once so an unreachable one gets one clear line
+// instead of a table of failures.
+func preflight(ctx context.Context, plan runner.Plan) error {
+	s := servers.DefaultSettings()
+	ctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
+	defer cancel()
+	opts := drivers.DialOptions{
+		TLSConfig: plan.TLS, HandshakeTimeout: s.HandshakeTimeout, ReadLimit: plan.Settings.ReadLimit,
+		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
+	}
+	if len(plan.Sources) > 0 {
+		opts.LocalAddr = plan.Sources[0]
+	}
+	c, err := plan.Driver.Dial(ctx, plan.Target, opts)
+	var hs *drivers.HandshakeStatusError
+	switch {
+	case errors.As(err, &hs):
+		// The server is up and speaks HTTP; it just does not upgrade here.
+		return usagef("target %s answered HTTP %d (want 101 Switching Protocols): a web server, but no WebSocket endpoint at this URL", plan.Target, hs.Status)
+	case err != nil:
+		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
+	}
+	_, _ = c.Close(time.Second)
+	return nil
+}
+
+func openFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return lim.Max
+}
+
+// checkOpenFiles refuses a connection count (this shard's share of it) that
+// one process cannot hold under the open-file limit.
+func checkOpenFiles(counts []int, shard runner.Shard, target bool) error {
+	limit := openFileLimit()
+	if limit == 0 {
+		return nil
+	}
+	for _, n := range counts {
+		share := shard.Share(n)
+		if uint64(share)+fdReserve <= limit {
+			continue
+		}
+		what := "and each reference server is one process too"
+		if target {
+			what = "split the load with --shard I/N over several processes (and a target that holds them all: wsbench serve --reuse-port)"
+		}
+		if shard.Count > 1 {
+			return usagef("--conns %d over %d shards is %d for this one, more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+				"so at most %d connections per process; %s", n, shard.Count, share, limit, limit-fdReserve, what)
+		}
+		return usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+			"so at most %d connections per process; %s", n, limit, limit-fdReserve, what)
+	}
+	return nil
 }
