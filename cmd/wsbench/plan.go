@@ -117,7 +117,7 @@ func parseSources(s string) ([]net.IP, error) {
 func (o runOptions) scenarioParams(sc scenarios.Scenario, p *scenarios.Params) error {
 	values := map[string]string{}
 	for name, v := range o.options {
-		values[name] = *v
+		values[name] = v()
 	}
 	c := scenarios.OptionContext{Target: o.target != "", Given: o.given, DurationSet: o.durationSet}
 	if err := scenarios.ApplyOptions(sc, p, values, c); err != nil {

@@ -73,7 +73,7 @@ type runOptions struct {
 	durationSet                bool
 	// options are the values of the scenarios' declared options, by
 	// name; given names every flag set on the command line or by a preset.
-	options                map[string]*string
+	options                map[string]func() string
 	given                  map[string]bool
 	shard, startAt, source string
 	shards                 int

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/wsbench/wsbench/scenarios"
@@ -15,13 +16,22 @@ import (
 // them into flags, help and the "does not apply" refusal, and names no
 // scenario itself.
 
-// scenarioOptionFlags registers a string flag for every declared
-// scenario option, its usage headed by the scenarios it applies to (the
-// refusal names the same ones), and returns the flags' values by name.
-func scenarioOptionFlags(fs *flag.FlagSet) map[string]*string {
-	values := map[string]*string{}
+// scenarioOptionFlags registers a flag for every declared scenario
+// option, its usage headed by the scenarios it applies to (the refusal
+// names the same ones), and returns how to read each flag's value, by
+// name. An integer option is an int flag, so help and a malformed value
+// read as for any other int flag.
+func scenarioOptionFlags(fs *flag.FlagSet) map[string]func() string {
+	values := map[string]func() string{}
 	for _, o := range scenarios.AllOptions() {
-		values[o.Name] = fs.String(o.Name, o.Default, strings.Join(scenarios.OptionScenarios(o.Name), ", ")+": "+o.Usage)
+		usage := strings.Join(scenarios.OptionScenarios(o.Name), ", ") + ": " + o.Usage
+		if n, err := strconv.Atoi(o.Default); o.Kind == scenarios.KindInt && err == nil {
+			v := fs.Int(o.Name, n, usage)
+			values[o.Name] = func() string { return strconv.Itoa(*v) }
+			continue
+		}
+		v := fs.String(o.Name, o.Default, usage)
+		values[o.Name] = func() string { return *v }
 	}
 	return values
 }
