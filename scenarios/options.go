@@ -59,11 +59,9 @@ type Optioned interface {
 type OptionContext struct {
 	// Target is set for a run against a --target (no reference servers).
 	Target bool
-	// Given names the options given (command line or preset), not
-	// defaulted.
+	// Given names the flags given (command line or preset), not
+	// defaulted: the scenario's options and the shared ones (duration).
 	Given map[string]bool
-	// DurationSet is set when --duration was given.
-	DurationSet bool
 }
 
 // Resolver is a scenario whose options depend on each other or on the

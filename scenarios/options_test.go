@@ -67,7 +67,7 @@ func TestReconnectOptionsResolve(t *testing.T) {
 			}},
 		{name: "restart has no outage", values: map[string]string{"fault": "restart", "backoff-cap": "1s"}, dur: 10 * time.Second,
 			check: func(p Params) bool { return p.Fault.For == 0 }},
-		{name: "a given window is kept", values: map[string]string{"fault": "term"}, ctx: OptionContext{DurationSet: true}, dur: 5 * time.Second},
+		{name: "a given window is kept", values: map[string]string{"fault": "term"}, ctx: OptionContext{Given: map[string]bool{"duration": true}}, dur: 5 * time.Second},
 		{name: "a target's command", values: map[string]string{"fault-cmd": "true", "fault-cmd-timeout": "7s"},
 			ctx: OptionContext{Target: true, Given: map[string]bool{"fault-cmd-timeout": true}}, dur: 17 * time.Second,
 			check: func(p Params) bool { return p.Fault.Kind == "cmd" && p.Fault.CmdTimeout == 7*time.Second }},

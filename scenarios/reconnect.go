@@ -111,7 +111,7 @@ func (reconnect) Resolve(p *Params, c OptionContext) error {
 	if c.Given["fault-cmd-timeout"] && f.Kind != "cmd" {
 		return errors.New("--fault-cmd-timeout bounds --fault-cmd, which is not given (a --fault the runner plays is bounded already)")
 	}
-	if !c.DurationSet { // room for the fault, the outage and the storm after it
+	if !c.Given["duration"] { // room for the fault, the outage and the storm after it
 		p.Duration = max(reconnectDuration, f.At+f.For+p.Backoff.Cap+reconnectSettle)
 	}
 	return nil

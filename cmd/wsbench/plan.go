@@ -119,7 +119,7 @@ func (o runOptions) scenarioParams(sc scenarios.Scenario, p *scenarios.Params) e
 	for name, v := range o.options {
 		values[name] = v()
 	}
-	c := scenarios.OptionContext{Target: o.target != "", Given: o.given, DurationSet: o.durationSet}
+	c := scenarios.OptionContext{Target: o.target != "", Given: o.given}
 	if err := scenarios.ApplyOptions(sc, p, values, c); err != nil {
 		return usagef("%v", err)
 	}

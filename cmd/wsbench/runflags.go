@@ -37,7 +37,6 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 		return o, usagef("one preset at a time, got %s", strings.Join(positional, " "))
 	}
 	o.serversSet = set["servers"] || fromPreset["servers"] != (presetSetting{})
-	o.durationSet = set["duration"] || fromPreset["duration"] != (presetSetting{})
 	o.given = map[string]bool{}
 	for name := range set {
 		o.given[name] = true
@@ -70,7 +69,6 @@ type runOptions struct {
 	target, format             string
 	out, htmlOut, failOn       string
 	thresholds                 listFlag
-	durationSet                bool
 	// options are the values of the scenarios' declared options, by
 	// name; given names every flag set on the command line or by a preset.
 	options                map[string]func() string
