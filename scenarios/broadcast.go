@@ -28,7 +28,20 @@ func (broadcast) Name() string { return "broadcast" }
 func (broadcast) Description() string {
 	return "fan-out: publishers send at --rate on a fixed schedule; latency measured at every subscriber"
 }
-func (broadcast) Path() string       { return "/broadcast" }
+func (broadcast) Path() string { return "/broadcast" }
+
+// Options: how many connections publish; the rate is the shared --rate.
+func (broadcast) Options() []Option {
+	return []Option{intOption("publishers", "10", "connections that publish", func(p *Params) *int { return &p.Publishers })}
+}
+
+// DefaultRate is a small chat room's, when --rate is not given.
+func (broadcast) DefaultRate() string { return "100" }
+
+// Unshardable: deliveries would cross shards.
+func (broadcast) Unshardable() string {
+	return "every shard's subscribers receive every shard's publishes, so deliveries cross shards"
+}
 func (broadcast) Mode(Params) string { return "open-loop" }
 func (broadcast) Validate(p Params) error {
 	if _, err := measure.NewCodec(p.Payload, p.Text); err != nil {

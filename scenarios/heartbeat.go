@@ -38,6 +38,9 @@ func heartbeatIdleTimeout(p Params) time.Duration {
 
 func (heartbeat) keepsAlive() {}
 
+// Options: the pinging scenarios' shared ones.
+func (heartbeat) Options() []Option { return pingOptions }
+
 func (heartbeat) Name() string { return "heartbeat" }
 func (heartbeat) Description() string {
 	return "idle fleet: every connection pings each --ping-interval; pong latency, missed pongs, memory per connection"

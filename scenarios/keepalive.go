@@ -119,3 +119,21 @@ func (c *Client) readUntilDead() error {
 		buf = got[:cap(got)]
 	}
 }
+
+// pingOptions are the options of every scenario whose connections ping
+// (heartbeat, reconnect): one declaration, listed by each.
+var pingOptions = []Option{
+	durationOption("ping-interval", "1s", "time between a connection's pings (reconnect detects a dead server by them)", false,
+		func(p *Params) *time.Duration { return &p.PingInterval }),
+	{Name: "pong-timeout", Kind: KindDuration, Default: "",
+		Usage: "a pong later than this is missed (default: the ping interval, at most 5s)",
+		Apply: func(v string, p *Params) error {
+			if v == "" {
+				p.PongTimeout = min(p.PingInterval, 5*time.Second)
+				return nil
+			}
+			d, err := ParseDuration("pong-timeout", v, false)
+			p.PongTimeout = d
+			return err
+		}},
+}

@@ -45,6 +45,78 @@ func (reconnect) ServerIdleTimeout(p Params) time.Duration { return heartbeatIdl
 
 func (reconnect) keepsAlive() {}
 
+// The reconnect window when --duration is not given: at least
+// reconnectDuration, and reconnectSettle after the fault, the outage and
+// the backoff's longest wait, so a client that had just failed a dial as
+// the server came back still has its turn (Resolve). With the defaults
+// (fault at 2 s, 3 s down, a 10 s cap) the window is 17 s: a window that
+// closes while the backoff still holds clients back would read as
+// connections never recovered.
+const (
+	reconnectDuration = 10 * time.Second
+	reconnectSettle   = 2 * time.Second
+)
+
+// The faults the runner plays on a reference server.
+var faultKinds = []string{"term", "kill", "stop", "restart"}
+
+// Options: the pinging scenarios' shared ones, then the fault and the
+// backoff.
+func (reconnect) Options() []Option {
+	return append(slices.Clone(pingOptions),
+		Option{Name: "fault", Kind: KindChoice, Choices: faultKinds, Usage: "what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)",
+			Apply: func(v string, p *Params) error { p.Fault.Kind = v; return nil }}, // checked in Resolve, against --target and --fault-cmd
+		durationOption("fault-at", "2s", "when the fault strikes, after the measured window opens", true,
+			func(p *Params) *time.Duration { return &p.Fault.At }),
+		durationOption("fault-for", "3s", "how long the server stays down or frozen (restart: none; --fault-cmd: how long the command is expected to take)", true,
+			func(p *Params) *time.Duration { return &p.Fault.For }),
+		Option{Name: "fault-cmd", Kind: KindString, Usage: "with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded, and a non-zero exit fails the cell",
+			Apply: func(v string, p *Params) error { p.Fault.Cmd = v; return nil }},
+		Option{Name: "fault-cmd-timeout", Kind: KindDuration, Usage: "kill --fault-cmd (its whole process group) if it runs longer than this, failing the cell (default --fault-for + " + FaultCmdGrace.String() + ")",
+			Apply: func(v string, p *Params) error {
+				if v == "" {
+					p.Fault.CmdTimeout = 0
+					return nil
+				}
+				d, err := ParseDuration("fault-cmd-timeout", v, false)
+				p.Fault.CmdTimeout = d
+				return err
+			}},
+		choiceOption("backoff", "full-jitter", "none (at once, then every --backoff-base), exponential, or full-jitter (AWS)", backoffPolicies,
+			func(p *Params) *string { return &p.Backoff.Policy }),
+		durationOption("backoff-base", "100ms", "the backoff's first wait", false, func(p *Params) *time.Duration { return &p.Backoff.Base }),
+		durationOption("backoff-cap", "10s", "the backoff's longest wait", false, func(p *Params) *time.Duration { return &p.Backoff.Cap }),
+	)
+}
+
+// Resolve checks the fault against the invocation (a reference server's
+// fault, or a --target's command) and fits the default window around it.
+func (reconnect) Resolve(p *Params, c OptionContext) error {
+	f := &p.Fault
+	switch {
+	case f.Cmd != "" && !c.Target:
+		return errors.New("--fault-cmd plays the fault of a --target; reference servers take --fault term|kill|stop|restart")
+	case f.Cmd != "" && f.Kind != "":
+		return errors.New("--fault and --fault-cmd exclude each other: --fault acts on a reference server, --fault-cmd on a --target")
+	case f.Cmd != "":
+		f.Kind = "cmd"
+	case c.Target && f.Kind != "":
+		return fmt.Errorf("--fault %s acts on a reference server; for a --target give --fault-cmd 'your restart command'", f.Kind)
+	case f.Kind != "" && !slices.Contains(faultKinds, f.Kind):
+		return fmt.Errorf("--fault %q: want %s", f.Kind, orList(faultKinds))
+	}
+	if f.Kind == "restart" {
+		f.For = 0
+	}
+	if c.Given["fault-cmd-timeout"] && f.Kind != "cmd" {
+		return errors.New("--fault-cmd-timeout bounds --fault-cmd, which is not given (a --fault the runner plays is bounded already)")
+	}
+	if !c.Given["duration"] { // room for the fault, the outage and the storm after it
+		p.Duration = max(reconnectDuration, f.At+f.For+p.Backoff.Cap+reconnectSettle)
+	}
+	return nil
+}
+
 func (reconnect) Validate(p Params) error {
 	if err := (heartbeat{}).Validate(p); err != nil {
 		return err

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -13,66 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/runner"
 	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
 )
 
 // The checks `wsbench run` makes before any connection opens: flags that
 // do not apply to the scenario, output files that cannot be written, and
 // a run that needs more memory than the machine has.
-
-// scenarioFlags names the run flags that apply to some scenarios only.
-var scenarioFlags = map[string][]string{
-	"publishers":        {"broadcast"},
-	"rate":              {"echo", "broadcast"},
-	"slo":               {"echo", "broadcast"},
-	"ping-interval":     {"heartbeat", "reconnect"},
-	"pong-timeout":      {"heartbeat", "reconnect"},
-	"fault":             {"reconnect"},
-	"fault-at":          {"reconnect"},
-	"fault-for":         {"reconnect"},
-	"fault-cmd":         {"reconnect"},
-	"fault-cmd-timeout": {"reconnect"},
-	"backoff":           {"reconnect"},
-	"backoff-base":      {"reconnect"},
-	"backoff-cap":       {"reconnect"},
-}
-
-// checkScenarioFlags refuses a flag given on the command line that the
-// scenario does not use, and warns about (and drops) one a preset file set,
-// naming the file and line: a preset's other keys may still be meant for
-// the scenario it names, which the command line may have changed. When the
-// preset chose the scenario, a command-line flag that does not apply is
-// warned about and dropped too: one command line may serve several presets.
-func checkScenarioFlags(scenario string, setOnCLI map[string]bool, preset string, fromPreset map[string]presetSetting,
-	reset func(name string), stderr io.Writer) error {
-	names := make([]string, 0, len(scenarioFlags))
-	for name := range scenarioFlags {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		applies := scenarioFlags[name]
-		if slices.Contains(applies, scenario) {
-			continue
-		}
-		if setOnCLI[name] && preset != "" && !setOnCLI["scenario"] {
-			fmt.Fprintf(stderr, "wsbench run: warning: --%s does not apply to the %s scenario of %s (only to %s); ignored\n",
-				name, scenario, preset, strings.Join(applies, ", "))
-			reset(name)
-			continue
-		}
-		if setOnCLI[name] {
-			return usagef("--%s does not apply to the %s scenario (only to %s)", name, scenario, strings.Join(applies, ", "))
-		}
-		if ps, ok := fromPreset[name]; ok {
-			fmt.Fprintf(stderr, "wsbench run: warning: %s:%d: %s does not apply to the %s scenario (only to %s); ignored\n",
-				preset, ps.line, ps.key, scenario, strings.Join(applies, ", "))
-			reset(name)
-		}
-	}
-	return nil
-}
 
 // checkSources binds a TCP socket to port 0 of every --source address and
 // closes it, so an address this machine does not have is refused before
@@ -212,4 +163,64 @@ func fmtBytes(b uint64) string {
 		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", b)
+}
+
+// preflight dials the target once so an unreachable one gets one clear line
+// instead of a table of failures.
+func preflight(ctx context.Context, plan runner.Plan) error {
+	s := servers.DefaultSettings()
+	ctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
+	defer cancel()
+	opts := drivers.DialOptions{
+		TLSConfig: plan.TLS, HandshakeTimeout: s.HandshakeTimeout, ReadLimit: plan.Settings.ReadLimit,
+		ReadBufferSize: s.ReadBufferSize, WriteBufferSize: s.WriteBufferSize,
+		Header: plan.Header, Subprotocols: plan.Subprotocols,
+	}
+	if len(plan.Sources) > 0 {
+		opts.LocalAddr = plan.Sources[0]
+	}
+	c, err := plan.Driver.Dial(ctx, plan.Target, opts)
+	if refusal := requestRefusal(plan, err); refusal != nil {
+		// The server is up and speaks HTTP; it does not upgrade this request.
+		return refusal
+	}
+	if err != nil {
+		return usagef("target %s unreachable (%s): %v", plan.Target, drivers.DialErrorClass(err), err)
+	}
+	_, _ = c.Close(time.Second)
+	return nil
+}
+
+func openFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return lim.Max
+}
+
+// checkOpenFiles refuses a connection count (this shard's share of it) that
+// one process cannot hold under the open-file limit.
+func checkOpenFiles(counts []int, shard runner.Shard, target bool) error {
+	limit := openFileLimit()
+	if limit == 0 {
+		return nil
+	}
+	for _, n := range counts {
+		share := shard.Share(n)
+		if uint64(share)+fdReserve <= limit {
+			continue
+		}
+		what := "and each reference server is one process too"
+		if target {
+			what = "split the load with --shard I/N over several processes (and a target that holds them all: wsbench serve --reuse-port)"
+		}
+		if shard.Count > 1 {
+			return usagef("--conns %d over %d shards is %d for this one, more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+				"so at most %d connections per process; %s", n, shard.Count, share, limit, limit-fdReserve, what)
+		}
+		return usagef("--conns %d is more than one process can hold here: the open-file limit (RLIMIT_NOFILE) is %d, "+
+			"so at most %d connections per process; %s", n, limit, limit-fdReserve, what)
+	}
+	return nil
 }

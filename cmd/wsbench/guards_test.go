@@ -321,7 +321,7 @@ func TestHelpNamesTheScenariosAFlagAppliesTo(t *testing.T) {
 			usage[flag] += strings.TrimSpace(line) + " "
 		}
 	}
-	for name, applies := range scenarioFlags {
+	for name, applies := range scenarioFlags() {
 		head, _, ok := strings.Cut(usage[name], ":")
 		if !ok {
 			t.Errorf("--%s: help %q does not begin with the scenarios it applies to", name, usage[name])

@@ -67,6 +67,7 @@ func listCmd(stdout io.Writer) error {
 	for _, n := range scenarios.Names() {
 		s, _ := scenarios.Lookup(n)
 		fmt.Fprintf(stdout, "  %-10s %s\n", n, s.Description())
+		printScenarioOptions(stdout, s, "      ")
 	}
 	fmt.Fprintln(stdout, "\nPRESETS (wsbench run NAME, or copy scenarios/NAME.yaml and edit it)")
 	for _, n := range scenarios.PresetNames() {

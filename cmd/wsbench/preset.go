@@ -129,7 +129,7 @@ func yamlErrorLine(data []byte, err error) int {
 func checkPresetValue(key, value string) error {
 	var err error
 	switch key {
-	case "duration", "ping-interval", "pong-timeout":
+	case "duration":
 		_, err = parseDuration(key, value, false)
 	case "warmup":
 		_, err = parseDuration(key, value, true)
@@ -145,6 +145,8 @@ func checkPresetValue(key, value string) error {
 		_, err = parseConnectRate(value)
 	case "conns":
 		_, err = parseConns(value)
+	default:
+		err = checkOptionValue(key, value)
 	}
 	if err != nil {
 		// The parse errors name the flag; here the line says where.
