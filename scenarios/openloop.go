@@ -224,7 +224,7 @@ type openLoopRun struct {
 	out *Outcome
 	ol  *measure.OpenLoop
 	acc *measure.Accounting
-	// sentInWindow counts the writes that finished inside the window: the
+	// sentInWindow counts the writes started inside the window: the
 	// achieved rate. A backlog written after the window closes (a server
 	// that stopped reading) is not sending at the rate asked.
 	sentInWindow uint64
@@ -288,8 +288,12 @@ func (r *openLoopRun) send(ctx context.Context, i int, tmpl []byte) {
 		}
 		r.sent[i].Store(seq + 1)
 		r.sentTotal.Add(1)
-		if env.Window.Contains(env.Clock.Now()) {
-			inWindow++ // written inside the window, whenever it was due
+		if env.Window.Contains(now) {
+			// Started inside the window, whenever it was due: a backlog
+			// written once a stalled peer reads again comes after the
+			// window and is not counted. The clock read before the write
+			// serves, so a send costs no second one.
+			inWindow++
 		}
 		if sendLateness(env, late, due, now) {
 			behind++
