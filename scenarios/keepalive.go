@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/wsbench/wsbench/drivers"
 )
 
 // keepsAlive marks a scenario whose connections ping the server (heartbeat,
@@ -27,8 +29,11 @@ func KeepAlive(s Scenario, p Params, c *Client) {
 	}
 	k := &keeper{dead: make(chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{})}
 	c.keeper = k
-	go k.read(c)
-	go k.ping(c, p)
+	// The connection is read once, here: a reconnect may later hand the
+	// slot a new one (Client.Replace) while these still run on the old.
+	conn := c.Conn
+	go k.read(conn)
+	go k.ping(conn, p)
 }
 
 // keeper holds a connection's idle timer fed before the scenario runs. Its
@@ -45,14 +50,19 @@ type keeper struct {
 }
 
 // read reads (and drops) messages until the connection fails or closes.
-func (k *keeper) read(c *Client) {
+func (k *keeper) read(conn drivers.Conn) {
+	k.err = drainReads(conn)
+	close(k.dead)
+}
+
+// drainReads reads (and drops) conn's messages until it fails or closes,
+// and returns why.
+func drainReads(conn drivers.Conn) error {
 	buf := make([]byte, 512)
 	for {
-		_, got, err := c.Conn.ReadMessage(buf)
+		_, got, err := conn.ReadMessage(buf)
 		if err != nil {
-			k.err = err
-			close(k.dead)
-			return
+			return err
 		}
 		buf = got[:cap(got)]
 	}
@@ -60,7 +70,7 @@ func (k *keeper) read(c *Client) {
 
 // ping pings every interval until take, or the connection's end. A pong
 // missing here is not counted: nothing is measured before the window.
-func (k *keeper) ping(c *Client, p Params) {
+func (k *keeper) ping(conn drivers.Conn, p Params) {
 	defer close(k.stopped)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -83,7 +93,7 @@ func (k *keeper) ping(c *Client, p Params) {
 			return
 		}
 		pctx, pcancel := context.WithTimeout(ctx, p.PongTimeout)
-		err := c.Conn.Ping(pctx)
+		err := conn.Ping(pctx)
 		pcancel()
 		if err != nil && pctx.Err() == nil {
 			return // the connection failed: the reader sees why
@@ -110,14 +120,7 @@ func (c *Client) readUntilDead() error {
 		<-k.dead
 		return k.err
 	}
-	buf := make([]byte, 512)
-	for {
-		_, got, err := c.Conn.ReadMessage(buf)
-		if err != nil {
-			return err
-		}
-		buf = got[:cap(got)]
-	}
+	return drainReads(c.Conn)
 }
 
 // pingOptions are the options of every scenario whose connections ping

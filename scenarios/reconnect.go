@@ -410,7 +410,7 @@ func (r *reconnectRun) slot(ctx context.Context, i int) {
 func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func() error) (string, int64) {
 	env, p := r.env, r.env.Params
 	if read == nil {
-		read = (&Client{Conn: s.conn}).readUntilDead
+		read = func() error { return drainReads(s.conn) }
 	}
 	died := make(chan string, 1)
 	readerDone := make(chan struct{})
