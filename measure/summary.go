@@ -88,7 +88,7 @@ const BehindThreshold = time.Millisecond
 type OpenLoop struct {
 	// TargetRate is --rate, messages per second across all connections.
 	TargetRate float64 `json:"target_rate_msgs_per_s"`
-	// AchievedRate is messages whose write finished inside the measured
+	// AchievedRate is messages whose write started inside the measured
 	// window, per second, whenever they were due: a backlog written after
 	// the window closed does not count.
 	AchievedRate float64 `json:"achieved_rate_msgs_per_s"`

@@ -642,7 +642,6 @@ func mergeClient(rs []Record, mg *Merged) (*ClientGuard, error) {
 		}
 		if c.Bound {
 			out.Bound = true
-			mg.ClientBound = append(mg.ClientBound, r.Shard.Index)
 			for _, why := range c.Reasons {
 				out.Reasons = append(out.Reasons, fmt.Sprintf("shard %d: %s", r.Shard.Index, why))
 			}

@@ -398,8 +398,6 @@ type Merged struct {
 	// ("shard 2 by 0.310s"); LateS is the latest of them.
 	Late  []string `json:"late,omitempty"`
 	LateS float64  `json:"late_s,omitempty"`
-	// ClientBound lists the shards whose load generator was saturated.
-	ClientBound []int `json:"client_bound,omitempty"`
 	// Dropped names what could not be merged exactly ("figure.x",
 	// "timeline.handshake_p99_ms"): left out of the record rather than
 	// taken from one shard.

@@ -26,7 +26,7 @@ const (
 	// connections: 10%. A server killed halfway through loses about half.
 	MaxBrokenShare = 0.10
 	// MaxClampedShare is the share of a latency histogram's values that may
-	// sit clamped at its 60 s ceiling in an ok cell: 0.1%, so p99.9 and
+	// sit clamped at its ceiling (60 s; an hour for fault→back) in an ok cell: 0.1%, so p99.9 and
 	// every percentile below it is a measured value. A clamped value is a
 	// lower bound, like a message never answered, so past
 	// MaxMessageFaultShare (p99 itself a lower bound) the cell is failed.
@@ -186,7 +186,7 @@ func checkMissedPongs(r Record) (string, string) {
 
 // checkClamped looks at every latency histogram of the record (the main
 // one, the open-loop service time, a scenario's distributions) for values
-// clamped at the 60 s ceiling: up to MaxClampedShare they are a tail the
+// clamped at the histogram's ceiling: up to MaxClampedShare they are a tail the
 // table's percentiles do not reach; beyond it the cell is degraded, and
 // beyond MaxMessageFaultShare failed, since its p99 is then the ceiling.
 func checkClamped(r Record) (string, string) {
@@ -214,8 +214,8 @@ func checkClamped(r Record) (string, string) {
 		if st := bounded(s, MaxMessageFaultShare); status != StatusFailed {
 			status = st
 		}
-		lines = append(lines, fmt.Sprintf("%s: %s of %s values clamped at the histogram's 60 s ceiling (%s; bound %s)",
-			h.name, fmtCount(h.l.Clamped), fmtCount(uint64(h.l.Count)), pct(s), pct(MaxClampedShare)))
+		lines = append(lines, fmt.Sprintf("%s: %s of %s values clamped at the histogram's %s (%s; bound %s)",
+			h.name, fmtCount(h.l.Clamped), fmtCount(uint64(h.l.Count)), ceiling(h.l), pct(s), pct(MaxClampedShare)))
 	}
 	return status, strings.Join(lines, "; ")
 }
@@ -300,3 +300,13 @@ func (r Record) ServerLabel() string {
 // Usable reports whether a record's numbers may be shown as results:
 // ok, or degraded (shown beside its faults).
 func (r Record) Usable() bool { return r.Status == StatusOK || r.Status == StatusDegraded }
+
+// ceiling names the largest value l's histogram holds ("60 s ceiling";
+// fault→back goes to an hour), read from the histogram itself.
+func ceiling(l Latency) string {
+	h, err := l.Histogram()
+	if err != nil || h == nil {
+		return "ceiling"
+	}
+	return fmt.Sprintf("%g s ceiling", (time.Duration(h.HighestTrackableValue()) * time.Microsecond).Seconds())
+}
