@@ -26,10 +26,13 @@ import (
 // full enumeration in their tests.
 
 // logScale maps a metric value onto the scale changes are judged on. The
-// metrics judged are rates, times, counts and sizes, never below zero
-// except a fitted slope; zero (and anything below it) has no logarithm
-// and maps to −Inf, below every positive value and tied with the others
-// there.
+// metrics judged are rates, times, counts and sizes; zero (and anything
+// below it) has no logarithm and maps to −Inf, below every positive value
+// and tied with the others there. mem_per_conn, a difference of two RSS
+// readings over the connections, can read zero or less over a few dozen
+// connections (RSS moves in pages): such a run against a positive one is
+// an infinite change, so judge that metric only on cells large enough
+// for it to be positive (the A/B defaults leave it out for this reason).
 func logScale(v float64) float64 {
 	if v > 0 {
 		return math.Log(v)
