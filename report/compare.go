@@ -87,9 +87,10 @@ type CompareOptions struct {
 	// means DefaultCompareMetrics. A metric named in MaxRegression but
 	// not here is compared too, so a limit is never silently ignored.
 	Metrics []string
-	// Alpha is the family-wise significance level: the chance that any
-	// row of the comparison is wrongly judged worse, better or beyond its
-	// allowance (Holm over every row); 0 means DefaultCompareAlpha.
+	// Alpha is the family-wise significance level of each of the two
+	// families, Holm over every row: the chance that identical builds fail
+	// some row (beyond its allowance), and, separately, that some row is
+	// wrongly called worse or better; 0 means DefaultCompareAlpha.
 	Alpha float64
 	// MaxRegression is the regression allowed per metric as a fraction
 	// (p99: 0.10 allows p99 to grow by 10%); a metric not given is
