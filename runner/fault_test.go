@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +76,6 @@ func TestCtrlCKillsAHangingFaultCmd(t *testing.T) {
 	done := make(chan []report.Record, 1)
 	go func() { done <- Run(ctx, plan, nil) }()
 	child := waitPid(t, pidFile)
-	time.Sleep(100 * time.Millisecond) // the command well under way
 	cancelled := time.Now()
 	cancel()
 	var recs []report.Record
@@ -165,10 +165,23 @@ func TestCtrlCDuringAServerFaultEndsTheRunInTwoSeconds(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan []report.Record, 1)
-			go func() { done <- Run(ctx, plan, nil) }()
-			time.Sleep(plan.Params.Warmup + plan.Params.Fault.At + 500*time.Millisecond) // into the outage
-			cancelled := time.Now()
-			cancel()
+			cancelledAt := make(chan time.Time, 1)
+			var once sync.Once
+			go func() {
+				done <- Run(ctx, plan, func(e Event) {
+					// Into the outage, by the window's own clock, however
+					// long the server took to start and the clients to connect.
+					if e.Phase == "measure" && e.Elapsed >= plan.Params.Fault.At+500*time.Millisecond {
+						once.Do(func() { cancelledAt <- time.Now(); cancel() })
+					}
+				})
+			}()
+			var cancelled time.Time
+			select {
+			case cancelled = <-cancelledAt:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the window never reached the outage")
+			}
 			var recs []report.Record
 			select {
 			case recs = <-done:
