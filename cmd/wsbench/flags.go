@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/internal/bytesize"
+	"github.com/wsbench/wsbench/scenarios"
 )
 
 var errHelp = errors.New("help requested")
@@ -54,18 +55,12 @@ func parseSize(flagName, s string) (int, error) {
 	return int(n), nil
 }
 
-// parseDuration reads a duration such as 500ms, 10s or 2m: more than zero,
-// or zero or more with allowZero. The range message says which.
+// parseDuration is scenarios.ParseDuration (one range rule for every
+// duration flag) with its error as a usage error.
 func parseDuration(flagName, s string, allowZero bool) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
+	d, err := scenarios.ParseDuration(flagName, s, allowZero)
 	if err != nil {
-		return 0, usagef("--%s %q: want a duration such as 500ms, 10s or 2m", flagName, s)
-	}
-	switch {
-	case allowZero && d < 0:
-		return 0, usagef("--%s %s: must be zero or more", flagName, s)
-	case !allowZero && d <= 0:
-		return 0, usagef("--%s %s: must be more than zero", flagName, s)
+		return 0, usagef("%s", err)
 	}
 	return d, nil
 }
