@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
@@ -27,13 +26,16 @@ func KeepAlive(s Scenario, p Params, c *Client) {
 	if _, ok := s.(keepsAlive); !ok || p.PingInterval <= 0 {
 		return
 	}
-	k := &keeper{dead: make(chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{})}
+	// take cancels ctx: it stops the pinger, and a Ping waiting for its
+	// pong with it, without a goroutine per connection to watch for take.
+	ctx, cancel := context.WithCancel(context.Background())
+	k := &keeper{dead: make(chan struct{}), stop: cancel, stopped: make(chan struct{})}
 	c.keeper = k
 	// The connection is read once, here: a reconnect may later hand the
 	// slot a new one (Client.Replace) while these still run on the old.
 	conn := c.Conn
 	go k.read(conn)
-	go k.ping(conn, p)
+	go k.ping(ctx, conn, p)
 }
 
 // keeper holds a connection's idle timer fed before the scenario runs. Its
@@ -42,11 +44,10 @@ func KeepAlive(s Scenario, p Params, c *Client) {
 // on dead instead of reading itself. Its pinger stops when the scenario
 // takes over (take).
 type keeper struct {
-	dead    chan struct{} // closed once the reader's ReadMessage failed
-	err     error         // that failure, set before dead is closed
-	stop    chan struct{} // closed by take
-	stopped chan struct{} // closed when the pinger has returned
-	once    sync.Once
+	dead    chan struct{}      // closed once the reader's ReadMessage failed
+	err     error              // that failure, set before dead is closed
+	stop    context.CancelFunc // called by take
+	stopped chan struct{}      // closed when the pinger has returned
 }
 
 // read reads (and drops) messages until the connection fails or closes.
@@ -70,24 +71,16 @@ func drainReads(conn drivers.Conn) error {
 
 // ping pings every interval until take, or the connection's end. A pong
 // missing here is not counted: nothing is measured before the window.
-func (k *keeper) ping(conn drivers.Conn, p Params) {
+func (k *keeper) ping(ctx context.Context, conn drivers.Conn, p Params) {
 	defer close(k.stopped)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-k.stop:
-			cancel() // a Ping waiting for its pong ends with take
-		case <-ctx.Done():
-		}
-	}()
+	defer k.stop() // release ctx when the connection ended first
 	next := time.Now().Add(rand.N(p.PingInterval))
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	for {
 		select {
 		case <-timer.C:
-		case <-k.stop:
+		case <-ctx.Done():
 			return
 		case <-k.dead:
 			return
@@ -107,7 +100,7 @@ func (k *keeper) ping(conn drivers.Conn, p Params) {
 // Ping never runs beside it; nothing when c has no keeper.
 func (c *Client) take() {
 	if k := c.keeper; k != nil {
-		k.once.Do(func() { close(k.stop) })
+		k.stop()
 		<-k.stopped
 	}
 }
