@@ -188,7 +188,7 @@ func TestOpenLoopCorrectedLatencyIsNotTheTimersLateness(t *testing.T) {
 func TestSeriesHasEverySecondWithItsLatencies(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	p := scenarios.Params{Conns: 4, Payload: 128, Warmup: 100 * time.Millisecond, Duration: 2 * time.Second,
-		PingInterval: 200 * time.Millisecond, PongTimeout: time.Second}
+		Own: &scenarios.HeartbeatOptions{Ping: scenarios.Ping{Interval: 200 * time.Millisecond, Timeout: time.Second}}}
 	r := Run(context.Background(), Plan{Scenario: sc("heartbeat"), Target: fastEcho(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if len(r.Series) != 2 {
@@ -224,7 +224,7 @@ func TestMissedPongsAreInThePercentiles(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
 	const timeout = 100 * time.Millisecond
 	p := scenarios.Params{Conns: 3, Payload: 128, Warmup: 50 * time.Millisecond, Duration: 600 * time.Millisecond,
-		PingInterval: 150 * time.Millisecond, PongTimeout: timeout}
+		Own: &scenarios.HeartbeatOptions{Ping: scenarios.Ping{Interval: 150 * time.Millisecond, Timeout: timeout}}}
 	r := Run(context.Background(), Plan{Scenario: sc("heartbeat"), Target: silentPonger(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings()}, nil)[0]
 	if r.Heartbeat == nil || r.Heartbeat.Missed == 0 {

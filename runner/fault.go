@@ -34,7 +34,7 @@ const restartBound = 10 * time.Second
 // (--start-at, which a sharded fault needs), so their detection and
 // recovery times count from one moment.
 func (c *cellRun) startFault(env *scenarios.Env, windowStart time.Time) (over <-chan struct{}) {
-	f := c.p.Fault
+	f := scenarios.FaultOf(c.p)
 	if f.Kind == "" {
 		none := make(chan struct{})
 		close(none)

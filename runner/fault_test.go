@@ -171,7 +171,7 @@ func TestCtrlCDuringAServerFaultEndsTheRunInTwoSeconds(t *testing.T) {
 				done <- Run(ctx, plan, func(e Event) {
 					// Into the outage, by the window's own clock, however
 					// long the server took to start and the clients to connect.
-					if e.Phase == "measure" && e.Elapsed >= plan.Params.Fault.At+500*time.Millisecond {
+					if e.Phase == "measure" && e.Elapsed >= scenarios.FaultOf(plan.Params).At+500*time.Millisecond {
 						once.Do(func() { cancelledAt <- time.Now(); cancel() })
 					}
 				})

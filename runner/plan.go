@@ -219,14 +219,8 @@ func (p *Plan) cellID(c Cell) string {
 		fmt.Sprintf("conns=%d", c.Conns), fmt.Sprintf("rate=%g", c.Rate), fmt.Sprintf("payload=%d", q.Payload),
 		fmt.Sprintf("text=%t", q.Text), fmt.Sprintf("deflate=%t", q.Compression), fmt.Sprintf("connect_rate=%g", q.ConnectRate),
 		fmt.Sprintf("warmup=%s", q.Warmup), fmt.Sprintf("duration=%s", q.Duration), fmt.Sprintf("run=%d", c.Run)}
-	if q.PingInterval > 0 {
-		parts = append(parts, fmt.Sprintf("ping=%s/%s", q.PingInterval, q.PongTimeout))
-	}
-	if f := q.Fault; f.Kind != "" {
-		parts = append(parts, fmt.Sprintf("fault=%s@%s+%s", f.Kind, f.At, f.For), "backoff="+q.Backoff.String())
-	}
-	if q.Publishers > 0 {
-		parts = append(parts, fmt.Sprintf("publishers=%d", q.Publishers))
+	if own := scenarios.OwnKey(q); own != "" {
+		parts = append(parts, "options="+own)
 	}
 	return strings.Join(parts, "/")
 }
@@ -273,7 +267,7 @@ func (p Plan) validateShards() error {
 		return fmt.Errorf("--shard/--shards with %d cells (--runs %d, --conns %s): only the first cell opens its window at the shards' common --start-at, "+
 			"the later ones would not line up; run each cell as its own sharded invocation", cells, max(p.Runs, 1), joinInts(p.counts()))
 	}
-	if p.Params.Fault.Kind != "" && p.StartAt.IsZero() {
+	if scenarios.FaultOf(p.Params).Kind != "" && p.StartAt.IsZero() {
 		return fmt.Errorf("--fault with --shard/--shards needs --start-at: only shard 0 plays the fault, " +
 			"the others take its instant from the shards' common start")
 	}

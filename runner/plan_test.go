@@ -41,7 +41,7 @@ func TestCellsExpandEveryDimensionOnce(t *testing.T) {
 // the matrix breaks is refused before anything starts, naming that cell.
 func TestValidateChecksEveryCountAndRate(t *testing.T) {
 	p := Plan{Scenario: sc("broadcast"), Servers: []string{"a"}, ConnsList: []int{50, 5}}
-	p.Params.Payload, p.Params.Rate, p.Params.Publishers = 128, 100, 10
+	p.Params.Payload, p.Params.Rate, p.Params.Own = 128, 100, &scenarios.BroadcastOptions{Publishers: 10}
 	err := p.Validate()
 	if err == nil || !strings.Contains(err.Error(), "--publishers 10") || !strings.Contains(err.Error(), "at 5 conns") {
 		t.Fatalf("err %v: want the publishers refused at 5 conns", err)
@@ -72,7 +72,7 @@ func TestShardedPlansShardsCannotMeasureAsOneAreRefused(t *testing.T) {
 		{"capacity search", func(p *Plan) { p.RateSteps, p.SLO = []float64{100, 200}, &slo }, "--rate START:END:STEP (a capacity search) with --shard"},
 		{"fault without start", func(p *Plan) {
 			p.Scenario = sc("reconnect")
-			p.Params.Fault = scenarios.Fault{Kind: "cmd", Cmd: "true"}
+			p.Params.Own = &scenarios.ReconnectOptions{Fault: scenarios.Fault{Kind: "cmd", Cmd: "true"}}
 		}, "--fault with --shard/--shards needs --start-at"},
 	} {
 		p := base()
@@ -84,4 +84,36 @@ func TestShardedPlansShardsCannotMeasureAsOneAreRefused(t *testing.T) {
 	if err := base().Validate(); err != nil {
 		t.Errorf("one cell, 10 conns per shard: %v", err)
 	}
+}
+
+// TestCellIDCarriesTheScenariosOwnOptions: shards of one plan name their
+// cell alike, and two plans that differ only in a scenario's own option
+// (which the runner knows nothing of) do not, so merge never adds shards
+// of different fan-outs or faults.
+func TestCellIDCarriesTheScenariosOwnOptions(t *testing.T) {
+	plan := func(pubs int) *Plan {
+		p := &Plan{Scenario: sc("broadcast"), Target: "ws://127.0.0.1:1/broadcast", Driver: defaultDriver()}
+		p.Params.Conns, p.Params.Rate = 10, 100
+		if err := scenarios.ApplyOptions(p.Scenario, &p.Params, map[string]string{"publishers": fmt.Sprint(pubs)}, scenarios.OptionContext{Target: true}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cell := Cell{Conns: 10, Rate: 100, Run: 1}
+	a, again, b := plan(2).cellID(cell), plan(2).cellID(cell), plan(3).cellID(cell)
+	if a != again {
+		t.Errorf("one plan, two names: %q and %q", a, again)
+	}
+	if a == b || !strings.Contains(a, "Publishers:2") || !strings.Contains(b, "Publishers:3") {
+		t.Errorf("2 and 3 publishers: %q and %q", a, b)
+	}
+	echo := &Plan{Scenario: sc("echo"), Target: "ws://127.0.0.1:1/echo", Driver: defaultDriver()}
+	if id := echo.cellID(cell); strings.Contains(id, "options=") {
+		t.Errorf("echo has no options of its own, yet its cell reads %q", id)
+	}
+}
+
+func defaultDriver() drivers.Driver {
+	d, _ := drivers.Lookup(drivers.Default)
+	return d
 }

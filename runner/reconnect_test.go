@@ -25,8 +25,8 @@ func reconnectPlan(t *testing.T, conns int, ping, pong time.Duration, fault scen
 	d, _ := drivers.Lookup("gorilla")
 	fault.At = 400 * time.Millisecond
 	p := scenarios.Params{Conns: conns, Payload: 64, Warmup: 100 * time.Millisecond, Duration: 2500 * time.Millisecond,
-		PingInterval: ping, PongTimeout: pong, Fault: fault,
-		Backoff: scenarios.Backoff{Policy: backoff, Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}}
+		Own: &scenarios.ReconnectOptions{Ping: scenarios.Ping{Interval: ping, Timeout: pong}, Fault: fault,
+			Backoff: scenarios.Backoff{Policy: backoff, Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}}}
 	return Plan{Scenario: sc("reconnect"), Servers: []string{"gorilla"}, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand(), DrainTimeout: time.Second}
 }

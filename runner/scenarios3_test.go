@@ -63,7 +63,7 @@ func lossyHub(t *testing.T) string {
 
 func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
 	d, _ := drivers.Lookup("gorilla")
-	p := scenarios.Params{Conns: 6, Payload: 128, Publishers: 2, Rate: 50, Warmup: 0, Duration: 600 * time.Millisecond}
+	p := scenarios.Params{Conns: 6, Payload: 128, Own: &scenarios.BroadcastOptions{Publishers: 2}, Rate: 50, Warmup: 0, Duration: 600 * time.Millisecond}
 	plan := Plan{Scenario: sc("broadcast"), Target: lossyHub(t), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), DrainTimeout: 500 * time.Millisecond}
 	r := Run(context.Background(), plan, nil)[0]
@@ -94,7 +94,7 @@ func TestBroadcastCatchesAMissingDelivery(t *testing.T) {
 
 func TestBroadcastAgainstReferenceServers(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := scenarios.Params{Conns: 10, Payload: 200, Publishers: 3, Rate: 60, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
+	p := scenarios.Params{Conns: 10, Payload: 200, Own: &scenarios.BroadcastOptions{Publishers: 3}, Rate: 60, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
 	plan := Plan{Scenario: sc("broadcast"), Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
 	for _, r := range Run(context.Background(), plan, nil) {
@@ -144,7 +144,7 @@ func TestHeartbeatCountsMissedPongs(t *testing.T) {
 	for _, dname := range drivers.Names() {
 		t.Run(dname, func(t *testing.T) {
 			d, _ := drivers.Lookup(dname)
-			p := scenarios.Params{Conns: 4, PingInterval: 100 * time.Millisecond, PongTimeout: 80 * time.Millisecond,
+			p := scenarios.Params{Conns: 4, Own: &scenarios.HeartbeatOptions{Ping: scenarios.Ping{Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}},
 				Warmup: 0, Duration: 700 * time.Millisecond}
 			plan := Plan{Scenario: sc("heartbeat"), Target: deafServer(t), Driver: d, Params: p, Runs: 1,
 				Settings: servers.DefaultSettings()}
@@ -172,7 +172,7 @@ func TestHeartbeatCountsMissedPongs(t *testing.T) {
 
 func TestHeartbeatKeepsConnectionsUpPastTheIdleTimeout(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := scenarios.Params{Conns: 20, PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
+	p := scenarios.Params{Conns: 20, Own: &scenarios.HeartbeatOptions{Ping: scenarios.Ping{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}},
 		Warmup: 100 * time.Millisecond, Duration: 800 * time.Millisecond}
 	plan := Plan{Scenario: sc("heartbeat"), Servers: servers.Names(), Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}
@@ -200,7 +200,7 @@ func TestHeartbeatKeepsConnectionsUpPastTheIdleTimeout(t *testing.T) {
 // the old per-connection allowance of 250 µs, the first ones were cut).
 func TestHeartbeatSurvivesASlowConnectPhase(t *testing.T) {
 	d, _ := drivers.Lookup(drivers.Default)
-	p := scenarios.Params{Conns: 8, ConnectRate: 5, PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
+	p := scenarios.Params{Conns: 8, ConnectRate: 5, Own: &scenarios.HeartbeatOptions{Ping: scenarios.Ping{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}},
 		Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond}
 	plan := Plan{Scenario: sc("heartbeat"), Servers: []string{"gorilla", "nbio"}, Driver: d, Params: p, Runs: 1,
 		Settings: servers.DefaultSettings(), Serve: testServeCommand()}

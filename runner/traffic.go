@@ -40,7 +40,7 @@ func (c *cellRun) traffic() report.Record {
 		finished <- ran{out, err}
 	}()
 	var exited <-chan struct{}
-	if c.srv != nil && c.p.Fault.Kind == "" { // a fault's planned exit is no death
+	if c.srv != nil && scenarios.FaultOf(c.p).Kind == "" { // a fault's planned exit is no death
 		exited = c.srv.cur().exited
 	}
 	watch := phaseWatch{ctx: c.ctx, exited: exited, env: env, cell: c.cell, progress: c.progress, srv: c.srv}
@@ -148,7 +148,7 @@ func (c *cellRun) window(env *scenarios.Env, watch *phaseWatch) {
 	// A reference server is back (or its cell failed) before its figures
 	// are read. A user's command never stretches the window: it is waited
 	// for once the window has closed, within its bound.
-	if c.p.Fault.Kind != "cmd" {
+	if scenarios.FaultOf(c.p).Kind != "cmd" {
 		<-faultOver
 	}
 	defer func() {

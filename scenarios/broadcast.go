@@ -30,9 +30,18 @@ func (broadcast) Description() string {
 }
 func (broadcast) Path() string { return "/broadcast" }
 
+// BroadcastOptions are the broadcast scenario's own options.
+type BroadcastOptions struct {
+	// Publishers of the connections publish at the shared Params.Rate.
+	Publishers int
+}
+
+func (broadcast) NewOptions() any { return new(BroadcastOptions) }
+
 // Options: how many connections publish; the rate is the shared --rate.
 func (broadcast) Options() []Option {
-	return []Option{intOption("publishers", "10", "connections that publish", func(p *Params) *int { return &p.Publishers })}
+	return []Option{intOption("publishers", "10", "connections that publish",
+		func(p *Params) *int { return &ownOf[BroadcastOptions](*p).Publishers })}
 }
 
 // DefaultRate is a small chat room's, when --rate is not given.
@@ -47,8 +56,8 @@ func (broadcast) Validate(p Params) error {
 	if _, err := measure.NewCodec(p.Payload, p.Text); err != nil {
 		return fmt.Errorf("--payload: %w", err)
 	}
-	if p.Publishers < 1 || p.Publishers > p.Conns {
-		return fmt.Errorf("--publishers %d: must be between 1 and --conns (%d)", p.Publishers, p.Conns)
+	if pubs := ownOf[BroadcastOptions](p).Publishers; pubs < 1 || pubs > p.Conns {
+		return fmt.Errorf("--publishers %d: must be between 1 and --conns (%d)", pubs, p.Conns)
 	}
 	if p.Rate <= 0 {
 		return fmt.Errorf("--rate %g: the broadcast scenario needs a publish rate above 0 (messages/s across all publishers)", p.Rate)
@@ -89,7 +98,7 @@ func (broadcast) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	pubs := min(p.Publishers, len(env.Clients))
+	pubs := min(ownOf[BroadcastOptions](p).Publishers, len(env.Clients))
 	r := &broadcastRun{env: env, codec: codec, pubs: pubs, templates: make([][]byte, pubs),
 		out: &Outcome{Latency: env.Latency, Errors: map[string]uint64{}}, acc: &measure.Accounting{},
 		fan: newFanout(pubs, len(env.Clients), env.Window), lateness: measure.NewRecorder(), sent: make([]atomic.Uint64, pubs)}

@@ -33,10 +33,17 @@ const idleTimeoutIntervals = 3
 // heartbeatIdleTimeout is the reference servers' idle timeout in a heartbeat
 // cell: idleTimeoutIntervals ping intervals.
 func heartbeatIdleTimeout(p Params) time.Duration {
-	return idleTimeoutIntervals * p.PingInterval
+	return idleTimeoutIntervals * pingOf(p).Interval
 }
 
 func (heartbeat) keepsAlive() {}
+
+// HeartbeatOptions are the heartbeat scenario's own options.
+type HeartbeatOptions struct{ Ping Ping }
+
+func (o *HeartbeatOptions) pings() *Ping { return &o.Ping }
+
+func (heartbeat) NewOptions() any { return new(HeartbeatOptions) }
 
 // Options: the pinging scenarios' shared ones.
 func (heartbeat) Options() []Option { return pingOptions }
@@ -48,11 +55,11 @@ func (heartbeat) Description() string {
 func (heartbeat) Path() string       { return "/echo" }
 func (heartbeat) Mode(Params) string { return "heartbeat" }
 func (heartbeat) Validate(p Params) error {
-	if p.PingInterval <= 0 {
-		return fmt.Errorf("--ping-interval %s: must be more than zero", p.PingInterval)
+	if pingOf(p).Interval <= 0 {
+		return fmt.Errorf("--ping-interval %s: must be more than zero", pingOf(p).Interval)
 	}
-	if p.PongTimeout <= 0 {
-		return fmt.Errorf("--pong-timeout %s: must be more than zero", p.PongTimeout)
+	if pingOf(p).Timeout <= 0 {
+		return fmt.Errorf("--pong-timeout %s: must be more than zero", pingOf(p).Timeout)
 	}
 	return nil
 }
@@ -80,7 +87,7 @@ func (heartbeat) Profile() profile.Profile {
 func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
 	r := &heartbeatRun{env: env, out: &Outcome{Latency: env.Latency, Errors: map[string]uint64{}},
-		hb: &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}}
+		hb: &measure.Heartbeat{PingIntervalS: pingOf(p).Interval.Seconds(), PongTimeoutS: pingOf(p).Timeout.Seconds()}}
 	for i, c := range env.Clients {
 		r.readers.Add(1)
 		go r.read(c)
@@ -145,6 +152,7 @@ func (r *heartbeatRun) ping(ctx context.Context, i int, c *Client) {
 	defer r.pingers.Done()
 	c.take() // from here this goroutine pings
 	env, p := r.env, r.env.Params
+	ping := pingOf(p)
 	batch := r.out.Latency.Batch()
 	defer batch.Flush()
 	var pings, pongs, inWindow, inDrain, missed, lowerBounds uint64
@@ -156,7 +164,7 @@ func (r *heartbeatRun) ping(ctx context.Context, i int, c *Client) {
 		r.out.DrainMessages += inDrain
 		r.out.LowerBounds += lowerBounds
 	})
-	next := time.Now().Add(rand.N(p.PingInterval))
+	next := time.Now().Add(rand.N(ping.Interval))
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -170,7 +178,7 @@ func (r *heartbeatRun) ping(ctx context.Context, i int, c *Client) {
 			return
 		}
 		sent := env.Clock.Now()
-		pctx, cancel := context.WithTimeout(ctx, p.PongTimeout)
+		pctx, cancel := context.WithTimeout(ctx, ping.Timeout)
 		err := c.Conn.Ping(pctx)
 		cancel()
 		pings++
@@ -202,7 +210,7 @@ func (r *heartbeatRun) ping(ctx context.Context, i int, c *Client) {
 			}
 			return
 		}
-		jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(p.PingInterval))
-		next = next.Add(p.PingInterval + jitter)
+		jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(ping.Interval))
+		next = next.Add(ping.Interval + jitter)
 	}
 }

@@ -23,7 +23,7 @@ type keepsAlive interface{ keepsAlive() }
 // to receive the pongs, until the scenario takes the connection over in
 // Run. For any other scenario it does nothing.
 func KeepAlive(s Scenario, p Params, c *Client) {
-	if _, ok := s.(keepsAlive); !ok || p.PingInterval <= 0 {
+	if _, ok := s.(keepsAlive); !ok || pingOf(p).Interval <= 0 {
 		return
 	}
 	// take cancels ctx: it stops the pinger, and a Ping waiting for its
@@ -72,9 +72,10 @@ func drainReads(conn drivers.Conn) error {
 // ping pings every interval until take, or the connection's end. A pong
 // missing here is not counted: nothing is measured before the window.
 func (k *keeper) ping(ctx context.Context, conn drivers.Conn, p Params) {
+	ping := pingOf(p)
 	defer close(k.stopped)
 	defer k.stop() // release ctx when the connection ended first
-	next := time.Now().Add(rand.N(p.PingInterval))
+	next := time.Now().Add(rand.N(ping.Interval))
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	for {
@@ -85,13 +86,13 @@ func (k *keeper) ping(ctx context.Context, conn drivers.Conn, p Params) {
 		case <-k.dead:
 			return
 		}
-		pctx, pcancel := context.WithTimeout(ctx, p.PongTimeout)
+		pctx, pcancel := context.WithTimeout(ctx, ping.Timeout)
 		err := conn.Ping(pctx)
 		pcancel()
 		if err != nil && pctx.Err() == nil {
 			return // the connection failed: the reader sees why
 		}
-		next = next.Add(p.PingInterval)
+		next = next.Add(ping.Interval)
 		timer.Reset(time.Until(next))
 	}
 }
@@ -118,18 +119,38 @@ func (c *Client) readUntilDead() error {
 
 // pingOptions are the options of every scenario whose connections ping
 // (heartbeat, reconnect): one declaration, listed by each.
+// Their options structs hold a Ping (pinged).
 var pingOptions = []Option{
 	durationOption("ping-interval", "1s", "time between a connection's pings (reconnect detects a dead server by them)", false,
-		func(p *Params) *time.Duration { return &p.PingInterval }),
+		func(p *Params) *time.Duration { return &p.Own.(pinged).pings().Interval }),
 	{Name: "pong-timeout", Kind: KindDuration, Default: "",
 		Usage: "a pong later than this is missed (default: the ping interval, at most 5s)",
 		Apply: func(v string, p *Params) error {
+			ping := p.Own.(pinged).pings()
 			if v == "" {
-				p.PongTimeout = min(p.PingInterval, 5*time.Second)
+				ping.Timeout = min(ping.Interval, 5*time.Second)
 				return nil
 			}
 			d, err := ParseDuration("pong-timeout", v, false)
-			p.PongTimeout = d
+			ping.Timeout = d
 			return err
 		}},
+}
+
+// Ping is how the connections of a pinging scenario ping: every Interval,
+// a pong later than Timeout missed.
+type Ping struct {
+	Interval time.Duration
+	Timeout  time.Duration
+}
+
+// pinged is the options struct of a scenario whose connections ping.
+type pinged interface{ pings() *Ping }
+
+// pingOf is how p's connections ping; zero for a scenario that does not.
+func pingOf(p Params) Ping {
+	if o, ok := p.Own.(pinged); ok {
+		return *o.pings()
+	}
+	return Ping{}
 }

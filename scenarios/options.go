@@ -39,10 +39,10 @@ type Option struct {
 	Default string
 	// Usage is the one-line meaning shown by --help and `wsbench list`.
 	Usage string
-	// Apply checks value (validation naming the flag) and sets it in p.
-	// It is called for every option of every scenario with the value
-	// given or the default, in declaration order, so an option may read
-	// one declared before it.
+	// Apply checks value (validation naming the flag) and sets it in
+	// p.Own, the scenario's options struct. It is called for every option
+	// of the running scenario with the value given or the default, in
+	// declaration order, so an option may read one declared before it.
 	Apply func(value string, p *Params) error
 }
 
@@ -52,6 +52,9 @@ type Optioned interface {
 	// option shared by several scenarios is the same declaration listed
 	// by each (pingOptions).
 	Options() []Option
+	// NewOptions is a new options struct (a pointer) for Params.Own,
+	// which the options' Apply fill in.
+	NewOptions() any
 }
 
 // OptionContext is what a scenario's options may depend on besides each
@@ -125,13 +128,16 @@ func OptionScenarios(name string) []string {
 // and --slo).
 func OpenLoop(s Scenario) bool { return s.Mode(Params{Rate: 1}) == "open-loop" }
 
-// ApplyOptions applies every registered scenario's options to p, each
-// with its value in values or else its default, then lets s resolve its
-// own. Options of other scenarios take their defaults (the caller has
-// refused or dropped any given for them), so Params reads the same
-// whatever the scenario, as before options moved here.
+// ApplyOptions gives p a new options struct of s (Params.Own) and
+// applies s's options to it, each with its value in values or else its
+// default, then lets s resolve them. Values for other scenarios' options
+// are ignored: the caller has refused any given for them.
 func ApplyOptions(s Scenario, p *Params, values map[string]string, c OptionContext) error {
-	for _, o := range AllOptions() {
+	p.Own = nil
+	if o, ok := s.(Optioned); ok {
+		p.Own = o.NewOptions()
+	}
+	for _, o := range OptionsOf(s) {
 		v, ok := values[o.Name]
 		if !ok {
 			v = o.Default
@@ -144,6 +150,42 @@ func ApplyOptions(s Scenario, p *Params, values map[string]string, c OptionConte
 		return r.Resolve(p, c)
 	}
 	return nil
+}
+
+// CheckOption checks value for the option name on its own (not against
+// the others), as the first scenario declaring it would apply it: a
+// preset's value is refused at its line. nil for a name no scenario
+// declares.
+func CheckOption(name, value string) error {
+	for _, n := range OptionScenarios(name) {
+		s, _ := Lookup(n)
+		for _, o := range OptionsOf(s) {
+			if o.Name == name {
+				p := Params{Own: s.(Optioned).NewOptions()}
+				return o.Apply(value, &p)
+			}
+		}
+	}
+	return nil
+}
+
+// ownOf is p's options struct of type T, for the scenario that declares
+// T: a zero one (options not applied) when p carries another or none.
+func ownOf[T any](p Params) *T {
+	if o, ok := p.Own.(*T); ok {
+		return o
+	}
+	return new(T)
+}
+
+// OwnKey is the scenario's own options as one string, the same for equal
+// options: part of a cell's identity across shards (runner's cellID).
+// "" when the scenario has none.
+func OwnKey(p Params) string {
+	if p.Own == nil {
+		return ""
+	}
+	return fmt.Sprintf("%+v", p.Own)
 }
 
 // ParseDuration reads an option's duration such as 500ms, 10s or 2m:

@@ -34,17 +34,20 @@ func TestOptionsAreDeclaredOnceAndBelongWhereDeclared(t *testing.T) {
 // TestOptionDefaultsAreValidAndBadValuesNamed: every declared default
 // passes its own check, and a malformed value is refused naming the flag.
 func TestOptionDefaultsAreValidAndBadValuesNamed(t *testing.T) {
-	for _, o := range AllOptions() {
-		var p Params
-		if err := o.Apply(o.Default, &p); err != nil {
-			t.Errorf("--%s default %q refused: %v", o.Name, o.Default, err)
-		}
-		if o.Kind == KindString || o.Name == "fault" { // free text; fault is checked against the invocation (Resolve)
-			continue
-		}
-		err := o.Apply("bogus", &p)
-		if err == nil || !strings.HasPrefix(err.Error(), "--"+o.Name+" ") {
-			t.Errorf("--%s bogus: %v, want an error naming --%s", o.Name, err, o.Name)
+	for _, name := range Names() {
+		s, _ := Lookup(name)
+		for _, o := range OptionsOf(s) {
+			p := Params{Own: s.(Optioned).NewOptions()}
+			if err := o.Apply(o.Default, &p); err != nil {
+				t.Errorf("%s --%s default %q refused: %v", name, o.Name, o.Default, err)
+			}
+			if o.Kind == KindString || o.Name == "fault" { // free text; fault is checked against the invocation (Resolve)
+				continue
+			}
+			err := o.Apply("bogus", &p)
+			if err == nil || !strings.HasPrefix(err.Error(), "--"+o.Name+" ") {
+				t.Errorf("%s --%s bogus: %v, want an error naming --%s", name, o.Name, err, o.Name)
+			}
 		}
 	}
 }
@@ -63,14 +66,15 @@ func TestReconnectOptionsResolve(t *testing.T) {
 	}{
 		{name: "defaults fit the window", values: map[string]string{"fault": "kill"}, dur: 17 * time.Second,
 			check: func(p Params) bool {
-				return p.Fault.Kind == "kill" && p.Fault.At == 2*time.Second && p.Backoff.Policy == "full-jitter" && p.PongTimeout == time.Second
+				o := reconnectOf(p)
+				return o.Fault.Kind == "kill" && o.Fault.At == 2*time.Second && o.Backoff.Policy == "full-jitter" && o.Ping.Timeout == time.Second
 			}},
 		{name: "restart has no outage", values: map[string]string{"fault": "restart", "backoff-cap": "1s"}, dur: 10 * time.Second,
-			check: func(p Params) bool { return p.Fault.For == 0 }},
+			check: func(p Params) bool { return FaultOf(p).For == 0 }},
 		{name: "a given window is kept", values: map[string]string{"fault": "term"}, ctx: OptionContext{Given: map[string]bool{"duration": true}}, dur: 5 * time.Second},
 		{name: "a target's command", values: map[string]string{"fault-cmd": "true", "fault-cmd-timeout": "7s"},
 			ctx: OptionContext{Target: true, Given: map[string]bool{"fault-cmd-timeout": true}}, dur: 17 * time.Second,
-			check: func(p Params) bool { return p.Fault.Kind == "cmd" && p.Fault.CmdTimeout == 7*time.Second }},
+			check: func(p Params) bool { return FaultOf(p).Kind == "cmd" && FaultOf(p).CmdTimeout == 7*time.Second }},
 		{name: "cmd needs a target", values: map[string]string{"fault-cmd": "true"}, want: "plays the fault of a --target"},
 		{name: "cmd or fault", values: map[string]string{"fault-cmd": "true", "fault": "kill"}, ctx: OptionContext{Target: true}, want: "exclude each other"},
 		{name: "a target takes no runner fault", values: map[string]string{"fault": "kill"}, ctx: OptionContext{Target: true}, want: "acts on a reference server"},
@@ -91,7 +95,7 @@ func TestReconnectOptionsResolve(t *testing.T) {
 		case p.Duration != c.dur:
 			t.Errorf("%s: window %s, want %s", c.name, p.Duration, c.dur)
 		case c.check != nil && !c.check(p):
-			t.Errorf("%s: params %+v", c.name, p)
+			t.Errorf("%s: params %+v, own %s", c.name, p, OwnKey(p))
 		}
 	}
 }

@@ -22,10 +22,10 @@ func init() { Register(reconnect{}) }
 
 // reconnect is what happens when the server goes away. Every connection
 // heartbeats as in the heartbeat scenario; the runner acts on the server at
-// Params.Fault.At (term, kill, stop, restart, or a user's command). Each
+// ReconnectOptions.Fault.At (term, kill, stop, restart, or a user's command). Each
 // connection learns its server is gone from a close frame, a read error or
 // a pong missing after PongTimeout, drops the connection and dials again
-// under Params.Backoff until it is back. It measures how each connection
+// under ReconnectOptions.Backoff until it is back. It measures how each connection
 // learned, the time from the fault to detection, the dial attempts and
 // their failures, the time from detection to re-established, and the storm
 // over time (timelineStep intervals).
@@ -60,39 +60,60 @@ const (
 // The faults the runner plays on a reference server.
 var faultKinds = []string{"term", "kill", "stop", "restart"}
 
+// ReconnectOptions are the reconnect scenario's own options.
+type ReconnectOptions struct {
+	Ping Ping
+	// Fault is what the runner does to the server in the window.
+	Fault Fault
+	// Backoff is how a connection that found its server gone dials again.
+	Backoff Backoff
+}
+
+func (o *ReconnectOptions) pings() *Ping { return &o.Ping }
+
+func (reconnect) NewOptions() any { return new(ReconnectOptions) }
+
+// reconnectOf is p's reconnect options (zero ones for another scenario).
+func reconnectOf(p Params) *ReconnectOptions { return ownOf[ReconnectOptions](p) }
+
+// FaultOf is the fault the runner plays in p's window: none (Kind "")
+// for a scenario without one.
+func FaultOf(p Params) Fault { return reconnectOf(p).Fault }
+
 // Options: the pinging scenarios' shared ones, then the fault and the
 // backoff.
 func (reconnect) Options() []Option {
 	return append(slices.Clone(pingOptions),
 		Option{Name: "fault", Kind: KindChoice, Choices: faultKinds, Usage: "what happens to the server: term (graceful, close 1001, then back), kill (SIGKILL, then back on the same address), stop (SIGSTOP, then SIGCONT), restart (kill and back at once)",
-			Apply: func(v string, p *Params) error { p.Fault.Kind = v; return nil }}, // checked in Resolve, against --target and --fault-cmd
+			Apply: func(v string, p *Params) error { reconnectOf(*p).Fault.Kind = v; return nil }}, // checked in Resolve, against --target and --fault-cmd
 		durationOption("fault-at", "2s", "when the fault strikes, after the measured window opens", true,
-			func(p *Params) *time.Duration { return &p.Fault.At }),
+			func(p *Params) *time.Duration { return &reconnectOf(*p).Fault.At }),
 		durationOption("fault-for", "3s", "how long the server stays down or frozen (restart: none; --fault-cmd: how long the command is expected to take)", true,
-			func(p *Params) *time.Duration { return &p.Fault.For }),
+			func(p *Params) *time.Duration { return &reconnectOf(*p).Fault.For }),
 		Option{Name: "fault-cmd", Kind: KindString, Usage: "with --target: a shell command that plays the fault (e.g. 'systemctl restart chat'); its output and exit code are recorded, and a non-zero exit fails the cell",
-			Apply: func(v string, p *Params) error { p.Fault.Cmd = v; return nil }},
+			Apply: func(v string, p *Params) error { reconnectOf(*p).Fault.Cmd = v; return nil }},
 		Option{Name: "fault-cmd-timeout", Kind: KindDuration, Usage: "kill --fault-cmd (its whole process group) if it runs longer than this, failing the cell (default --fault-for + " + FaultCmdGrace.String() + ")",
 			Apply: func(v string, p *Params) error {
 				if v == "" {
-					p.Fault.CmdTimeout = 0
+					reconnectOf(*p).Fault.CmdTimeout = 0
 					return nil
 				}
 				d, err := ParseDuration("fault-cmd-timeout", v, false)
-				p.Fault.CmdTimeout = d
+				reconnectOf(*p).Fault.CmdTimeout = d
 				return err
 			}},
 		choiceOption("backoff", "full-jitter", "none (at once, then every --backoff-base), exponential, or full-jitter (AWS)", backoffPolicies,
-			func(p *Params) *string { return &p.Backoff.Policy }),
-		durationOption("backoff-base", "100ms", "the backoff's first wait", false, func(p *Params) *time.Duration { return &p.Backoff.Base }),
-		durationOption("backoff-cap", "10s", "the backoff's longest wait", false, func(p *Params) *time.Duration { return &p.Backoff.Cap }),
+			func(p *Params) *string { return &reconnectOf(*p).Backoff.Policy }),
+		durationOption("backoff-base", "100ms", "the backoff's first wait", false, func(p *Params) *time.Duration { return &reconnectOf(*p).Backoff.Base }),
+		durationOption("backoff-cap", "10s", "the backoff's longest wait", false, func(p *Params) *time.Duration { return &reconnectOf(*p).Backoff.Cap }),
 	)
 }
 
 // Resolve checks the fault against the invocation (a reference server's
 // fault, or a --target's command) and fits the default window around it.
 func (reconnect) Resolve(p *Params, c OptionContext) error {
-	f := &p.Fault
+	o := reconnectOf(*p)
+	f := &o.Fault
 	switch {
 	case f.Cmd != "" && !c.Target:
 		return errors.New("--fault-cmd plays the fault of a --target; reference servers take --fault term|kill|stop|restart")
@@ -112,7 +133,7 @@ func (reconnect) Resolve(p *Params, c OptionContext) error {
 		return errors.New("--fault-cmd-timeout bounds --fault-cmd, which is not given (a --fault the runner plays is bounded already)")
 	}
 	if !c.Given["duration"] { // room for the fault, the outage and the storm after it
-		p.Duration = max(reconnectDuration, f.At+f.For+p.Backoff.Cap+reconnectSettle)
+		p.Duration = max(reconnectDuration, f.At+f.For+o.Backoff.Cap+reconnectSettle)
 	}
 	return nil
 }
@@ -121,14 +142,15 @@ func (reconnect) Validate(p Params) error {
 	if err := (heartbeat{}).Validate(p); err != nil {
 		return err
 	}
-	if err := p.Backoff.Validate(); err != nil {
+	o := reconnectOf(p)
+	if err := o.Backoff.Validate(); err != nil {
 		return err
 	}
-	if p.Fault.Kind == "" {
+	if o.Fault.Kind == "" {
 		return errors.New("--fault: the reconnect scenario needs a fault: term, kill, stop or restart (or --fault-cmd with --target)")
 	}
-	if p.Fault.At+p.Fault.For >= p.Duration {
-		return fmt.Errorf("--fault-at %s + --fault-for %s: must end inside --duration %s, with time left to reconnect", p.Fault.At, p.Fault.For, p.Duration)
+	if f := o.Fault; f.At+f.For >= p.Duration {
+		return fmt.Errorf("--fault-at %s + --fault-for %s: must end inside --duration %s, with time left to reconnect", f.At, f.For, p.Duration)
 	}
 	return nil
 }
@@ -409,6 +431,7 @@ func (r *reconnectRun) slot(ctx context.Context, i int) {
 // reader of the session's own).
 func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func() error) (string, int64) {
 	env, p := r.env, r.env.Params
+	ping := pingOf(p)
 	if read == nil {
 		read = func() error { return drainReads(s.conn) }
 	}
@@ -434,7 +457,7 @@ func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func()
 	}()
 	batch := r.out.Latency.Batch()
 	defer batch.Flush()
-	timer := time.NewTimer(rand.N(p.PingInterval))
+	timer := time.NewTimer(rand.N(ping.Interval))
 	defer timer.Stop()
 	for {
 		select {
@@ -447,7 +470,7 @@ func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func()
 		case <-timer.C:
 		}
 		sent := env.Clock.Now()
-		pctx, cancel := context.WithTimeout(ctx, p.PongTimeout)
+		pctx, cancel := context.WithTimeout(ctx, ping.Timeout)
 		err := s.conn.Ping(pctx)
 		cancel()
 		s.pings++
@@ -479,7 +502,7 @@ func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func()
 		// Every interval after the first ping, no jitter: a connection
 		// frozen just after a pong is found within one interval and the
 		// pong timeout.
-		timer.Reset(p.PingInterval - time.Duration(env.Clock.Now()-sent))
+		timer.Reset(ping.Interval - time.Duration(env.Clock.Now()-sent))
 	}
 }
 
@@ -488,7 +511,7 @@ func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func()
 func (r *reconnectRun) redial(ctx context.Context, s *rslot) drivers.Conn {
 	env := r.env
 	for k := 0; ; k++ {
-		wait := time.NewTimer(env.Params.Backoff.Delay(k, rand.Float64))
+		wait := time.NewTimer(reconnectOf(env.Params).Backoff.Delay(k, rand.Float64))
 		select {
 		case <-wait.C:
 		case <-env.Ending():
@@ -522,7 +545,7 @@ func (r *reconnectRun) redial(ctx context.Context, s *rslot) drivers.Conn {
 func (r *reconnectRun) outcome() *Outcome {
 	env, out := r.env, r.out
 	p := env.Params
-	hb := &measure.Heartbeat{PingIntervalS: p.PingInterval.Seconds(), PongTimeoutS: p.PongTimeout.Seconds()}
+	hb := &measure.Heartbeat{PingIntervalS: pingOf(p).Interval.Seconds(), PongTimeoutS: pingOf(p).Timeout.Seconds()}
 	fig := map[string]float64{"lost_again": 0, "detected": 0, "detected_close": 0, "detected_read_error": 0, "detected_missed_pong": 0,
 		"reconnect_attempts": 0, "reconnect_failures": 0}
 	detect, recoverH, handshake := measure.NewRecorder(), measure.NewRecorder(), measure.NewRecorder()
@@ -599,7 +622,7 @@ func (r *reconnectRun) outcome() *Outcome {
 	}
 	out.Figures = fig
 	out.Distributions = map[string]*measure.Recorder{"detect": detect, "recover": recoverH, "handshake": handshake, "fault_to_back": fromFault}
-	out.Labels = map[string]string{"backoff": p.Backoff.String()}
+	out.Labels = map[string]string{"backoff": reconnectOf(p).Backoff.String()}
 	out.Heartbeat = hb
 	out.Timeline = r.timeline()
 	return out

@@ -33,8 +33,8 @@ const (
 // recorded them, and fills a record the way the runner does.
 func stormRecord(t *testing.T, conns []stormConn, shard *report.Shard) report.Record {
 	t.Helper()
-	p := Params{PingInterval: time.Second, PongTimeout: time.Second, Duration: stormLength,
-		Backoff: Backoff{Policy: "exponential", Base: 100 * time.Millisecond, Cap: time.Second}}
+	p := Params{Duration: stormLength, Own: &ReconnectOptions{Ping: Ping{Interval: time.Second, Timeout: time.Second},
+		Backoff: Backoff{Policy: "exponential", Base: 100 * time.Millisecond, Cap: time.Second}}}
 	env := NewEnv(nil, p)
 	env.Window.Open(stormOpen)
 	env.Window.Close(stormOpen + int64(stormLength))

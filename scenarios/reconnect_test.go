@@ -35,16 +35,17 @@ func TestBackoffPolicies(t *testing.T) {
 }
 
 func TestReconnectNeedsAFaultThatEndsInTheWindow(t *testing.T) {
-	p := Params{Conns: 1, PingInterval: time.Second, PongTimeout: time.Second, Duration: 10 * time.Second,
+	o := &ReconnectOptions{Ping: Ping{Interval: time.Second, Timeout: time.Second},
 		Backoff: Backoff{Policy: "none", Base: time.Second, Cap: time.Second}}
+	p := Params{Conns: 1, Duration: 10 * time.Second, Own: o}
 	if err := (reconnect{}).Validate(p); err == nil {
 		t.Error("no fault accepted")
 	}
-	p.Fault = Fault{Kind: "kill", At: 5 * time.Second, For: 5 * time.Second}
+	o.Fault = Fault{Kind: "kill", At: 5 * time.Second, For: 5 * time.Second}
 	if err := (reconnect{}).Validate(p); err == nil {
 		t.Error("a fault past the window accepted")
 	}
-	p.Fault.For = time.Second
+	o.Fault.For = time.Second
 	if err := (reconnect{}).Validate(p); err != nil {
 		t.Error(err)
 	}
@@ -56,8 +57,8 @@ func TestReconnectNeedsAFaultThatEndsInTheWindow(t *testing.T) {
 // "up" above the connections there are.
 func TestReconnectCountsConnectionsNotOutages(t *testing.T) {
 	const s = int64(time.Second)
-	env := NewEnv(nil, Params{PingInterval: time.Second, PongTimeout: time.Second,
-		Backoff: Backoff{Policy: "none", Base: time.Second, Cap: time.Second}})
+	env := NewEnv(nil, Params{Own: &ReconnectOptions{Ping: Ping{Interval: time.Second, Timeout: time.Second},
+		Backoff: Backoff{Policy: "none", Base: time.Second, Cap: time.Second}}})
 	env.Window.Open(1 * s)
 	env.Window.Close(3 * s)
 	env.MarkFault(3 * s / 2)

@@ -36,24 +36,18 @@ type Params struct {
 	// schedule: open-loop echo, or broadcast publishes. 0 means a closed
 	// loop for echo.
 	Rate float64
-	// Broadcast: Publishers of the connections publish at Rate.
-	Publishers int
-
-	// Heartbeat: each connection pings every PingInterval and counts a
-	// pong missing after PongTimeout.
-	PingInterval time.Duration
-	PongTimeout  time.Duration
 
 	// Compression offers permessage-deflate from every connection, has the
 	// reference server accept it, and makes message fillers compressible
 	// (measure.Codec.Compressible).
 	Compression bool
 
-	// Backoff is how a connection that found its server gone dials again
-	// (reconnect).
-	Backoff Backoff
-	// Fault is what the runner does to the server in the window.
-	Fault Fault
+	// Own holds the running scenario's own options: the value its
+	// NewOptions returned (a pointer to its options struct), set by its
+	// declarations' Apply and its Resolve in ApplyOptions, read-only
+	// after that (cells and shards share it). nil for a scenario without
+	// options.
+	Own any
 
 	// ScheduleOffset delays this load generator's fixed-rate schedule
 	// from the common start: shard i of n runs events i, i+n, i+2n… of

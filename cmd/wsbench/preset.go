@@ -146,7 +146,7 @@ func checkPresetValue(key, value string) error {
 	case "conns":
 		_, err = parseConns(value)
 	default:
-		err = checkOptionValue(key, value)
+		err = scenarios.CheckOption(key, value) // a scenario's own option, on its own
 	}
 	if err != nil {
 		// The parse errors name the flag; here the line says where.

@@ -144,15 +144,3 @@ func checkScenarioFlags(scenario string, setOnCLI map[string]bool, preset string
 	}
 	return nil
 }
-
-// checkOptionValue checks a preset's value of a declared scenario option,
-// so a bad one is reported at its line; other keys pass.
-func checkOptionValue(key, value string) error {
-	for _, o := range scenarios.AllOptions() {
-		if o.Name == key {
-			var p scenarios.Params
-			return o.Apply(value, &p)
-		}
-	}
-	return nil
-}
