@@ -47,7 +47,7 @@ func newCellRun(ctx context.Context, plan *Plan, cell Cell, progress func(Event)
 	}
 	c := &cellRun{ctx: ctx, plan: plan, cell: cell, p: p, settings: settings, progress: progress, url: plan.Target,
 		rec: report.Record{
-			Scenario: plan.Scenario.Name(), Mode: plan.Scenario.Mode(p), Server: cell.Server, Variant: cell.Variant, Target: plan.Target,
+			Scenario: plan.Scenario.Name(), Mode: plan.Scenario.Mode(p), Server: cell.Server, Variant: cell.Variant, Target: plan.ShownTarget(),
 			Driver: plan.Driver.Name(), Conns: p.Conns, PayloadBytes: p.Payload, Text: p.Text, Run: cell.Run,
 			Status: report.StatusOK, StartedAt: time.Now().UTC(), WarmupS: p.Warmup.Seconds(), Errors: map[string]uint64{},
 		}}

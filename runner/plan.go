@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenarios"
 	"github.com/wsbench/wsbench/servers"
@@ -54,6 +55,10 @@ type Plan struct {
 	// the names only.
 	Header       http.Header
 	Subprotocols []string
+	// Secrets are the header values and the target's password and query
+	// values: every record is scrubbed of them before it leaves Run, and
+	// the target is recorded without them (ShownTarget).
+	Secrets *secret.Set
 	// Serve starts `wsbench serve`; nil means SelfServe.
 	Serve ServeCommand
 	// RateSteps, with SLO, makes the run a capacity search: every server
@@ -215,7 +220,7 @@ func (p *Plan) variantOrder(run int) []string {
 // shard's share.
 func (p *Plan) cellID(c Cell) string {
 	q := p.Params
-	parts := []string{p.Scenario.Name(), "target=" + p.Target, "server=" + c.Label(), "driver=" + p.Driver.Name(),
+	parts := []string{p.Scenario.Name(), "target=" + p.ShownTarget(), "server=" + c.Label(), "driver=" + p.Driver.Name(),
 		fmt.Sprintf("conns=%d", c.Conns), fmt.Sprintf("rate=%g", c.Rate), fmt.Sprintf("payload=%d", q.Payload),
 		fmt.Sprintf("text=%t", q.Text), fmt.Sprintf("deflate=%t", q.Compression), fmt.Sprintf("connect_rate=%g", q.ConnectRate),
 		fmt.Sprintf("warmup=%s", q.Warmup), fmt.Sprintf("duration=%s", q.Duration), fmt.Sprintf("run=%d", c.Run)}
@@ -223,6 +228,13 @@ func (p *Plan) cellID(c Cell) string {
 		parts = append(parts, "options="+own)
 	}
 	return strings.Join(parts, "/")
+}
+
+// ShownTarget is the --target as records and messages show it: without a
+// password or query values (secret.URL).
+func (p *Plan) ShownTarget() string {
+	shown, _ := secret.URL(p.Target)
+	return shown
 }
 
 // Validate checks the parameters of every connection count and rate of the

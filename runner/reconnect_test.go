@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenarios"
@@ -172,18 +173,26 @@ func TestAServerThatDoesNotComeBackFailsTheCell(t *testing.T) {
 
 // TestFaultCmdRunsForATarget: against a --target the user's command plays
 // the fault, its exit code and output recorded; a non-zero exit fails the
-// cell.
+// cell. A secret the command prints (and the target's query token) is
+// redacted in the record.
 func TestFaultCmdRunsForATarget(t *testing.T) {
+	const token = "tok-5e1f9c2a"
 	plan := reconnectPlan(t, 4, 200*time.Millisecond, 200*time.Millisecond,
-		scenarios.Fault{Kind: "cmd", Cmd: "echo restarting chat; exit 3"}, "none")
-	plan.Servers, plan.Target = nil, fastEcho(t)
+		scenarios.Fault{Kind: "cmd", Cmd: "echo restarting chat as $WSB_TEST_TOKEN; exit 3"}, "none")
+	t.Setenv("WSB_TEST_TOKEN", token)
+	plan.Servers, plan.Target = nil, fastEcho(t)+"?access_token="+token
+	plan.Secrets = &secret.Set{}
+	plan.Secrets.Add(token)
 	r := runOne(t, plan)
-	if r.Fault.CmdExit == nil || *r.Fault.CmdExit != 3 || r.Fault.CmdOutput != "restarting chat" || !r.Marked() {
+	if r.Fault.CmdExit == nil || *r.Fault.CmdExit != 3 || r.Fault.CmdOutput != "restarting chat as [redacted]" || !r.Marked() {
 		t.Fatalf("fault %+v, marked %v", r.Fault, r.Marked())
+	}
+	if !strings.HasSuffix(r.Target, "?access_token=[redacted]") {
+		t.Errorf("target recorded as %q", r.Target)
 	}
 	// Exit 3: the fault may never have happened, so the cell measured
 	// nothing known.
-	if want := "fault not played: --fault-cmd exited with 3 (bound: exit 0): restarting chat"; r.Status != report.StatusFailed || !strings.Contains(r.Reason, want) {
+	if want := "fault not played: --fault-cmd exited with 3 (bound: exit 0): restarting chat as [redacted]"; r.Status != report.StatusFailed || !strings.Contains(r.Reason, want) {
 		t.Fatalf("status %s %q: want failed with %q", r.Status, r.Reason, want)
 	}
 }

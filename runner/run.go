@@ -35,6 +35,7 @@ func Run(ctx context.Context, plan Plan, progress func(Event)) []report.Record {
 			rec.SLO = judgeSLO(*plan.SLO, rec)
 			stopped[ladder] = !rec.SLO.Pass
 		}
+		plan.Secrets.Scrub(&rec) // a dial error or a command's output may quote one
 		records = append(records, rec)
 		progress(Event{Cell: cell, Phase: "done", Record: &rec})
 	}

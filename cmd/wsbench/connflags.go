@@ -12,12 +12,13 @@ import (
 	"strings"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/runner"
 )
 
 // redacted stands for a header value wherever wsbench would otherwise
 // print or store it.
-const redacted = "[redacted]"
+const redacted = secret.Shown
 
 // connOptions are the flags that shape every connection's upgrade request,
 // whatever the scenario: what a real service asks of its clients. Header
@@ -74,8 +75,23 @@ func (c connOptions) apply(plan *runner.Plan, target bool) error {
 	if len(h) > 0 {
 		plan.Header = h
 	}
+	for name, values := range h {
+		if name != "Origin" { // a page's address, shown as given
+			for _, v := range values {
+				secrets(plan).Add(v)
+			}
+		}
+	}
 	plan.Subprotocols = c.subprotocols
 	return nil
+}
+
+// secrets is the plan's set of secret values, made on first use.
+func secrets(plan *runner.Plan) *secret.Set {
+	if plan.Secrets == nil {
+		plan.Secrets = &secret.Set{}
+	}
+	return plan.Secrets
 }
 
 // addHeader parses one 'Name: value' line into h, expanding $VAR in the

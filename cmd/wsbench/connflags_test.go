@@ -99,7 +99,10 @@ func TestSecretsNeverReachAFile(t *testing.T) {
 	}
 
 	file, html := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
-	code, out, errOut = wsbench(t, slices.Concat(base, creds, []string{"--subprotocol", "chat.v2", "--out", file, "--html", html})...)
+	// The token also rides in the target's query, as some services want it.
+	withQuery := slices.Clone(base)
+	withQuery[2] = url + "?access_token=" + testToken
+	code, out, errOut = wsbench(t, slices.Concat(withQuery, creds, []string{"--subprotocol", "chat.v2", "--out", file, "--html", html})...)
 	if code != exitOK {
 		t.Fatalf("with credentials: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -118,6 +121,9 @@ func TestSecretsNeverReachAFile(t *testing.T) {
 	if r.Request == nil || !slices.Equal(r.Request.Headers, wantReq.Headers) || !slices.Equal(r.Request.Subprotocols, wantReq.Subprotocols) ||
 		r.Request.Subprotocol != wantReq.Subprotocol {
 		t.Errorf("request recorded as %+v, want %+v", r.Request, wantReq)
+	}
+	if !strings.HasSuffix(r.Target, "?access_token=[redacted]") {
+		t.Errorf("target recorded as %q, want its query value redacted", r.Target)
 	}
 	if cmd := strings.Join(res.Command, " "); !strings.Contains(cmd, "X-Api-Key: [redacted]") || !strings.Contains(cmd, "Authorization: [redacted]") {
 		t.Errorf("command recorded as %q: want header names with values redacted", cmd)

@@ -18,13 +18,24 @@ var errHelp = errors.New("help requested")
 // parseFlags parses args with fs, allowing flags after positional arguments
 // (wsbench report FILE --format csv), and returns the positional ones.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
+	return parseFlagsHelp(fs, args, stderr, nil)
+}
+
+// parseFlagsHelp is parseFlags whose -h prints help(positional) instead
+// of fs.Usage when help is given: help that depends on an argument before
+// it (`wsbench run chat --help`).
+func parseFlagsHelp(fs *flag.FlagSet, args []string, stderr io.Writer, help func(positional []string)) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(stderr)
-				fs.Usage()
+				if help != nil {
+					help(positional)
+				} else {
+					fs.Usage()
+				}
 				return nil, errHelp
 			}
 			return nil, usageError{err.Error()}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/runner"
@@ -331,6 +332,10 @@ func (o runOptions) placeLoad(plan *runner.Plan) error {
 			return usagef("--target %q: want a ws:// or wss:// URL such as ws://127.0.0.1:8080/echo", o.target)
 		}
 		plan.Target = o.target
+		_, hidden := secret.URL(o.target)
+		for _, v := range hidden {
+			secrets(plan).Add(v)
+		}
 		if u.Scheme == "wss" {
 			plan.TLS = &tls.Config{InsecureSkipVerify: o.insecure}
 		}

@@ -23,9 +23,9 @@ type presetSetting struct {
 
 // applyPreset sets the flags named in a preset, by file path or built-in
 // name, except those set on the command line. Its keys are the names of
-// every `wsbench run` flag (ping_interval or ping-interval); threshold may
-// be a list. Every mistake is reported with the file, line and key at
-// fault. It returns the preset's name and what it set, by flag name.
+// every `wsbench run` flag (ping_interval or ping-interval); a repeatable
+// flag (threshold, header, subprotocol…) may be a list. Every mistake is
+// reported with the file, line and key at fault. It returns the preset's name and what it set, by flag name.
 func applyPreset(fset *flag.FlagSet, setOnCLI map[string]bool, ref string) (string, map[string]presetSetting, error) {
 	set := map[string]presetSetting{}
 	name, err := applyPresetTo(fset, setOnCLI, ref, set)
@@ -71,8 +71,8 @@ func applyPresetTo(fset *flag.FlagSet, setOnCLI map[string]bool, ref string, set
 			return name, usagef("%s:%d: unknown field %q (known: description, %s)", name, k.Line, k.Value, strings.Join(known, ", "))
 		}
 		values := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode && key == "threshold" {
-			values = v.Content
+		if _, repeatable := fset.Lookup(key).Value.(*listFlag); repeatable && v.Kind == yaml.SequenceNode {
+			values = v.Content // threshold, header, subprotocol…: a list
 		}
 		if setOnCLI[key] {
 			continue // the command line wins

@@ -123,3 +123,37 @@ func TestPresetAcceptsRunFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPresetHelpShowsItsScenarioAndSettings: `wsbench run chat --help`
+// names what the preset sets and its scenario's own options, not only the
+// general flags.
+func TestPresetHelpShowsItsScenarioAndSettings(t *testing.T) {
+	_, _, errOut := wsbench(t, "run", "chat", "--help")
+	for _, want := range []string{"Options of the broadcast scenario", "--publishers int", "The run with preset chat", "publishers: 50 (line 6)", "scenario: broadcast"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("run chat --help lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, _, errOut = wsbench(t, "run", "chat", "--publishers", "7", "--help")
+	if !strings.Contains(errOut, "publishers: 7") {
+		t.Errorf("the command line's --publishers 7 not shown over the preset's:\n%s", errOut)
+	}
+}
+
+// TestPresetTakesAHeaderList: header, like threshold, may be a list in a
+// preset; each reaches the upgrade request.
+func TestPresetTakesAHeaderList(t *testing.T) {
+	url, upgrades := newGuardedService(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	t.Setenv("WSBENCH_TEST_TOKEN", testToken)
+	body := "target: " + url + "\nconns: 2\nwarmup: 0s\nduration: 300ms\nsubprotocol: chat.v2\norigin: https://app.example.internal\n" +
+		"out: " + filepath.Join(dir, "p.json") + "\nheader:\n  - 'Authorization: Bearer $WSBENCH_TEST_TOKEN'\n  - 'X-Api-Key: " + testAPIKey + "'\n  - 'Cookie: session=" + testCookie + "'\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := wsbench(t, "run", file)
+	if code != exitOK || upgrades.Load() < 2 {
+		t.Fatalf("exit %d, %d upgrades\n%s\n%s", code, upgrades.Load(), out, errOut)
+	}
+}

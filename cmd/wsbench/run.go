@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
+	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/measure"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/report/htmlreport"
@@ -37,7 +38,7 @@ const (
 
 // runCmd is `wsbench run`: flags to plan, checks before any connection
 // opens, the run, the table and the file, and the exit code.
-func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
+func runCmd(args []string, stdout, stderr io.Writer) (code int, err error) {
 	o, err := parseRunFlags(args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -46,6 +47,14 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	// From here nothing written or returned shows a secret value: a dial
+	// error may quote the target's token, a fault command may print one.
+	stdout, stderr = plan.Secrets.Writer(stdout), plan.Secrets.Writer(stderr)
+	defer func() {
+		if err != nil && !plan.Secrets.Empty() {
+			err = redactedError{err, plan.Secrets}
+		}
+	}()
 	abOpt, err := o.abOptions()
 	if err != nil {
 		return exitUsage, err
@@ -100,6 +109,16 @@ func runCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	return inv.exitCode(ctx, records, stderr), nil
 }
+
+// redactedError is err with the secret values redacted from its text;
+// errors.Is and As still see err.
+type redactedError struct {
+	err     error
+	secrets *secret.Set
+}
+
+func (e redactedError) Error() string { return e.secrets.Redact(e.err.Error()) }
+func (e redactedError) Unwrap() error { return e.err }
 
 // errPin marks a failure to pin the load generator: the machine's, not the
 // command line's.
@@ -184,6 +203,7 @@ func (inv *invocation) run(ctx context.Context, plan runner.Plan, args []string,
 		Environment: runner.Environment(modules()),
 		Pinning:     inv.pinning,
 	}
+	plan.Secrets.Scrub(res) // the command line's --target
 	res.Environment.Variants = plan.Variants
 	if plan.Target == "" {
 		res.ServerSettings = settingsMap(plan.Settings)

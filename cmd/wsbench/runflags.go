@@ -19,7 +19,7 @@ import (
 func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	var o runOptions
 	fs := runFlagSet(&o)
-	positional, err := parseFlags(fs, args, stderr)
+	positional, err := parseFlagsHelp(fs, args, stderr, func(positional []string) { presetHelp(fs, positional) })
 	if err != nil {
 		return o, err
 	}
@@ -135,4 +135,35 @@ func runFlagSet(o *runOptions) *flag.FlagSet {
 		}
 	}
 	return fs
+}
+
+// presetHelp is `wsbench run PRESET --help`: the general help, then what
+// the preset sets and its scenario's own options, as they will apply (the
+// preset's values over the defaults, the command line's over both).
+func presetHelp(fs *flag.FlagSet, positional []string) {
+	if len(positional) != 1 {
+		fs.Usage()
+		return
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	name, fromPreset, err := applyPreset(fs, set, positional[0])
+	if err != nil {
+		fs.Usage()
+		fmt.Fprintf(fs.Output(), "\n%v\n", err)
+		return
+	}
+	if !set["scenario"] { // the scenario's options follow the preset's scenario
+		_ = fs.Set("scenario", fs.Lookup("scenario").Value.String())
+	}
+	fs.Usage()
+	var lines []string
+	for flagName, ps := range fromPreset {
+		lines = append(lines, fmt.Sprintf("  %s: %s (line %d)", flagName, fs.Lookup(flagName).Value, ps.line))
+	}
+	for flagName := range set {
+		lines = append(lines, fmt.Sprintf("  %s: %s (command line)", flagName, fs.Lookup(flagName).Value))
+	}
+	slices.Sort(lines)
+	fmt.Fprintf(fs.Output(), "\nThe run with %s (the command line overrides it):\n%s\n", name, strings.Join(lines, "\n"))
 }
