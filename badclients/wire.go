@@ -21,7 +21,7 @@ const (
 	opPing   = 0x9
 )
 
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // readBufSize is each client's read buffer: enough for an upgrade response
 // with extensions, small enough that 2,000 clients cost under 1 MiB.
