@@ -164,7 +164,18 @@ type subscriber struct {
 	once  sync.Once
 }
 
-func (sub *subscriber) drop() { sub.once.Do(func() { close(sub.gone); _ = sub.c.Close() }) }
+// drop ends the subscriber once; counted in s's Drops when slow is set and
+// this call is the one that ended it, so a subscriber found slow twice
+// (full queue, then a write timing out) counts once.
+func (sub *subscriber) drop(s *Server, slow bool) {
+	sub.once.Do(func() {
+		if slow {
+			s.drops.Add(1)
+		}
+		close(sub.gone)
+		_ = sub.c.Close()
+	})
+}
 
 // broadcast is the machinery both broadcast servers share: subscribers
 // join on /broadcast, their reads are drained (so control frames are
@@ -197,8 +208,7 @@ func broadcast(t testing.TB, o BroadcastOptions, queued bool, deliver func(s *Se
 					case m := <-sub.queue:
 						_ = c.SetWriteDeadline(time.Now().Add(o.WriteTimeout))
 						if err := c.WritePreparedMessage(m); err != nil {
-							s.drops.Add(1)
-							sub.drop()
+							sub.drop(s, true)
 							return
 						}
 					case <-sub.gone:
@@ -212,7 +222,7 @@ func broadcast(t testing.TB, o BroadcastOptions, queued bool, deliver func(s *Se
 		mu.Unlock()
 		for {
 			if _, _, err := c.NextReader(); err != nil {
-				sub.drop()
+				sub.drop(s, false)
 				return
 			}
 		}
@@ -229,7 +239,7 @@ func broadcast(t testing.TB, o BroadcastOptions, queued bool, deliver func(s *Se
 			case <-s.stop:
 				mu.Lock()
 				for _, sub := range subs {
-					sub.drop()
+					sub.drop(s, false)
 				}
 				mu.Unlock()
 				return
@@ -265,7 +275,7 @@ func BlockingBroadcast(t testing.TB, o BroadcastOptions) *Server {
 	return broadcast(t, o, false, func(s *Server, subs []*subscriber, m *websocket.PreparedMessage) {
 		for _, sub := range subs {
 			if err := sub.c.WritePreparedMessage(m); err != nil {
-				sub.drop()
+				sub.drop(s, false)
 			}
 		}
 	})
@@ -285,8 +295,7 @@ func QueueingBroadcast(t testing.TB, o BroadcastOptions) *Server {
 			select {
 			case sub.queue <- m:
 			default:
-				s.drops.Add(1)
-				sub.drop()
+				sub.drop(s, true)
 			}
 		}
 	})
