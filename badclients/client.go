@@ -275,6 +275,8 @@ func (cl *client) nonReader() end {
 func (cl *client) slowReader() end {
 	step := int64(slowReadStep)
 	budgetPerStep := max(1, cl.e.Rate*step/int64(time.Second))
+	t := time.NewTimer(slowReadStep)
+	defer t.Stop()
 	next := time.Now()
 	for {
 		next = next.Add(slowReadStep)
@@ -292,13 +294,8 @@ func (cl *client) slowReader() end {
 				return cl.ended(err)
 			}
 		}
-		if wait := time.Until(next); wait > 0 {
-			t := time.NewTimer(wait)
-			ok := cl.sleep(t, wait)
-			t.Stop()
-			if !ok {
-				return cl.stopped(false)
-			}
+		if wait := time.Until(next); wait > 0 && !cl.sleep(t, wait) {
+			return cl.stopped(false)
 		}
 	}
 }

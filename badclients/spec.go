@@ -51,7 +51,7 @@ type kindInfo struct {
 var kinds = []kindInfo{
 	{NonReader, argNone, "",
 		"completes the handshake, then never reads; its receive buffer is set small (SO_RCVBUF 4 KiB) so its TCP window closes after a few KiB and the server's writes to it block or queue",
-		"when the server's FIN or RST reaches it (a FIN queued behind unread data is only found when the fleet stops: counted as seen at the end, without a time)"},
+		"when the server's FIN or RST reaches it, from its TCP state looked at every 100 ms (a FIN queued behind unread data is only found when the fleet stops: counted as seen at the end, without a time)"},
 	{SlowReader, argRate, "1KiB/s",
 		"completes the handshake, then reads at most ARG bytes per second (in 100 ms steps)",
 		"when the server's close frame (its code), FIN or RST arrives"},
@@ -74,8 +74,8 @@ var kinds = []kindInfo{
 		"negotiates permessage-deflate and sends one message of about 1 MiB that inflates to just over 1 GiB (deflate cannot compress beyond about 1032:1); needs --compression",
 		"the close code (1009 from a server with a read limit) or reset, and how fast"},
 	{Vanish, argNone, "",
-		"would disappear without FIN or RST by taking down its link in a network namespace",
-		"not offered: see the refusal"},
+		"would disappear without FIN or RST, its link taken down in a network namespace of its own",
+		"refused, with the reason: a client in another network namespace cannot reach a server on 127.0.0.1, and without namespaces there is no link to take down"},
 }
 
 func lookup(k Kind) (kindInfo, bool) {
