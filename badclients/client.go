@@ -101,7 +101,9 @@ func run(ctx context.Context, u *url.URL, e Entry, started func()) (out end) {
 
 	deflate := e.Kind == DeflateBomb
 	key := newKey()
-	_ = cl.c.SetDeadline(time.Now().Add(handshakeTimeout))
+	if !cl.setDeadline(time.Now().Add(handshakeTimeout)) {
+		return failed("handshake", context.Canceled)
+	}
 	if _, err := cl.c.Write(upgradeRequest(u, key, deflate)); err != nil {
 		return failed("handshake", err)
 	}
@@ -109,10 +111,9 @@ func run(ctx context.Context, u *url.URL, e Entry, started func()) (out end) {
 	if err != nil {
 		return failed("handshake", err)
 	}
-	if ctx.Err() != nil {
+	if !cl.setDeadline(time.Time{}) {
 		return failed("handshake", context.Canceled)
 	}
-	_ = cl.c.SetDeadline(time.Time{})
 	if code := cl.fr.feed(cl.buf[:n]); code != 0 {
 		begin()
 		return cl.closed(code)
@@ -226,6 +227,30 @@ func (cl *client) watch(frames bool) end {
 	}
 }
 
+// setDeadline sets the read and write deadline to t, unless the fleet has
+// stopped: its past deadline must not be overwritten (a client would then
+// outlive the stop by t), so it is put back and false returned. The stop
+// makes ctx.Err non-nil before it sets its deadline, so a nil ctx.Err
+// after setting t means the stop is still to come.
+func (cl *client) setDeadline(t time.Time) bool {
+	_ = cl.c.SetDeadline(t)
+	return cl.keepStop()
+}
+
+// readUntil is setDeadline for reads only.
+func (cl *client) readUntil(t time.Time) bool {
+	_ = cl.c.SetReadDeadline(t)
+	return cl.keepStop()
+}
+
+func (cl *client) keepStop() bool {
+	if cl.ctx.Err() != nil {
+		_ = cl.c.SetDeadline(longAgo)
+		return false
+	}
+	return true
+}
+
 // sleep waits d or until the fleet stops; false when it stopped.
 func (cl *client) sleep(t *time.Timer, d time.Duration) bool {
 	t.Reset(d)
@@ -280,7 +305,9 @@ func (cl *client) slowReader() end {
 	next := time.Now()
 	for {
 		next = next.Add(slowReadStep)
-		_ = cl.c.SetReadDeadline(next)
+		if !cl.readUntil(next) {
+			return cl.stopped(false)
+		}
 		for budget := budgetPerStep; budget > 0; {
 			n, err := cl.c.Read(cl.buf[:min(budget, int64(len(cl.buf)))])
 			budget -= int64(n)
@@ -319,7 +346,9 @@ func (cl *client) trickle(frame []byte, repeat bool) end {
 		if !repeat {
 			cl.sent++
 		}
-		_ = cl.c.SetReadDeadline(time.Now().Add(cl.e.Interval))
+		if !cl.readUntil(time.Now().Add(cl.e.Interval)) {
+			return cl.stopped(false)
+		}
 		for {
 			n, err := cl.c.Read(cl.buf)
 			if code := cl.fr.feed(cl.buf[:n]); code != 0 {
