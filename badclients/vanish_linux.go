@@ -1,0 +1,7 @@
+package badclients
+
+import "syscall"
+
+func netnsAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package badclients
+
+import "syscall"
+
+func netnsAttr() *syscall.SysProcAttr { return nil }
