@@ -65,7 +65,7 @@ func CompareAB(res *Result, opt CompareOptions) (*Comparison, error) {
 		if !r.Usable() || r.Variant == "" {
 			continue
 		}
-		k := r.cellKey(false)
+		k := r.cellKey(false, true)
 		c, ok := index[k]
 		if !ok {
 			c = &cell{key: k, runs: map[string]map[int]Record{}}

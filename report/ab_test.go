@@ -302,8 +302,8 @@ func TestCellKeyTellsVariantsApart(t *testing.T) {
 	if a.CellKey() == b.CellKey() {
 		t.Errorf("variants share a cell key %q", a.CellKey())
 	}
-	if a.cellKey(false) != b.cellKey(false) {
-		t.Errorf("without the variant the keys differ: %q vs %q", a.cellKey(false), b.cellKey(false))
+	if a.cellKey(false, true) != b.cellKey(false, true) {
+		t.Errorf("without the variant the keys differ: %q vs %q", a.cellKey(false, true), b.cellKey(false, true))
 	}
 }
 

@@ -24,11 +24,12 @@ import (
 // the closed-loop mode, binary messages and unpaced connects are the
 // defaults and are left out.
 func (r Record) CellKey() string {
-	return r.cellKey(true)
+	return r.cellKey(true, true)
 }
 
-// cellKey is CellKey, with or without the variant of an A/B run.
-func (r Record) cellKey(withVariant bool) string {
+// cellKey is CellKey, with or without the variant of an A/B run and the
+// bad clients of a --bad-clients pair.
+func (r Record) cellKey(withVariant, withBad bool) string {
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	parts := []string{r.Scenario}
 	if r.Mode != "" && r.Mode != "closed-loop" {
@@ -64,6 +65,9 @@ func (r Record) cellKey(withVariant bool) string {
 	}
 	if r.Fault != nil {
 		parts = append(parts, "fault="+r.Fault.Kind)
+	}
+	if r.BadClients != nil && withBad {
+		parts = append(parts, "bad_clients="+r.BadClients.Spec)
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Labels)) {
 		parts = append(parts, k+"="+r.Labels[k])

@@ -72,7 +72,10 @@ func Render(w io.Writer, res *Result, f Format) error { return RenderWith(w, res
 func RenderWith(w io.Writer, res *Result, f Format, opt Options) error {
 	switch f {
 	case Table, Markdown:
-		return renderTables(w, res, layout{markdown: f == Markdown, wide: opt.Wide || f == Markdown})
+		if err := renderTables(w, res, layout{markdown: f == Markdown, wide: opt.Wide || f == Markdown}); err != nil {
+			return err
+		}
+		return RenderBadVerdicts(w, res, f == Markdown)
 	case CSV:
 		return renderCSV(w, res)
 	case JSON:

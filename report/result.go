@@ -197,6 +197,10 @@ type Record struct {
 	// Request is set when the upgrade requests carried the user's headers
 	// or offered subprotocols (--header, --origin, --subprotocol).
 	Request *Request `json:"request,omitempty"`
+	// BadClients is set in a run with --bad-clients: Spec "none" on the
+	// clean cell of each pair, the misbehaving clients' fates on the bad
+	// one. The headline figures are the good clients' either way.
+	BadClients *BadClients `json:"bad_clients,omitempty"`
 	// Handshake is TCP connect + (TLS) + HTTP upgrade time per connection.
 	// With --connect-rate it runs from when the connection was due on the
 	// rate's schedule, so a server (or dialer pool) that falls behind shows

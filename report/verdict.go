@@ -291,10 +291,14 @@ func checkBroken(r Record) (string, string) {
 // ServerLabel names the record's server for a reader: "gorilla", or
 // "gorilla@pr" for variant pr of an A/B run.
 func (r Record) ServerLabel() string {
+	label := r.Server
 	if r.Variant != "" {
-		return r.Server + "@" + r.Variant
+		label += "@" + r.Variant
 	}
-	return r.Server
+	if b := r.BadClients; b != nil && label != "" {
+		label += " +" + b.Spec // "gorilla +none", "gorilla +non-reader=10"
+	}
+	return label
 }
 
 // Usable reports whether a record's numbers may be shown as results:

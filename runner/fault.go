@@ -136,6 +136,7 @@ func (c *cellRun) restart(addr string) error {
 			return fmt.Errorf("pin server %s: %w", c.cell.Server, err)
 		}
 	}
+	go proc.capMemory(c.plan.ServerMemCap)
 	c.srv.replace(proc)
 	return nil
 }

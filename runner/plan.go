@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsbench/wsbench/badclients"
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/report"
@@ -59,6 +60,13 @@ type Plan struct {
 	// values: every record is scrubbed of them before it leaves Run, and
 	// the target is recorded without them (ShownTarget).
 	Secrets *secret.Set
+	// BadClients, when not empty, pairs every cell with a bad one: the
+	// same good clients with these misbehaving ones beside them (Cell.Bad).
+	BadClients badclients.Spec
+	// ServerMemCap kills a reference server whose RSS passes it (0: no
+	// cap), so a library a bad client makes allocate without bound fails
+	// its cell instead of the machine.
+	ServerMemCap uint64
 	// Serve starts `wsbench serve`; nil means SelfServe.
 	Serve ServeCommand
 	// RateSteps, with SLO, makes the run a capacity search: every server
@@ -102,15 +110,22 @@ type Cell struct {
 	Variant string
 	// Rate is the cell's rate (Params.Rate, or a capacity search's step).
 	Rate float64
+	// Bad is the bad cell of a --bad-clients pair: Plan.BadClients run
+	// beside the good clients.
+	Bad bool
 }
 
 // Label names the cell's server, with its variant in an A/B run
 // ("gorilla@pr").
 func (c Cell) Label() string {
+	label := c.Server
 	if c.Variant != "" {
-		return c.Server + "@" + c.Variant
+		label += "@" + c.Variant
 	}
-	return c.Server
+	if c.Bad {
+		label += " +bad clients"
+	}
+	return label
 }
 
 // Shard is this process's place among identical load generators.
@@ -187,7 +202,9 @@ func (p Plan) Cells() []Cell {
 			for _, r := range p.rates() {
 				for _, s := range p.names() {
 					for _, v := range variants {
-						cells = append(cells, Cell{Server: s, Conns: n, Run: run, Rate: r, Variant: v})
+						for _, bad := range p.badOrder() {
+							cells = append(cells, Cell{Server: s, Conns: n, Run: run, Rate: r, Variant: v, Bad: bad})
+						}
 					}
 				}
 			}
@@ -197,6 +214,15 @@ func (p Plan) Cells() []Cell {
 		cells[i].Index, cells[i].Total = i+1, len(cells)
 	}
 	return cells
+}
+
+// badOrder is a --bad-clients pair, the clean cell first, innermost so
+// the two run back to back; one clean cell when there are no bad clients.
+func (p *Plan) badOrder() []bool {
+	if len(p.BadClients.Entries) == 0 {
+		return []bool{false}
+	}
+	return []bool{false, true}
 }
 
 // variantOrder is the order of the variants in a run: as given in odd
@@ -224,6 +250,9 @@ func (p *Plan) cellID(c Cell) string {
 		fmt.Sprintf("conns=%d", c.Conns), fmt.Sprintf("rate=%g", c.Rate), fmt.Sprintf("payload=%d", q.Payload),
 		fmt.Sprintf("text=%t", q.Text), fmt.Sprintf("deflate=%t", q.Compression), fmt.Sprintf("connect_rate=%g", q.ConnectRate),
 		fmt.Sprintf("warmup=%s", q.Warmup), fmt.Sprintf("duration=%s", q.Duration), fmt.Sprintf("run=%d", c.Run)}
+	if c.Bad {
+		parts = append(parts, "bad_clients="+p.BadClients.String())
+	}
 	if own := scenarios.OwnKey(q); own != "" {
 		parts = append(parts, "options="+own)
 	}

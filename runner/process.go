@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,10 @@ type serverProc struct {
 	exited chan struct{} // closed when the process has exited
 	err    error         // its exit status, once exited is closed
 	stderr *tailBuffer
+	// killedAt is the RSS at which capMemory killed the process (0: it
+	// did not), capBytes the cap it passed.
+	killedAt atomic.Uint64
+	capBytes uint64
 }
 
 // startServer starts the process and waits for its ready line.
@@ -114,6 +119,9 @@ func (p *serverProc) alive() bool {
 
 // deathReason describes how the process ended, for a failed record.
 func (p *serverProc) deathReason() string {
+	if rss := p.killedAtCap(); rss > 0 {
+		return capReason(rss, p.capBytes)
+	}
 	return fmt.Sprintf("server process exited mid-run (%v)%s", p.err, p.stderrTail())
 }
 

@@ -33,6 +33,7 @@ func (c *cellRun) traffic() report.Record {
 		return c.plan.Driver.Dial(ctx, c.url, o)
 	}
 	c.awaitStart()
+	stopBad := c.startBad()
 	finished := make(chan ran, 1)
 	go func() {
 		out, err := c.plan.Scenario.Run(c.ctx, env)
@@ -57,6 +58,7 @@ func (c *cellRun) traffic() report.Record {
 		takeSnapshot(c.ctx, c.srv).perConn(&c.rec, c.idle, float64(len(c.clients)))
 	}
 	c.rec.ServerStatsEnd = endStats(c.ctx, c.srv)
+	stopBad()
 	c.emit("closing")
 	closePhase(&c.rec, c.clients, c.plan)
 	var r ran

@@ -192,6 +192,9 @@ func (o runOptions) plan() (runner.Plan, report.Format, error) {
 	if err := o.placeLoad(&plan); err != nil {
 		return plan, "", err
 	}
+	if err := o.bad.apply(&plan, counts, p.Compression, o.target); err != nil {
+		return plan, "", err
+	}
 	return plan, format, nil
 }
 

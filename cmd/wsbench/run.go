@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsbench/wsbench/badclients"
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/internal/secret"
 	"github.com/wsbench/wsbench/measure"
@@ -42,6 +43,10 @@ func runCmd(args []string, stdout, stderr io.Writer) (code int, err error) {
 	o, err := parseRunFlags(args, stderr)
 	if err != nil {
 		return exitUsage, err
+	}
+	if o.bad.spec == "help" {
+		fmt.Fprint(stdout, badclients.Help())
+		return exitOK, nil
 	}
 	plan, format, err := o.plan()
 	if err != nil {

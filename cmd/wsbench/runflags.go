@@ -66,6 +66,7 @@ type runOptions struct {
 	connectRate, rate, slo     string
 	text, insecure, serversSet bool
 	compression                bool
+	bad                        badOptions
 	target, format             string
 	out, htmlOut, failOn       string
 	thresholds                 listFlag
@@ -108,6 +109,7 @@ func runFlagSet(o *runOptions) *flag.FlagSet {
 	fs.BoolVar(&o.pin, "pin", false, "pin reference servers and the load generator to separate halves of the CPUs (GOMAXPROCS to match)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin reference servers to these CPUs, e.g. 0 or 0-1 (implies --pin)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (implies --pin)")
+	o.bad.register(fs)
 	fs.StringVar(&o.target, "target", "", "load-test this ws:// or wss:// URL instead of the reference servers")
 	o.conn.register(fs)
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for wss:// targets")

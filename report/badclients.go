@@ -1,0 +1,364 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/wsbench/wsbench/badclients"
+)
+
+// BadClients is what the misbehaving connections of a cell (run
+// --bad-clients) did and cost. The clean cell of a pair carries one too,
+// with Spec "none", so the two are told apart and paired; the record's
+// headline figures are the good clients' in both.
+type BadClients struct {
+	// Spec is the canonical --bad-clients value ("non-reader=10"), or
+	// "none" for the clean cell of the pair.
+	Spec string `json:"spec"`
+	// Kinds are the bad clients of each kind and how the server dealt
+	// with them.
+	Kinds []BadKind `json:"kinds,omitempty"`
+	// Server is the reference server's footprint before the bad clients
+	// connected and once they all had begun misbehaving (nil for a
+	// --target, whose process wsbench cannot see).
+	Server *BadFootprint `json:"server,omitempty"`
+	// Killed says the runner killed the server at --server-mem-cap;
+	// KilledAtBytes is the RSS it read then.
+	Killed        bool   `json:"killed_at_cap,omitempty"`
+	KilledAtBytes uint64 `json:"killed_at_bytes,omitempty"`
+	// CapBytes is the server memory cap in force.
+	CapBytes uint64 `json:"cap_bytes,omitempty"`
+	// Error is why the bad clients could not start, if they could not.
+	Error string `json:"error,omitempty"`
+}
+
+// Clean reports whether b is the clean cell of a pair.
+func (b *BadClients) Clean() bool { return b != nil && b.Spec == "none" }
+
+// BadKind is one kind's clients in a cell.
+type BadKind struct {
+	Kind string `json:"kind"`
+	Arg  string `json:"arg,omitempty"`
+	// Clients of this kind were started; Failed never got to misbehave
+	// (refused at the door, say).
+	Clients int `json:"clients"`
+	Failed  int `json:"failed,omitempty"`
+	// How the server ended the others: a close frame by code, a reset, an
+	// EOF without a close frame; Open were still connected when the cell
+	// ended; SeenAtEnd of the dropped were only found dropped then (no
+	// drop time: a non-reader's FIN waits behind the data it never read).
+	ClosedByCode map[string]int `json:"closed_by_code,omitempty"`
+	Reset        int            `json:"reset"`
+	EOF          int            `json:"eof"`
+	Open         int            `json:"open"`
+	SeenAtEnd    int            `json:"seen_at_end,omitempty"`
+	// DropTime is, for each client the server dropped while it watched,
+	// the time from its misbehaviour starting to the drop.
+	DropTime *Latency `json:"drop_time_us,omitempty"`
+	// Sent and Received are the bad clients' bytes (or pings) written
+	// and read.
+	Sent     uint64         `json:"sent,omitempty"`
+	Received uint64         `json:"received,omitempty"`
+	Errors   map[string]int `json:"errors,omitempty"`
+}
+
+// Dropped are the clients of k the server ended, by any means.
+func (k BadKind) Dropped() int {
+	n := k.Reset + k.EOF
+	for _, c := range k.ClosedByCode {
+		n += c
+	}
+	return n
+}
+
+// BadFootprint is the server before and with the bad clients, and the
+// difference per bad client.
+type BadFootprint struct {
+	Before ServerFootprint `json:"before"`
+	With   ServerFootprint `json:"with"`
+	// PerClient is (With − Before) / the bad clients started.
+	PerClient FootprintDelta `json:"per_bad_client"`
+}
+
+// ServerFootprint is what a server process holds at one moment.
+type ServerFootprint struct {
+	RSSBytes   uint64 `json:"rss_bytes"`
+	HeapBytes  uint64 `json:"heap_alloc_bytes"`
+	Goroutines int    `json:"goroutines"`
+	OpenFiles  int    `json:"open_files"`
+}
+
+// FootprintDelta is a footprint's growth per bad client.
+type FootprintDelta struct {
+	RSSBytes   float64 `json:"rss_bytes"`
+	HeapBytes  float64 `json:"heap_alloc_bytes"`
+	Goroutines float64 `json:"goroutines"`
+	OpenFiles  float64 `json:"open_files"`
+}
+
+// Growth is with − before, per client.
+func Growth(before, with ServerFootprint, clients int) FootprintDelta {
+	if clients <= 0 {
+		return FootprintDelta{}
+	}
+	n := float64(clients)
+	return FootprintDelta{
+		RSSBytes:   (float64(with.RSSBytes) - float64(before.RSSBytes)) / n,
+		HeapBytes:  (float64(with.HeapBytes) - float64(before.HeapBytes)) / n,
+		Goroutines: float64(with.Goroutines-before.Goroutines) / n,
+		OpenFiles:  float64(with.OpenFiles-before.OpenFiles) / n,
+	}
+}
+
+// BadVerdict is the verdict on one server (or target) and one bad-clients
+// spec: the bad cells against the clean cells of their pairs.
+type BadVerdict struct {
+	Server, Driver, Spec string
+	Clean, Bad           int // cells of each
+	Verdict              badclients.Verdict
+	// Drop summarises how the bad clients were dropped, over the bad
+	// cells: "close 1009 ×10 in 2 ms p50", "never (10 open)".
+	Drop string
+	// PerClient is the server's growth per bad client, median over the
+	// bad cells (nil for a --target).
+	PerClient *FootprintDelta
+}
+
+// BadVerdicts pairs every bad cell in rs with the clean cells of the same
+// server, driver and scenario parameters and judges each (server, spec)
+// with badclients.ServerVerdict. Cells that failed on their own (not by
+// the server's death) are left out of the figures.
+func BadVerdicts(rs []Record) []BadVerdict {
+	type key struct{ cell, spec string }
+	clean := map[string][]badclients.Figures{}
+	cleanStalls := map[string]bool{} // a clean cell with an empty second: seconds without messages are normal there
+	bad := map[key][]Record{}
+	var order []key
+	for _, r := range rs {
+		if r.BadClients == nil {
+			continue
+		}
+		cell := r.cellKey(true, false)
+		if r.BadClients.Clean() {
+			if r.Usable() {
+				clean[cell] = append(clean[cell], goodFigures(r))
+				cleanStalls[cell] = cleanStalls[cell] || stalled(r)
+			}
+			continue
+		}
+		k := key{cell, r.BadClients.Spec}
+		if _, seen := bad[k]; !seen {
+			order = append(order, k)
+		}
+		bad[k] = append(bad[k], r)
+	}
+	var out []BadVerdict
+	for _, k := range order {
+		cells := bad[k]
+		first := cells[0]
+		server := first.Server
+		if first.Variant != "" {
+			server += "@" + first.Variant
+		}
+		v := BadVerdict{Server: server, Driver: first.Driver, Spec: k.spec, Clean: len(clean[k.cell]), Bad: len(cells)}
+		if v.Server == "" {
+			v.Server = first.Target
+		}
+		// The worst bad cell speaks for the pair: a stall in one run of
+		// three is a stall.
+		var worst badclients.Verdict
+		for _, r := range cells {
+			cell := badclients.BadCell{Figures: goodFigures(r), Stalled: stalled(r) && !cleanStalls[k.cell]}
+			if r.BadClients.Killed {
+				cell.Killed, cell.Reason = true, fmt.Sprintf("killed at the %s memory cap (RSS %s)", fmtBytes(float64(r.BadClients.CapBytes)), fmtBytes(float64(r.BadClients.KilledAtBytes)))
+			} else if r.Status == StatusFailed && strings.Contains(r.Reason, "server") {
+				cell.Crashed, cell.Reason = true, r.Reason
+			}
+			got, err := badclients.ServerVerdict(clean[k.cell], cell)
+			if err != nil {
+				got = badclients.Verdict{Class: "no clean cell", Reason: err.Error()}
+			}
+			if worse(got.Class, worst.Class) {
+				worst = got
+			}
+		}
+		v.Verdict = worst
+		v.Drop = dropSummary(cells)
+		v.PerClient = medianGrowth(cells)
+		out = append(out, v)
+	}
+	return out
+}
+
+// classOrder ranks the classes from best to worst.
+var classOrder = []badclients.Class{"", badclients.Unaffected, badclients.Degraded, badclients.Stalled, badclients.Killed}
+
+func worse(a, b badclients.Class) bool {
+	ia, ib := slices.Index(classOrder, a), slices.Index(classOrder, b)
+	if ia < 0 {
+		ia = len(classOrder) // "no clean cell": worst, it judged nothing
+	}
+	if ib < 0 {
+		ib = len(classOrder)
+	}
+	return ia > ib
+}
+
+// goodFigures are a record's good-client figures for the verdict.
+func goodFigures(r Record) badclients.Figures {
+	f := badclients.Figures{P99Us: float64(r.Latency.P99), Throughput: r.ThroughputMsgsPerS, Completeness: -1}
+	if r.Broadcast != nil && r.Integrity.Sent > 0 {
+		f.Completeness = float64(r.Integrity.Received) / float64(r.Integrity.Sent)
+	}
+	return f
+}
+
+// stalled reports whether the good clients of r made no progress for a
+// whole second of the window while connected: a per-second point of the
+// series with no message in it.
+func stalled(r Record) bool {
+	if len(r.Series) < 2 {
+		return r.Messages == 0 && r.DurationS > 0
+	}
+	for _, p := range r.Series {
+		if p.Messages == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dropSummary says how the bad clients of cells ended, summed over the
+// cells: by close code, reset, EOF, or open; with the p50 drop time of the
+// first cell that timed any.
+func dropSummary(cells []Record) string {
+	counts := map[string]int{}
+	var p50 string
+	for _, r := range cells {
+		for _, k := range r.BadClients.Kinds {
+			for code, n := range k.ClosedByCode {
+				counts["close "+code] += n
+			}
+			counts["reset"] += k.Reset
+			counts["EOF"] += k.EOF
+			counts["open"] += k.Open
+			counts["failed"] += k.Failed
+			if p50 == "" && k.DropTime != nil && k.DropTime.Count > 0 {
+				p50 = fmtUs(k.DropTime.P50)
+			}
+		}
+	}
+	var parts []string
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range counts {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if counts[name] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, counts[name]))
+		}
+	}
+	s := strings.Join(parts, ", ")
+	if p50 != "" {
+		s += "; p50 " + p50
+	}
+	return s
+}
+
+// medianGrowth is the median per-client growth over cells that measured
+// it.
+func medianGrowth(cells []Record) *FootprintDelta {
+	var ds []FootprintDelta
+	for _, r := range cells {
+		if s := r.BadClients.Server; s != nil {
+			ds = append(ds, s.PerClient)
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	med := func(f func(FootprintDelta) float64) float64 {
+		v := make([]float64, len(ds))
+		for i, d := range ds {
+			v[i] = f(d)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return &FootprintDelta{
+		RSSBytes:   med(func(d FootprintDelta) float64 { return d.RSSBytes }),
+		HeapBytes:  med(func(d FootprintDelta) float64 { return d.HeapBytes }),
+		Goroutines: med(func(d FootprintDelta) float64 { return d.Goroutines }),
+		OpenFiles:  med(func(d FootprintDelta) float64 { return d.OpenFiles }),
+	}
+}
+
+// RenderBadVerdicts writes the verdict table of the bad-clients cells of
+// res, one row per server and spec, with the servers' relevant fairness
+// settings beside it; nothing when no record has bad clients.
+func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
+	vs := BadVerdicts(res.Records)
+	if len(vs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nbad clients: what they did to the good clients (each bad cell against the clean cells of its pair)")
+	header := []string{"server", "bad clients", "verdict", "good p99", "good msgs/s", "dropped by the server", "server per bad client"}
+	var rows [][]string
+	for _, v := range vs {
+		per := na
+		if g := v.PerClient; g != nil {
+			per = fmt.Sprintf("%s RSS, %.2f goroutines, %.2f fds", fmtBytesSigned(g.RSSBytes), g.Goroutines, g.OpenFiles)
+		}
+		p99, tput := "-", "-"
+		if v.Verdict.P99Ratio > 0 {
+			p99 = fmt.Sprintf("×%.2f", v.Verdict.P99Ratio)
+		}
+		if v.Verdict.ThroughputRatio > 0 || v.Verdict.Class == badclients.Stalled {
+			tput = fmt.Sprintf("×%.2f", v.Verdict.ThroughputRatio)
+		}
+		rows = append(rows, []string{v.Server, v.Spec, string(v.Verdict.Class), p99, tput, v.Drop, per})
+	}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
+	if err := writeTable(w, markdown, header, align, rows); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.Verdict.Reason != "" && v.Verdict.Class != badclients.Unaffected {
+			fmt.Fprintf(w, "  %s · %s: %s\n", v.Server, v.Spec, v.Verdict.Reason)
+		}
+	}
+	if s := res.ServerSettings; len(s) > 0 {
+		var parts []string
+		for _, k := range []string{"read_limit_bytes", "handshake_timeout_ns", "write_timeout_ns", "idle_timeout_ns", "broadcast_queue", "slow_consumer"} {
+			if _, ok := s[k]; ok {
+				parts = append(parts, k+"="+manifestValue(res, k))
+			}
+		}
+		fmt.Fprintf(w, "  the servers' settings that bear on bad clients (fairness manifest): %s\n", strings.Join(parts, ", "))
+		for _, name := range sortedKeys(res.ServerExceptions) {
+			if ex := res.ServerExceptions[name]; len(ex) > 0 {
+				fmt.Fprintf(w, "  %s cannot apply: %s\n", name, strings.Join(ex, "; "))
+			}
+		}
+	}
+	return nil
+}
+
+// fmtBytesSigned is a byte count that may be negative (a server that
+// freed memory as the bad clients came).
+func fmtBytesSigned(b float64) string {
+	if b < 0 {
+		return "-" + fmtBytes(-b)
+	}
+	return fmtBytes(b)
+}

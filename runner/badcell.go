@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/wsbench/wsbench/badclients"
+	"github.com/wsbench/wsbench/measure"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/servers"
+)
+
+// Bad clients (Plan.BadClients) and the server memory cap (Plan.ServerMemCap).
+
+// badStartBound is how long the bad clients have to connect and begin
+// misbehaving before the good clients' warmup starts regardless.
+const badStartBound = 15 * time.Second
+
+// memCapPoll is how often a reference server's RSS is read against the cap.
+const memCapPoll = 50 * time.Millisecond
+
+// capMemory kills p once its RSS passes capBytes, so a library that lets a
+// bad client allocate without bound is a result (killed at the cap), not
+// a machine out of memory. It returns when p exits.
+func (p *serverProc) capMemory(capBytes uint64) {
+	if capBytes == 0 {
+		return
+	}
+	t := time.NewTicker(memCapPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.exited:
+			return
+		case <-t.C:
+			s, err := measure.ReadProc(p.pid)
+			if err != nil || s.RSS <= capBytes {
+				continue
+			}
+			p.capBytes = capBytes // before the store deathReason loads
+			p.killedAt.Store(s.RSS)
+			_ = p.cmd.Process.Kill()
+			return
+		}
+	}
+}
+
+// killedAtCap is the RSS at which capMemory killed p; 0 if it did not.
+func (p *serverProc) killedAtCap() uint64 { return p.killedAt.Load() }
+
+// footprint reads what the server holds now: RSS, heap and goroutines from
+// its stats endpoint, open files from /proc.
+func (c *cellRun) footprint() report.ServerFootprint {
+	proc := c.srv.cur()
+	var f report.ServerFootprint
+	if s, err := measure.ReadProc(proc.pid); err == nil {
+		f.RSSBytes = s.RSS
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	if st, err := servers.FetchStats(ctx, proc.addr, false); err == nil {
+		f.HeapBytes, f.Goroutines = st.HeapAllocBytes, st.Goroutines
+	}
+	if fds, err := os.ReadDir("/proc/" + strconv.Itoa(proc.pid) + "/fd"); err == nil {
+		f.OpenFiles = len(fds)
+	}
+	return f
+}
+
+// startBad starts the cell's bad clients, if it has any, once the good
+// ones are connected, and waits (within badStartBound) until every one has
+// begun misbehaving, reading the server's footprint before and after. The
+// returned func stops them and fills the record; it is called once the
+// window and the drain are over.
+func (c *cellRun) startBad() (stop func()) {
+	spec := c.plan.BadClients
+	if len(spec.Entries) == 0 {
+		return func() {}
+	}
+	b := &report.BadClients{Spec: "none", CapBytes: c.plan.ServerMemCap}
+	c.rec.BadClients = b
+	if !c.cell.Bad {
+		return func() {}
+	}
+	b.Spec = spec.String()
+	c.emit("starting bad clients")
+	var before report.ServerFootprint
+	if c.srv != nil {
+		before = c.footprint()
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	fleet, err := badclients.Start(ctx, c.url, spec)
+	if err != nil {
+		cancel()
+		b.Error = err.Error()
+		return func() {}
+	}
+	select {
+	case <-fleet.Started():
+	case <-time.After(badStartBound):
+	case <-c.ctx.Done():
+	}
+	if c.srv != nil && c.srv.cur().alive() {
+		with := c.footprint()
+		b.Server = &report.BadFootprint{Before: before, With: with, PerClient: report.Growth(before, with, spec.Total())}
+	}
+	return func() {
+		cancel()
+		res := fleet.Wait()
+		for _, k := range res.Kinds {
+			b.Kinds = append(b.Kinds, badKind(k))
+		}
+		if c.srv != nil {
+			if rss := c.srv.cur().killedAtCap(); rss > 0 {
+				b.Killed, b.KilledAtBytes = true, rss
+			}
+		}
+	}
+}
+
+// badKind is one kind's results as the record keeps them.
+func badKind(k badclients.KindResult) report.BadKind {
+	out := report.BadKind{Kind: string(k.Kind), Arg: k.Arg, Clients: k.Clients, Failed: k.Failed, Reset: k.Reset, EOF: k.EOF,
+		Open: k.Open, SeenAtEnd: k.SeenAtEnd, Sent: k.Sent, Received: k.Received, Errors: k.Errors}
+	for code, n := range k.ClosedByCode {
+		if out.ClosedByCode == nil {
+			out.ClosedByCode = map[string]int{}
+		}
+		out.ClosedByCode[strconv.Itoa(code)] = n
+	}
+	if k.Drop != nil && k.Drop.TotalCount() > 0 {
+		if l, err := report.NewLatency(k.Drop, k.DropClamped); err == nil {
+			out.DropTime = &l
+		}
+	}
+	return out
+}
+
+// capReason is the death of a server the cap killed, for its record.
+func capReason(rss, capBytes uint64) string {
+	return fmt.Sprintf("killed at the memory cap: RSS %d MiB passed --server-mem-cap %d MiB", rss>>20, capBytes>>20)
+}
