@@ -74,12 +74,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (code int, err error) {
 		}
 		return exitUsage, err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills at once
-	}()
 	if plan.Target != "" {
 		if err := preflight(ctx, plan); err != nil {
 			return exitUsage, err
@@ -113,6 +109,17 @@ func runCmd(args []string, stdout, stderr io.Writer) (code int, err error) {
 		}
 	}
 	return inv.exitCode(ctx, records, stderr), nil
+}
+
+// interruptible is a context Ctrl-C (or SIGTERM) cancels; a second
+// Ctrl-C kills at once.
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // redactedError is err with the secret values redacted from its text;
