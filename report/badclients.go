@@ -362,3 +362,69 @@ func fmtBytesSigned(b float64) string {
 	}
 	return fmtBytes(b)
 }
+
+// mergeBadClients adds the bad clients of a cell's shards: each shard ran
+// its share of every kind (the cell's spec is the whole's), so the kinds'
+// counts add and their drop times merge through their histograms. The
+// server's footprint is of one server read by each shard at its own
+// moment: no sum of them is exact, so it is left out (named in dropped).
+func mergeBadClients(rs []Record) (b *BadClients, dropped []string, err error) {
+	for _, r := range rs {
+		x := r.BadClients
+		if x == nil {
+			continue
+		}
+		if b == nil {
+			b = &BadClients{Spec: x.Spec, CapBytes: x.CapBytes}
+		}
+		if x.Spec != b.Spec {
+			return nil, nil, fmt.Errorf("shards of one cell with different bad clients: %s and %s", b.Spec, x.Spec)
+		}
+		if x.Server != nil && !slices.Contains(dropped, "bad_clients.server") {
+			dropped = append(dropped, "bad_clients.server")
+		}
+		b.Killed = b.Killed || x.Killed
+		b.KilledAtBytes = max(b.KilledAtBytes, x.KilledAtBytes)
+		if x.Error != "" {
+			b.Error = strings.TrimPrefix(b.Error+"; "+fmt.Sprintf("shard %d: %s", r.Shard.Index, x.Error), "; ")
+		}
+		for _, k := range x.Kinds {
+			i := slices.IndexFunc(b.Kinds, func(m BadKind) bool { return m.Kind == k.Kind })
+			if i < 0 {
+				b.Kinds = append(b.Kinds, BadKind{Kind: k.Kind, Arg: k.Arg})
+				i = len(b.Kinds) - 1
+			}
+			if err := addBadKind(&b.Kinds[i], k); err != nil {
+				return nil, nil, fmt.Errorf("bad clients %s: %w", k.Kind, err)
+			}
+		}
+	}
+	return b, dropped, nil
+}
+
+// addBadKind adds one shard's clients of a kind into m.
+func addBadKind(m *BadKind, k BadKind) error {
+	m.Clients += k.Clients
+	m.Failed += k.Failed
+	m.Reset += k.Reset
+	m.EOF += k.EOF
+	m.Open += k.Open
+	m.SeenAtEnd += k.SeenAtEnd
+	m.Sent += k.Sent
+	m.Received += k.Received
+	for code, n := range k.ClosedByCode {
+		if m.ClosedByCode == nil {
+			m.ClosedByCode = map[string]int{}
+		}
+		m.ClosedByCode[code] += n
+	}
+	for e, n := range k.Errors {
+		if m.Errors == nil {
+			m.Errors = map[string]int{}
+		}
+		m.Errors[e] += n
+	}
+	var err error
+	m.DropTime, err = addLatencyPtr(m.DropTime, k.DropTime)
+	return err
+}

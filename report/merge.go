@@ -239,6 +239,10 @@ func mergeShards(rs []Record) (Record, error) {
 		return Record{}, err
 	}
 	m.Fault = mergeFault(rs, mg.OpenedAt)
+	if m.BadClients, dropped, err = mergeBadClients(rs); err != nil {
+		return Record{}, err
+	}
+	mg.Dropped = append(mg.Dropped, dropped...)
 	for _, r := range rs {
 		if l := r.Shard.LateS; l > 0 {
 			mg.Late = append(mg.Late, fmt.Sprintf("shard %d by %.3fs", r.Shard.Index, l))

@@ -85,7 +85,11 @@ func (c *cellRun) startBad() (stop func()) {
 	if !c.cell.Bad {
 		return func() {}
 	}
-	b.Spec = spec.String()
+	b.Spec = spec.String() // the whole cell's, on every shard
+	spec = shareSpec(spec, c.plan.Shard)
+	if spec.Total() == 0 {
+		return func() {}
+	}
 	c.emit("starting bad clients")
 	var before report.ServerFootprint
 	if c.srv != nil {
@@ -119,6 +123,21 @@ func (c *cellRun) startBad() (stop func()) {
 			}
 		}
 	}
+}
+
+// shareSpec is a shard's share of every kind of spec, as connections are
+// shared (Shard.Share); a kind whose share is 0 is left out.
+func shareSpec(spec badclients.Spec, s Shard) badclients.Spec {
+	if s.Count <= 1 {
+		return spec
+	}
+	var out badclients.Spec
+	for _, e := range spec.Entries {
+		if e.Count = s.Share(e.Count); e.Count > 0 {
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	return out
 }
 
 // badKind is one kind's results as the record keeps them.

@@ -50,8 +50,6 @@ func (b badOptions) apply(plan *runner.Plan, counts []int, compression bool, tar
 		return usagef("--bad-clients: the %s scenario measures its connect phase, which bad clients beside it would not change; use a scenario with traffic (echo, broadcast, heartbeat, reconnect)", plan.Scenario.Name())
 	case strings.HasPrefix(target, "wss://"):
 		return usagef("--bad-clients: the bad clients speak plain ws:// (they write raw frames byte by byte); a wss:// target is not supported")
-	case plan.Shard.Count > 1:
-		return usagef("--bad-clients with --shard: what the bad clients met is not merged across shards yet; run them from one process")
 	}
 	if limit := openFileLimit(); limit > 0 {
 		most := counts[0]
