@@ -303,17 +303,16 @@ func medianGrowth(cells []Record) *FootprintDelta {
 	}
 }
 
-// RenderBadVerdicts writes the verdict table of the bad-clients cells of
-// res, one row per server and spec, with the servers' relevant fairness
-// settings beside it; nothing when no record has bad clients.
-func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
-	vs := BadVerdicts(res.Records)
+// BadVerdictTable is the verdict table of the bad-clients cells of rs:
+// one row per server and spec, and a line per verdict worth a reason;
+// nil rows when no record has bad clients. Text, markdown and the HTML
+// report show the same rows.
+func BadVerdictTable(rs []Record) (header []string, rows [][]string, reasons []string) {
+	vs := BadVerdicts(rs)
 	if len(vs) == 0 {
-		return nil
+		return nil, nil, nil
 	}
-	fmt.Fprintln(w, "\nbad clients: what they did to the good clients (each bad cell against the clean cells of its pair)")
-	header := []string{"server", "bad clients", "verdict", "good p99", "good msgs/s", "dropped by the server", "server per bad client"}
-	var rows [][]string
+	header = []string{"server", "bad clients", "verdict", "good p99", "good msgs/s", "dropped by the server", "server per bad client"}
 	for _, v := range vs {
 		per := na
 		if g := v.PerClient; g != nil {
@@ -327,28 +326,56 @@ func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
 			tput = fmt.Sprintf("×%.2f", v.Verdict.ThroughputRatio)
 		}
 		rows = append(rows, []string{v.Server, v.Spec, string(v.Verdict.Class), p99, tput, v.Drop, per})
+		if v.Verdict.Reason != "" && v.Verdict.Class != badclients.Unaffected {
+			reasons = append(reasons, fmt.Sprintf("%s · %s: %s", v.Server, v.Spec, v.Verdict.Reason))
+		}
 	}
+	return header, rows, reasons
+}
+
+// BadSettings is the line of the fairness manifest's settings that bear
+// on bad clients, and a line per server that could not apply some ("" and
+// nil for a --target).
+func BadSettings(res *Result) (string, []string) {
+	s := res.ServerSettings
+	if len(s) == 0 {
+		return "", nil
+	}
+	var parts []string
+	for _, k := range []string{"read_limit_bytes", "handshake_timeout_ns", "write_timeout_ns", "idle_timeout_ns", "broadcast_queue", "slow_consumer"} {
+		if _, ok := s[k]; ok {
+			parts = append(parts, k+"="+manifestValue(res, k))
+		}
+	}
+	var exc []string
+	for _, name := range sortedKeys(res.ServerExceptions) {
+		if ex := res.ServerExceptions[name]; len(ex) > 0 {
+			exc = append(exc, fmt.Sprintf("%s cannot apply: %s", name, strings.Join(ex, "; ")))
+		}
+	}
+	return "the servers' settings that bear on bad clients (fairness manifest): " + strings.Join(parts, ", "), exc
+}
+
+// RenderBadVerdicts writes the verdict table of the bad-clients cells of
+// res with the servers' relevant fairness settings beside it; nothing when
+// no record has bad clients.
+func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
+	header, rows, reasons := BadVerdictTable(res.Records)
+	if rows == nil {
+		return nil
+	}
+	fmt.Fprintln(w, "\nbad clients: what they did to the good clients (each bad cell against the clean cells of its pair)")
 	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
 	if err := writeTable(w, markdown, header, align, rows); err != nil {
 		return err
 	}
-	for _, v := range vs {
-		if v.Verdict.Reason != "" && v.Verdict.Class != badclients.Unaffected {
-			fmt.Fprintf(w, "  %s · %s: %s\n", v.Server, v.Spec, v.Verdict.Reason)
-		}
+	for _, r := range reasons {
+		fmt.Fprintf(w, "  %s\n", r)
 	}
-	if s := res.ServerSettings; len(s) > 0 {
-		var parts []string
-		for _, k := range []string{"read_limit_bytes", "handshake_timeout_ns", "write_timeout_ns", "idle_timeout_ns", "broadcast_queue", "slow_consumer"} {
-			if _, ok := s[k]; ok {
-				parts = append(parts, k+"="+manifestValue(res, k))
-			}
-		}
-		fmt.Fprintf(w, "  the servers' settings that bear on bad clients (fairness manifest): %s\n", strings.Join(parts, ", "))
-		for _, name := range sortedKeys(res.ServerExceptions) {
-			if ex := res.ServerExceptions[name]; len(ex) > 0 {
-				fmt.Fprintf(w, "  %s cannot apply: %s\n", name, strings.Join(ex, "; "))
-			}
+	if line, exc := BadSettings(res); line != "" {
+		fmt.Fprintf(w, "  %s\n", line)
+		for _, e := range exc {
+			fmt.Fprintf(w, "  %s\n", e)
 		}
 	}
 	return nil

@@ -80,6 +80,15 @@ type htmlPage struct {
 	Compare *compareView
 	Groups  []groupView
 	Slopes  []slopeView
+	Bad     *badView
+}
+
+// badView is the bad-clients verdict table (report.BadVerdictTable).
+type badView struct {
+	Head     []string
+	Rows     [][]string
+	Notes    []string
+	Settings []string
 }
 
 type fileView struct {
@@ -286,6 +295,19 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 		p.Groups = append(p.Groups, g)
 	}
 
+	var all []report.Record
+	for _, res := range results {
+		all = append(all, res.Records...)
+	}
+	if head, rows, reasons := report.BadVerdictTable(all); rows != nil {
+		p.Bad = &badView{Head: head, Rows: rows, Notes: reasons}
+		for _, res := range results {
+			if line, exc := report.BadSettings(res); line != "" {
+				p.Bad.Settings = append(append(p.Bad.Settings, line), exc...)
+				break
+			}
+		}
+	}
 	for i, res := range results {
 		slopes := res.MemorySlopes
 		if len(slopes) == 0 {
