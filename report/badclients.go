@@ -326,8 +326,15 @@ func BadVerdictTable(rs []Record) (header []string, rows [][]string, reasons []s
 			tput = fmt.Sprintf("×%.2f", v.Verdict.ThroughputRatio)
 		}
 		rows = append(rows, []string{v.Server, v.Spec, string(v.Verdict.Class), p99, tput, v.Drop, per})
+		reason := ""
 		if v.Verdict.Reason != "" && v.Verdict.Class != badclients.Unaffected {
-			reasons = append(reasons, fmt.Sprintf("%s · %s: %s", v.Server, v.Spec, v.Verdict.Reason))
+			reason = v.Verdict.Reason
+		}
+		if v.Clean < 3 {
+			reason = strings.TrimPrefix(reason+fmt.Sprintf("; judged against %d clean cell(s), too few to know this machine's noise (--runs 3 or more)", v.Clean), "; ")
+		}
+		if reason != "" {
+			reasons = append(reasons, fmt.Sprintf("%s · %s: %s", v.Server, v.Spec, reason))
 		}
 	}
 	return header, rows, reasons
@@ -364,18 +371,26 @@ func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
 	if rows == nil {
 		return nil
 	}
+	item := "  "
 	fmt.Fprintln(w, "\nbad clients: what they did to the good clients (each bad cell against the clean cells of its pair)")
+	if markdown {
+		fmt.Fprintln(w)
+		item = "- "
+	}
 	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
 	if err := writeTable(w, markdown, header, align, rows); err != nil {
 		return err
 	}
+	if markdown {
+		fmt.Fprintln(w)
+	}
 	for _, r := range reasons {
-		fmt.Fprintf(w, "  %s\n", r)
+		fmt.Fprintf(w, "%s%s\n", item, r)
 	}
 	if line, exc := BadSettings(res); line != "" {
-		fmt.Fprintf(w, "  %s\n", line)
+		fmt.Fprintf(w, "%s%s\n", item, line)
 		for _, e := range exc {
-			fmt.Fprintf(w, "  %s\n", e)
+			fmt.Fprintf(w, "%s%s\n", item, e)
 		}
 	}
 	return nil

@@ -30,7 +30,8 @@ const usage = `wsbench benchmarks Go WebSocket libraries and load-tests WebSocke
 Usage:
   wsbench run     [flags]                  run a benchmark (default: echo, every reference server, one driver)
   wsbench serve   --server NAME [flags]    run one reference server (the runner starts these itself)
-  wsbench report  FILE... [--format F]     re-render result files
+  wsbench suite   [--quick] [--out DIR]    the standard comparison of every library, into an edition folder
+  wsbench report  FILE... [--format F]     re-render result files (or an edition: wsbench report DIR)
   wsbench compare BASE NEW [flags]         significant regressions between two result files
   wsbench compare AB.json [flags]          the same within one A/B run (run --ab), pair by pair
   wsbench merge   SHARD... -o FILE         add the shards of a run (--shard i/n) into one result file
@@ -66,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(args[1:], stdout, stderr)
 	case "report":
 		err = reportCmd(args[1:], stdout, stderr)
+	case "suite":
+		code, err = suiteCmd(args[1:], stdout, stderr)
 	case "compare":
 		code, err = compareCmd(args[1:], stdout, stderr)
 	case "merge":

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/report/htmlreport"
+	"github.com/wsbench/wsbench/suite"
 )
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
@@ -17,7 +18,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	outFile := fs.String("o", "", "write to this file instead of stdout")
 	wide := fs.Bool("wide", false, "table: every column (by default a scenario's secondary columns are left out so the table fits 120 columns; markdown and csv keep every column)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: wsbench report FILE... [--format F] [--wide] [-o OUT]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: wsbench report FILE... [--format F] [--wide] [-o OUT]\n       wsbench report EDITION-DIR   (its summary.md, rendered again from its files)\n\n"+
 			"Re-renders result files without re-running; several files are shown together\n"+
 			"(with --format html: side by side, two files with compare verdicts).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -28,6 +29,14 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(files) == 0 {
 		return usagef("name at least one result file")
+	}
+	if st, err := os.Stat(files[0]); err == nil && st.IsDir() && len(files) == 1 {
+		// An edition: its summary, from its files alone.
+		sum, err := suite.Summary(files[0], partRenderers)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		return writeOutput(*outFile, stdout, func(w io.Writer) error { _, err := io.WriteString(w, sum); return err })
 	}
 	format, err := report.ParseFormat(*formatS)
 	if err != nil {
