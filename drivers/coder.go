@@ -21,6 +21,12 @@ type coderDriver struct{}
 func (coderDriver) Name() string   { return "coder" }
 func (coderDriver) Module() string { return "github.com/coder/websocket" }
 
+// BatchedWrites: Write flushes the library's buffered writer at the end
+// of every message, and nothing else reaches the socket under its lock.
+func (coderDriver) BatchedWrites() (bool, string) {
+	return false, "the library flushes each message to the socket itself"
+}
+
 func (coderDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, error) {
 	if opts.HandshakeTimeout > 0 {
 		var cancel context.CancelFunc

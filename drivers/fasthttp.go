@@ -19,6 +19,11 @@ type fasthttpDriver struct{}
 func (fasthttpDriver) Name() string   { return "fasthttp" }
 func (fasthttpDriver) Module() string { return "github.com/fasthttp/websocket" }
 
+// BatchedWrites: as gorilla's, whose fork this is.
+func (fasthttpDriver) BatchedWrites() (bool, string) {
+	return false, "the library, gorilla's fork, writes each message to the socket itself"
+}
+
 func (fasthttpDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, error) {
 	d := websocket.Dialer{
 		// Proxy stays nil: a benchmark must measure the server it names, not

@@ -32,6 +32,12 @@ type gobwasDriver struct{}
 func (gobwasDriver) Name() string   { return "gobwas" }
 func (gobwasDriver) Module() string { return "github.com/gobwas/ws" }
 
+// BatchedWrites: gobwas leaves framing to us, so frames gather in one
+// buffer and leave in one write, and a frame is prepared once.
+func (gobwasDriver) BatchedWrites() (bool, string) {
+	return true, "frames gathered in one buffer, one write; frames prepared once, except with permessage-deflate"
+}
+
 // gobwasDefaultBuffer is used when DialOptions leaves a buffer size at zero;
 // it matches the library's own handshake defaults.
 const gobwasDefaultBuffer = 4096
@@ -105,6 +111,7 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 	wsize := max(cmp.Or(opts.WriteBufferSize, gobwasDefaultBuffer), ws.MaxHeaderSize+ws.MaxControlFramePayloadSize)
 	g := &gobwasConn{
 		nc:          nc,
+		br:          br,
 		wbuf:        make([]byte, wsize),
 		level:       opts.CompressionLevel,
 		subprotocol: hs.Protocol,
@@ -144,6 +151,7 @@ type gobwasConn struct {
 	rd  wsutil.Reader
 	ctl [ws.MaxControlFramePayloadSize]byte // control frame payloads
 	rs  readSide
+	br  *bufio.Reader // rd's source, for Buffered
 
 	ping pinger
 
@@ -155,7 +163,9 @@ type gobwasConn struct {
 	hdr       headerWriter
 	hdrTmp    [ws.MaxHeaderSize]byte // a field, not a local: it would escape per write
 	closeSent bool
-	werr      error // sticky: a failed write may have left half a frame on the wire
+	werr      error         // sticky: a failed write may have left half a frame on the wire
+	batch     []byte        // frames gathered for one write (WriteMessages, WritePrepared)
+	prep      gobwasPrepped // the frame PrepareFrames built
 
 	// With permessage-deflate negotiated (compressed), data messages are
 	// deflated at level into zout before writing, and those arriving with
@@ -494,4 +504,175 @@ func (c *statusLineConn) status() (code int, ok bool) {
 	}
 	code, err := strconv.Atoi(f[1])
 	return code, err == nil && code >= 100
+}
+
+// gobwasBatchBytes bounds the frames gathered for one write: enough for
+// dozens of 1 KiB messages, small enough to stay in cache per connection.
+// A frame of more than half of it is written on its own, chunk by chunk.
+const gobwasBatchBytes = 64 << 10
+
+// gobwasPrepped is a frame built once by PrepareFrames: header and masked
+// payload in frame, the payload from off, its first head bytes rewritten
+// per message.
+type gobwasPrepped struct {
+	frame     []byte
+	off, head int
+	mask      [4]byte
+}
+
+var (
+	_ Batcher       = (*gobwasConn)(nil)
+	_ FramePreparer = (*gobwasConn)(nil)
+	_ Readier       = (*gobwasConn)(nil)
+)
+
+// Buffered: the bufio.Reader under rd holds bytes of the next frame.
+// ReadMessage returns at a frame boundary, so any buffered byte is the
+// next message's (or a control frame's in front of it).
+func (g *gobwasConn) Buffered() bool { return g.br.Buffered() > 0 }
+
+func (g *gobwasConn) WriteMessages(t MessageType, msgs [][]byte) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	if err := g.writableLocked(); err != nil {
+		return fmt.Errorf("gobwas: write %s messages: %w", t, err)
+	}
+	b := g.batch[:0]
+	defer func() { g.batch = b[:0] }()
+	var err error
+	for _, p := range msgs {
+		var rsv byte
+		if g.compressed {
+			z, err := deflate.Compress(g.zout[:0], p, g.level)
+			if err != nil {
+				return fmt.Errorf("gobwas: write %s messages: %w", t, err)
+			}
+			g.zout, p, rsv = z, z, ws.Rsv(true, false, false)
+		}
+		if len(p) > gobwasBatchBytes/2 {
+			// Too big to gather: after what is gathered, chunk by chunk.
+			if b, err = g.flushLocked(b); err == nil {
+				err = g.writeFrameLocked(ws.OpCode(t), rsv, p)
+			}
+			if err != nil {
+				return fmt.Errorf("gobwas: write %s messages: %w", t, err)
+			}
+			continue
+		}
+		if len(b)+ws.MaxHeaderSize+len(p) > gobwasBatchBytes {
+			if b, err = g.flushLocked(b); err != nil {
+				return fmt.Errorf("gobwas: write %s messages: %w", t, err)
+			}
+		}
+		h := ws.Header{Fin: true, Rsv: rsv, OpCode: ws.OpCode(t), Length: int64(len(p)), Masked: true, Mask: ws.NewMask()}
+		g.hdr.b = b
+		if err := ws.WriteHeaderBuffer(&g.hdr, h, g.hdrTmp[:]); err != nil {
+			return fmt.Errorf("gobwas: write %s messages: %w", t, err)
+		}
+		off := len(g.hdr.b)
+		b = append(g.hdr.b, p...)
+		ws.Cipher(b[off:], h.Mask, 0)
+	}
+	if b, err = g.flushLocked(b); err != nil {
+		return fmt.Errorf("gobwas: write %s messages: %w", t, err)
+	}
+	return nil
+}
+
+func (g *gobwasConn) PrepareFrames(t MessageType, template []byte, head int) bool {
+	if g.compressed || head < 0 || head > len(template) {
+		return false
+	}
+	g.wmu.Lock() // hdr and hdrTmp are the write side's
+	defer g.wmu.Unlock()
+	f := gobwasPrepped{head: head, mask: ws.NewMask()}
+	h := ws.Header{Fin: true, OpCode: ws.OpCode(t), Length: int64(len(template)), Masked: true, Mask: f.mask}
+	g.hdr.b = make([]byte, 0, ws.MaxHeaderSize+len(template))
+	if err := ws.WriteHeaderBuffer(&g.hdr, h, g.hdrTmp[:]); err != nil {
+		return false
+	}
+	f.off = len(g.hdr.b)
+	f.frame = append(g.hdr.b, template...)
+	ws.Cipher(f.frame[f.off:], f.mask, 0)
+	g.hdr.b = nil
+	g.prep = f
+	return true
+}
+
+// errGobwasNotPrepared is WritePrepared's before PrepareFrames succeeded.
+var errGobwasNotPrepared = errors.New("no frame prepared")
+
+func (g *gobwasConn) WritePrepared(heads [][]byte) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	f := &g.prep
+	err := g.writableLocked()
+	if err == nil && f.frame == nil {
+		err = errGobwasNotPrepared
+	}
+	if err != nil {
+		return fmt.Errorf("gobwas: write prepared messages: %w", err)
+	}
+	for _, h := range heads {
+		if len(h) != f.head {
+			return fmt.Errorf("gobwas: write prepared messages: head of %d bytes, prepared for %d", len(h), f.head)
+		}
+	}
+	if len(f.frame) > gobwasBatchBytes/2 {
+		// A large frame is not copied: its patched front from wbuf (which
+		// holds any header and codec header), then the rest as prepared.
+		for _, h := range heads {
+			pre := append(g.wbuf[:0], f.frame[:f.off]...)
+			pre = append(pre, h...)
+			ws.Cipher(pre[f.off:], f.mask, 0)
+			if _, err = g.nc.Write(pre); err == nil {
+				_, err = g.nc.Write(f.frame[f.off+f.head:])
+			}
+			if err != nil {
+				g.werr = err
+				return fmt.Errorf("gobwas: write prepared messages: %w", err)
+			}
+		}
+		return nil
+	}
+	b := g.batch[:0]
+	defer func() { g.batch = b[:0] }()
+	for _, h := range heads {
+		if len(b)+len(f.frame) > gobwasBatchBytes {
+			if b, err = g.flushLocked(b); err != nil {
+				return fmt.Errorf("gobwas: write prepared messages: %w", err)
+			}
+		}
+		start := len(b)
+		b = append(b, f.frame...)
+		p := b[start+f.off : start+f.off+f.head]
+		copy(p, h)
+		ws.Cipher(p, f.mask, 0)
+	}
+	if b, err = g.flushLocked(b); err != nil {
+		return fmt.Errorf("gobwas: write prepared messages: %w", err)
+	}
+	return nil
+}
+
+// writableLocked is nil when data frames may still be written: no close
+// frame sent, no earlier write failed. g.wmu must be held.
+func (g *gobwasConn) writableLocked() error {
+	if g.closeSent {
+		return errGobwasCloseSent
+	}
+	return g.werr
+}
+
+// flushLocked writes the gathered frames b in one write and returns b
+// emptied. g.wmu must be held.
+func (g *gobwasConn) flushLocked(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return b, nil
+	}
+	if _, err := g.nc.Write(b); err != nil {
+		g.werr = err
+		return b[:0], err
+	}
+	return b[:0], nil
 }

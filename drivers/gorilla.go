@@ -15,6 +15,13 @@ type gorillaDriver struct{}
 func (gorillaDriver) Name() string   { return "gorilla" }
 func (gorillaDriver) Module() string { return "github.com/gorilla/websocket" }
 
+// BatchedWrites: every message writer's Close writes its frame to the
+// socket under the library's write lock; a raw write beside it could
+// interleave with a ping.
+func (gorillaDriver) BatchedWrites() (bool, string) {
+	return false, "the library writes each message to the socket itself"
+}
+
 func (gorillaDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, error) {
 	d := websocket.Dialer{
 		// Proxy stays nil: a benchmark must measure the server it names, not

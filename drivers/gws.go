@@ -31,6 +31,12 @@ type gwsDriver struct{}
 func (gwsDriver) Name() string   { return "gws" }
 func (gwsDriver) Module() string { return "github.com/lxzan/gws" }
 
+// BatchedWrites: WriteMessage writes each frame to the socket; Writev
+// joins payloads into one message, not several.
+func (gwsDriver) BatchedWrites() (bool, string) {
+	return false, "the library writes each message to the socket itself"
+}
+
 func (gwsDriver) Dial(ctx context.Context, url string, opts DialOptions) (Conn, error) {
 	if opts.HandshakeTimeout > 0 {
 		var cancel context.CancelFunc

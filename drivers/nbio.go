@@ -68,6 +68,13 @@ type nbioDriver struct{}
 func (nbioDriver) Name() string   { return "nbio" }
 func (nbioDriver) Module() string { return "github.com/lesismal/nbio" }
 
+// BatchedWrites: nbio's websocket.Conn builds and writes each frame on its
+// own (a pooled buffer per frame); frames written past it would need their
+// own masking and could meet nbio's own close frame on a protocol error.
+func (nbioDriver) BatchedWrites() (bool, string) {
+	return false, "the library writes each message to the socket itself"
+}
+
 // nbioClient is the process's client engine, started by the first dial.
 var nbioClient struct {
 	once   sync.Once
@@ -713,6 +720,16 @@ func (c *nbioConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
 		c.mu.Unlock()
 		<-c.wake
 	}
+}
+
+var _ Readier = (*nbioConn)(nil)
+
+// Buffered: the pollers read every socket whether or not ReadMessage runs,
+// so a message waiting in the inbox has arrived.
+func (c *nbioConn) Buffered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.head < len(c.inbox)
 }
 
 // copyOut copies a message into buf, grown when too small, and frees nbio's

@@ -371,7 +371,14 @@ func groupTitle(r Record, window string) string {
 		if f, ok := titleKeys[key]; ok {
 			b.WriteString(f(r, window))
 		} else if label, ok := strings.CutPrefix(key, "label."); ok {
-			b.WriteString(r.Labels[label])
+			// {label.NAME|TEXT} writes TEXT, its %s the value, only for
+			// a record with the label: an option shown when not default.
+			name, text, cond := strings.Cut(label, "|")
+			if v := r.Labels[name]; !cond {
+				b.WriteString(v)
+			} else if v != "" {
+				b.WriteString(strings.ReplaceAll(text, "%s", v))
+			}
 		} else {
 			b.WriteString("{" + key + "}")
 		}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,8 +36,42 @@ func (echo) Validate(p Params) error {
 	if _, err := measure.NewCodec(p.Payload, p.Text); err != nil {
 		return fmt.Errorf("--payload: %w", err)
 	}
+	if o, ok := p.Own.(*EchoOptions); ok {
+		if o.Inflight < 1 || o.Inflight > maxInflight {
+			return fmt.Errorf("--inflight %d: must be between 1 and %d", o.Inflight, maxInflight)
+		}
+		if o.Inflight > 1 && p.Rate > 0 {
+			return fmt.Errorf("--inflight %d: applies to the closed loop only; with --rate each connection sends on its schedule whatever is outstanding", o.Inflight)
+		}
+	}
 	return nil
 }
+
+// EchoOptions are the echo scenario's own options.
+type EchoOptions struct {
+	// Inflight is how many messages each connection of the closed loop
+	// keeps outstanding (pipelining): 1 sends, waits for the echo and
+	// sends again.
+	Inflight int
+}
+
+// maxInflight is the most messages outstanding per connection: the
+// integrity check tells a reordered message from a duplicate only within
+// 1024 sequence numbers of the newest (measure.SeqTracker).
+const maxInflight = 1024
+
+func (echo) NewOptions() any { return new(EchoOptions) }
+
+// Options: how many messages a connection of the closed loop keeps
+// outstanding.
+func (echo) Options() []Option {
+	return []Option{intOption("inflight", "1", "messages outstanding per connection in the closed loop (pipelining); 1 waits for each echo",
+		func(p *Params) *int { return &ownOf[EchoOptions](*p).Inflight })}
+}
+
+// inflightOf is the messages outstanding per connection: 1 unless the
+// option says more (a cell built without options has none).
+func inflightOf(p Params) int                       { return max(1, ownOf[EchoOptions](p).Inflight) }
 func (echo) Measures() Measured                     { return Traffic }
 func (echo) ServerIdleTimeout(Params) time.Duration { return 0 }
 
@@ -46,7 +81,7 @@ func (echo) Profile() profile.Profile {
 	common := []profile.Column{{Key: "throughput"}, {Key: "mb_per_s", Secondary: true}, {Key: "latency"}}
 	return profile.Profile{
 		Scenario:         "echo",
-		Title:            "{scenario} · {mode} · {conns} conns · {messages} · {window}",
+		Title:            "{scenario} · {mode}{label.inflight|, %s in flight} · {conns} conns · {messages} · {window}",
 		Throughput:       profile.Throughput{Label: "msgs/s", Source: "messages"},
 		Latency:          profile.Latency{Source: "latency", What: "round-trip latency"},
 		PerMillion:       "msgs",
@@ -75,6 +110,12 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		return runOpenLoop(ctx, env, codec)
 	}
 	out := &Outcome{Latency: env.Latency, Errors: map[string]uint64{}, Accounting: &measure.Accounting{}}
+	inflight := inflightOf(env.Params)
+	if inflight > 1 {
+		// Only when pipelined: one in flight keeps the comparison key
+		// and table title of results from before the option.
+		out.Labels = map[string]string{"inflight": strconv.Itoa(inflight)}
+	}
 	var mu sync.Mutex // guards out while workers report
 	var wg sync.WaitGroup
 	finished := make([]chan struct{}, len(env.Clients))
@@ -85,7 +126,11 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			defer wg.Done()
 			defer close(finished[i])
 			w := echoWorker{client: c, env: env, codec: codec, batch: out.Latency.Batch(), done: &env.Done[i]}
-			w.run()
+			if inflight > 1 {
+				w.runPipelined(inflight)
+			} else {
+				w.run()
+			}
 			mu.Lock()
 			out.Messages += w.messages
 			out.DrainMessages += w.drained
@@ -143,20 +188,14 @@ type echoWorker struct {
 
 func (w *echoWorker) run() {
 	defer w.batch.Flush()
-	defer func() {
-		// Lost: sent, and neither a valid nor a corrupt reply came back.
-		in := &w.integrity
-		if got := in.Received + in.Corrupt; in.Sent > got {
-			in.Lost = in.Sent - got
-		}
-	}()
+	defer w.countLost()
 	c := w.client
 	typ := drivers.Binary
 	if w.codec.Text {
 		typ = drivers.Text
 	}
 	tmpl := w.codec.Template(c.ID)
-	msg := append([]byte(nil), tmpl...)
+	send := newSender(c.Conn, typ, w.codec, c.ID, tmpl, 1)
 	buf := make([]byte, w.codec.Size)
 	clock := w.env.Clock
 	win := w.env.Window
@@ -166,9 +205,8 @@ func (w *echoWorker) run() {
 		}
 		sent := clock.Now()
 		measured := win.Contains(sent)
-		w.codec.Stamp(msg, measure.Header{Conn: c.ID, Seq: seq, SentNs: sent})
 		c.Busy.Store(true) // until the reply: a lost one leaves it waiting for ever
-		if err := c.Conn.WriteMessage(typ, msg); err != nil {
+		if _, err := send.send(seq, 1, sent); err != nil {
 			w.fail(&w.writeErrs)
 			return
 		}

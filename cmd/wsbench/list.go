@@ -51,6 +51,17 @@ func listCmd(stdout io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// What keeps each driver's cost per message down with --inflight.
+	fmt.Fprintln(stdout, "\nBATCHED WRITES (several messages in one write with --inflight)")
+	for _, n := range drivers.Names() {
+		d, _ := drivers.Lookup(n)
+		yes, why := drivers.BatchedWrites(d)
+		answer := "no"
+		if yes {
+			answer = "yes"
+		}
+		fmt.Fprintf(stdout, "  %-9s batched writes: %s (%s)\n", n, answer, why)
+	}
 	fmt.Fprintln(stdout, "\nSETTINGS A SERVER CANNOT APPLY (the rest of the fairness manifest, servers/manifest.go, applies to all)")
 	none := true
 	for _, n := range servers.Names() {
