@@ -104,6 +104,13 @@ func benchName(r Record) string {
 	if hb := r.Heartbeat; hb != nil {
 		part("ping", time.Duration(hb.PingIntervalS*float64(time.Second)).String())
 	}
+	// A scenario's labels (inflight=8, backoff=…) tell its cells apart.
+	for _, k := range slices.Sorted(maps.Keys(r.Labels)) {
+		part(k, benchValue(r.Labels[k]))
+	}
+	if bad := r.BadClients; bad != nil {
+		part("bad_clients", benchValue(bad.Spec))
+	}
 	return b.String()
 }
 
