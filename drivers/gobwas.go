@@ -30,6 +30,7 @@ func init() { Register(gobwasDriver{}) }
 type gobwasDriver struct{}
 
 func (gobwasDriver) Name() string   { return "gobwas" }
+func (gobwasDriver) holdsIdle()     {}
 func (gobwasDriver) Module() string { return "github.com/gobwas/ws" }
 
 // BatchedWrites: gobwas leaves framing to us, so frames gather in one
@@ -99,20 +100,13 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 		// the read path; otherwise br reads through it (a forwarding call).
 		nc = rec.Conn
 	}
-	rsize := cmp.Or(opts.ReadBufferSize, gobwasDefaultBuffer)
-	if br == nil {
-		// Dial returns a reader only when the server's first frames arrived
-		// with the handshake answer. Otherwise buffer ourselves, or
-		// ws.ReadHeader's two small reads would be two syscalls per frame.
-		br = bufio.NewReaderSize(nc, rsize)
-	}
-	// The write buffer holds a frame header plus a masked chunk of payload;
-	// it must fit any control frame in a single write.
-	wsize := max(cmp.Or(opts.WriteBufferSize, gobwasDefaultBuffer), ws.MaxHeaderSize+ws.MaxControlFramePayloadSize)
+	// The write buffer holds a frame header plus a masked chunk of payload.
+	// Both buffers are made on first use (ensureSource, dataBuf): a
+	// connection a Poller holds idle never needs them.
 	g := &gobwasConn{
 		nc:          nc,
-		br:          br,
-		wbuf:        make([]byte, wsize),
+		rsize:       cmp.Or(opts.ReadBufferSize, gobwasDefaultBuffer),
+		wsize:       cmp.Or(opts.WriteBufferSize, gobwasDefaultBuffer),
 		level:       opts.CompressionLevel,
 		subprotocol: hs.Protocol,
 	}
@@ -126,12 +120,16 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 	g.ping.init()
 	limit := max(opts.ReadLimit, 0) // 0 is "no limit" for wsutil.Reader too
 	g.rd = wsutil.Reader{
-		Source:         br,
 		State:          ws.StateClientSide,
 		CheckUTF8:      false, // a load generator does not pay for validation
 		MaxFrameSize:   limit,
 		MaxMessageSize: limit,
 		OnIntermediate: g.handleControl,
+	}
+	if br != nil {
+		// Dial returns a reader only when the server's first frames arrived
+		// with the handshake answer; otherwise ensureSource buffers.
+		g.rd.Source, g.br = br, br
 	}
 	if g.compressed {
 		// The reader accepts RSV1 and g.msg says whether the message it
@@ -148,10 +146,12 @@ type gobwasConn struct {
 	// Read side, owned by the goroutine calling ReadMessage or by Close
 	// when it reads itself (rs decides which). After a read error the
 	// frame stream is unusable: rs keeps the error for every later read.
-	rd  wsutil.Reader
-	ctl [ws.MaxControlFramePayloadSize]byte // control frame payloads
-	rs  readSide
-	br  *bufio.Reader // rd's source, for Buffered
+	rd    wsutil.Reader
+	ctl   [ws.MaxControlFramePayloadSize]byte // control frame payloads
+	rs    readSide
+	br    *bufio.Reader // rd's source once made (ensureSource), for Buffered
+	rsize int           // the read buffer's size, made by ensureSource
+	held  *gobwasHeld   // while a Poller holds the connection
 
 	ping pinger
 
@@ -159,7 +159,9 @@ type gobwasConn struct {
 	// pings from Ping and the close frame from Close, while WriteMessage
 	// may run in another goroutine, so every write to nc goes through wmu.
 	wmu       sync.Mutex
-	wbuf      []byte
+	wbuf      []byte // data frames, made by dataBuf
+	wsize     int
+	cbuf      [ws.MaxHeaderSize + ws.MaxControlFramePayloadSize]byte // control frames
 	hdr       headerWriter
 	hdrTmp    [ws.MaxHeaderSize]byte // a field, not a local: it would escape per write
 	closeSent bool
@@ -231,16 +233,20 @@ func (g *gobwasConn) writeFrameLocked(op ws.OpCode, rsv byte, p []byte) error {
 		Masked: true,
 		Mask:   ws.NewMask(),
 	}
-	g.hdr.b = g.wbuf[:0]
+	buf := g.cbuf[:]
+	if !op.IsControl() {
+		buf = g.dataBuf()
+	}
+	g.hdr.b = buf[:0]
 	if err := ws.WriteHeaderBuffer(&g.hdr, h, g.hdrTmp[:]); err != nil {
 		return err
 	}
 	off := len(g.hdr.b)
 	for i := 0; ; {
-		m := copy(g.wbuf[off:], p[i:])
-		ws.Cipher(g.wbuf[off:off+m], h.Mask, i)
+		m := copy(buf[off:], p[i:])
+		ws.Cipher(buf[off:off+m], h.Mask, i)
 		i += m
-		if _, err := g.nc.Write(g.wbuf[:off+m]); err != nil {
+		if _, err := g.nc.Write(buf[:off+m]); err != nil {
 			g.werr = err
 			return err
 		}
@@ -248,6 +254,25 @@ func (g *gobwasConn) writeFrameLocked(op ws.OpCode, rsv byte, p []byte) error {
 			return nil
 		}
 		off = 0
+	}
+}
+
+// dataBuf is the data frames' write buffer, made on the first one: an idle
+// connection writes only control frames, from cbuf. g.wmu must be held.
+func (g *gobwasConn) dataBuf() []byte {
+	if g.wbuf == nil {
+		g.wbuf = make([]byte, max(g.wsize, ws.MaxHeaderSize+1))
+	}
+	return g.wbuf
+}
+
+// ensureSource gives the frame reader its buffered source on the first
+// read: without one, ws.ReadHeader's two small reads would be two syscalls
+// per frame. Only the reading goroutine calls it.
+func (g *gobwasConn) ensureSource() {
+	if g.rd.Source == nil {
+		g.br = bufio.NewReaderSize(g.nc, g.rsize)
+		g.rd.Source = g.br
 	}
 }
 
@@ -273,9 +298,16 @@ func (g *gobwasConn) handleControl(h ws.Header, body io.Reader) error {
 	if _, err := io.ReadFull(body, p); err != nil {
 		return err
 	}
-	switch h.OpCode {
+	_, err := g.controlFrame(h.OpCode, p)
+	return err
+}
+
+// controlFrame answers one control frame whose payload is p; pong reports
+// a pong that answered the outstanding ping.
+func (g *gobwasConn) controlFrame(op ws.OpCode, p []byte) (pong bool, err error) {
+	switch op {
 	case ws.OpPing:
-		return g.writeControl(ws.OpPong, p)
+		return false, g.writeControl(ws.OpPong, p)
 	case ws.OpClose:
 		code, reason := ws.ParseCloseFrameData(p)
 		if len(p) < 2 {
@@ -290,13 +322,12 @@ func (g *gobwasConn) handleControl(h ws.Header, body io.Reader) error {
 		ce := &CloseError{Code: int(code), Reason: reason}
 		if err := g.writeControl(ws.OpClose, reply); err != nil {
 			// The peer's close frame is still what ended the read side.
-			return fmt.Errorf("%w (answer close: %w)", ce, err)
+			return false, fmt.Errorf("%w (answer close: %w)", ce, err)
 		}
-		return ce
+		return false, ce
 	}
 	// A pong: it completes Ping if it answers the outstanding ping.
-	g.ping.gotPong(p)
-	return nil
+	return g.ping.gotPong(p), nil
 }
 
 // nextDataFrame returns the header of the first frame of the next data
@@ -328,6 +359,7 @@ func (g *gobwasConn) ReadMessage(buf []byte) (MessageType, []byte, error) {
 		return 0, buf[:0], err
 	}
 	defer g.rs.exit()
+	g.ensureSource()
 	h, err := g.nextDataFrame()
 	if err != nil {
 		return 0, buf[:0], g.failRead(fmt.Errorf("gobwas: read: %w", err))
@@ -445,6 +477,7 @@ func (g *gobwasConn) readUntilClose() error {
 	// Data still in flight is skipped, not read, so it need not respect
 	// ReadLimit.
 	g.rd.MaxFrameSize, g.rd.MaxMessageSize = 0, 0
+	g.ensureSource()
 	for {
 		_, err := g.nextDataFrame()
 		if err == nil {
@@ -529,7 +562,7 @@ var (
 // Buffered: the bufio.Reader under rd holds bytes of the next frame.
 // ReadMessage returns at a frame boundary, so any buffered byte is the
 // next message's (or a control frame's in front of it).
-func (g *gobwasConn) Buffered() bool { return g.br.Buffered() > 0 }
+func (g *gobwasConn) Buffered() bool { return g.br != nil && g.br.Buffered() > 0 }
 
 func (g *gobwasConn) WriteMessages(t MessageType, msgs [][]byte) error {
 	g.wmu.Lock()
@@ -622,7 +655,7 @@ func (g *gobwasConn) WritePrepared(heads [][]byte) error {
 		// A large frame is not copied: its patched front from wbuf (which
 		// holds any header and codec header), then the rest as prepared.
 		for _, h := range heads {
-			pre := append(g.wbuf[:0], f.frame[:f.off]...)
+			pre := append(g.dataBuf()[:0], f.frame[:f.off]...)
 			pre = append(pre, h...)
 			ws.Cipher(pre[f.off:], f.mask, 0)
 			if _, err = g.nc.Write(pre); err == nil {

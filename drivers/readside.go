@@ -148,6 +148,10 @@ type pinger struct {
 	payload [8]byte
 	want    atomic.Uint64 // seq of the ping awaiting its pong, 0 when none
 	pong    chan struct{} // capacity 1: the read path saw want's pong
+	// held: the connection is held by a Poller, which reports the pong
+	// itself; nobody waits on pong, so it is not signalled (a signal left
+	// there would complete a later Ping at once).
+	held bool
 }
 
 func (p *pinger) init() { p.pong = make(chan struct{}, 1) }
@@ -161,11 +165,10 @@ func (p *pinger) next() []byte {
 	return p.payload[:]
 }
 
-// gotPong is called by the read path with the payload of every pong.
-func (p *pinger) gotPong(b []byte) {
-	if len(b) == len(p.payload) {
-		p.match(binary.BigEndian.Uint64(b))
-	}
+// gotPong is called by the read path with the payload of every pong, and
+// reports whether it answered the outstanding ping.
+func (p *pinger) gotPong(b []byte) bool {
+	return len(b) == len(p.payload) && p.match(binary.BigEndian.Uint64(b))
 }
 
 // gotPongString is gotPong for gorilla's pong handler, without converting
@@ -181,16 +184,20 @@ func (p *pinger) gotPongString(s string) {
 	p.match(seq)
 }
 
-func (p *pinger) match(seq uint64) {
+func (p *pinger) match(seq uint64) bool {
 	// One signal per matched seq, and Ping consumes it (in wait or cancel)
 	// before it starts the next ping: the channel is always empty here.
 	// The default case is only a guard against blocking the reader.
-	if seq != 0 && p.want.CompareAndSwap(seq, 0) {
+	if seq == 0 || !p.want.CompareAndSwap(seq, 0) {
+		return false
+	}
+	if !p.held {
 		select {
 		case p.pong <- struct{}{}:
 		default:
 		}
 	}
+	return true
 }
 
 // cancel withdraws the outstanding ping. When the read path matched its pong

@@ -46,58 +46,94 @@ func ConnSeqs(kFrom, kTo uint64, i, n int) (from, to uint64) {
 	return first(kFrom), first(kTo)
 }
 
-// Pacer sleeps until points on the load generator's Clock, precisely. A Go
-// timer on Linux wakes 0.5 ms late at p50 and 1.1 ms at p99 on an idle
-// machine (the scheduler's poller waits in whole milliseconds), which an
-// open-loop sender would report as latency. The Linux pacer instead arms a
-// timerfd that the runtime's poller watches, so the goroutine wakes when the
-// kernel timer fires (tens of µs late), and spins the last SpinFor of the
-// wait when that costs at most a tenth of the time between wake-ups.
+// Pacer sleeps until points on the load generator's Clock, precisely and
+// cheaply. A Go timer on Linux wakes 0.5 ms late at p50 and 1.1 ms at p99 on
+// an idle machine (the scheduler's poller waits in whole milliseconds),
+// which an open-loop sender would report as latency. The Linux pacer instead
+// arms a timerfd that the runtime's poller watches, so the goroutine wakes
+// when the kernel timer fires (tens of µs late).
+//
+// What a wake-up costs, not the sleep, is the pacer's CPU, so it bounds how
+// often it wakes: its sleep targets are at least Quantum apart, and a caller
+// releases every event due by the time of a wake in one batch (Next). At
+// high rates that is at most 1/Quantum wake-ups a second whatever the rate,
+// and an event waits at most Quantum plus the kernel's wake-up lateness; it
+// never spins there. Only when the targets are far apart (8·SpinFor or
+// more: 1,250 events a second or fewer) does it wake SpinFor early and spin
+// to the due time, which costs at most an eighth of the time between events
+// and takes the kernel's lateness out of a low-rate run's figures.
 type Pacer struct {
 	clock Clock
-	// SpinFor is how long before each due time the pacer wakes to spin.
-	SpinFor  time.Duration
-	lastWake int64
-	sleeper  sleeper
+	// SpinFor is how long before each due time the pacer wakes to spin,
+	// when the sleep targets are at least 8·SpinFor apart.
+	SpinFor time.Duration
+	// Quantum is the least time between two sleep targets: the pacer wakes
+	// at most 1/Quantum times a second.
+	Quantum time.Duration
+	// lastTarget is the clock time the last full sleep aimed at.
+	lastTarget int64
+	sleeps     uint64 // kernel sleeps taken, for tests
+	sleeper    sleeper
 }
-
-// MinSleep is the shortest sleep the pacer takes: at rates above
-// 1/MinSleep it wakes every MinSleep and releases everything due by then.
-const MinSleep = 100 * time.Microsecond
 
 // DefaultSpin covers the kernel timer's wake-up lateness on the machines
 // measured (p50 45 µs, p99 190 µs without spinning).
 const DefaultSpin = 100 * time.Microsecond
 
+// DefaultQuantum bounds the pacer at 20,000 wake-ups a second: an event due
+// between two wakes waits at most 50 µs for the next one, so the lateness at
+// 200,000 events a second stays within 50 µs plus the kernel's, while a
+// wake-up per 5 µs event would cost more than the sends it paces.
+const DefaultQuantum = 50 * time.Microsecond
+
 // NewPacer returns a pacer on clock c; Close releases it.
 func NewPacer(c Clock) *Pacer {
-	return &Pacer{clock: c, SpinFor: DefaultSpin, sleeper: newSleeper()}
+	return &Pacer{clock: c, SpinFor: DefaultSpin, Quantum: DefaultQuantum, sleeper: newSleeper()}
 }
 
-// Until sleeps until clock time t, or at most max, and returns the clock
-// time it woke at. A caller that must notice other events waits in chunks.
+// Until sleeps until clock time t, or at most maxWait, and returns the clock
+// time it woke at: never before t unless maxWait ran out first. A caller that
+// must notice other events waits in chunks. It may wake after t by up to
+// Quantum when the last sleep aimed at less than Quantum before t.
 func (p *Pacer) Until(t int64, maxWait time.Duration) int64 {
 	now := p.clock.Now()
-	wait := time.Duration(t - now)
-	if wait <= 0 {
+	if t <= now {
 		return now
 	}
-	spin := p.SpinFor
-	if time.Duration(t-p.lastWake) < 8*spin || wait > maxWait {
-		spin = 0 // not worth a spin: an eighth of the gap at most
-	}
-	if sleep := min(max(wait-spin, MinSleep), maxWait); spin == 0 || wait > spin {
-		// Shorter sleeps than MinSleep cost a wake-up each for little
-		// precision: at high rates the events due within it leave together.
-		p.sleeper.sleep(sleep)
-	}
+	target := max(t, p.lastTarget+int64(p.Quantum))
+	wait := time.Duration(target - now)
 	if wait > maxWait {
+		p.sleeper.sleep(maxWait)
 		return p.clock.Now()
 	}
-	for now = p.clock.Now(); now < t; now = p.clock.Now() {
+	spin := p.SpinFor
+	if time.Duration(target-p.lastTarget) < 8*spin {
+		spin = 0 // not worth a spin: more than an eighth of the gap
 	}
-	p.lastWake = now
+	p.lastTarget = target
+	if wait > spin {
+		p.sleeps++
+		p.sleeper.sleep(wait - spin)
+	}
+	// The spin; without one, a guard: the kernel never wakes a timer early,
+	// but a fallback sleep is only as good as its clock.
+	for now = p.clock.Now(); now < target; now = p.clock.Now() {
+	}
 	return now
+}
+
+// Next sleeps until event k of s is due, or at most maxWait, and returns the
+// index one past the last event due when it woke: events k … end-1 are due
+// and the caller releases them together, each still stamped with its own due
+// time (s.Due), so latency is measured from the schedule, not from the
+// release. end == k when maxWait ran out first.
+func (p *Pacer) Next(s Schedule, k uint64, maxWait time.Duration) (end uint64) {
+	due := s.Due(k)
+	now := p.Until(due, maxWait)
+	if now < due {
+		return k
+	}
+	return max(s.First(now+1), k+1)
 }
 
 // Close releases the pacer's timer.

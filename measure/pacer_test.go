@@ -63,41 +63,46 @@ func TestPacerNeverWakesEarly(t *testing.T) {
 	}
 }
 
-// BenchmarkPacerLateness reports how late the pacer wakes (p50, p99) at a
-// low rate (1 ms apart) and at a high one (50 µs apart), and compares a Go
-// timer. Run: go test ./measure -run x -bench PacerLateness -benchtime 2000x
-func BenchmarkPacerLateness(b *testing.B) {
-	for _, gap := range []time.Duration{time.Millisecond, 50 * time.Microsecond} {
-		b.Run("pacer/gap="+gap.String(), func(b *testing.B) {
-			c := NewClock()
-			p := NewPacer(c)
-			defer p.Close()
-			h := NewHistogram()
-			start := c.Now()
-			cpu0 := SelfCPU()
-			b.ResetTimer()
-			for i := range b.N {
-				due := start + int64(i+1)*int64(gap)
-				woke := p.Until(due, time.Second)
-				_ = h.RecordValue(max(Micros(time.Duration(woke-due)), 1))
-			}
-			b.ReportMetric(float64(h.ValueAtQuantile(50)), "p50-late-µs")
-			b.ReportMetric(float64(h.ValueAtQuantile(99)), "p99-late-µs")
-			b.ReportMetric(float64(SelfCPU()-cpu0)/float64(time.Duration(c.Now()-start)), "cpu-frac")
-		})
-	}
-	b.Run("go-timer/gap=1ms", func(b *testing.B) {
-		h := NewHistogram()
-		start := time.Now()
-		tm := time.NewTimer(time.Hour)
-		defer tm.Stop()
-		for i := range b.N {
-			due := start.Add(time.Duration(i+1) * time.Millisecond)
-			tm.Reset(time.Until(due))
-			<-tm.C
-			_ = h.RecordValue(max(Micros(time.Since(due)), 1))
+// TestPacerNextReleasesBatches: at a rate far above 1/Quantum, Next hands
+// out the events in order, each one only once it is due, several to a wake,
+// and the pacer sleeps at most once per Quantum of elapsed time however many
+// events fall due.
+func TestPacerNextReleasesBatches(t *testing.T) {
+	c := NewClock()
+	p := NewPacer(c)
+	defer p.Close()
+	s := Schedule{Start: c.Now() + int64(time.Millisecond), Rate: 1_000_000} // 1 µs apart
+	const events = 20_000
+	calls := 0
+	for k := uint64(0); k < events; {
+		end := p.Next(s, k, time.Second)
+		now := c.Now()
+		if end <= k {
+			t.Fatalf("Next(%d) = %d: no event released within a second", k, end)
 		}
-		b.ReportMetric(float64(h.ValueAtQuantile(50)), "p50-late-µs")
-		b.ReportMetric(float64(h.ValueAtQuantile(99)), "p99-late-µs")
-	})
+		if due := s.Due(end - 1); due > now {
+			t.Fatalf("event %d released %d ns before it was due", end-1, due-now)
+		}
+		k = end
+		calls++
+	}
+	elapsed := time.Duration(c.Now() - s.Start)
+	if limit := uint64(elapsed/p.Quantum) + 2; p.sleeps > limit {
+		t.Errorf("%d sleeps in %v: more than one per %v quantum (%d)", p.sleeps, elapsed, p.Quantum, limit)
+	}
+	if calls >= events {
+		t.Errorf("%d wakes for %d events: none released in a batch", calls, events)
+	}
+}
+
+// TestPacerNextHonoursMaxWait: an event beyond maxWait is not released; Next
+// returns k so the caller can look at its other conditions.
+func TestPacerNextHonoursMaxWait(t *testing.T) {
+	c := NewClock()
+	p := NewPacer(c)
+	defer p.Close()
+	s := Schedule{Start: c.Now() + int64(time.Hour), Rate: 10}
+	if end := p.Next(s, 0, time.Millisecond); end != 0 {
+		t.Fatalf("Next released %d events due an hour from now", end)
+	}
 }

@@ -138,7 +138,7 @@ func (c *cellRun) connect() error {
 	cpu0 := measure.SelfCPU()
 	// A scenario that pings starts on each connection the moment it is up,
 	// so the server's idle timeout never sees it silent (KeepAlive).
-	keep := func(cl *scenarios.Client) { scenarios.KeepAlive(c.plan.Scenario, c.p, cl) }
+	keep := scenarios.KeepAlive(c.plan.Scenario, c.p)
 	cr := connectAll(c.ctx, c.plan.Driver, c.url, c.p.Conns, parallel, c.p.ConnectRate, opts, c.plan.Sources, keep)
 	c.cpuConnect = measure.SelfCPU() - cpu0
 	for k, v := range cr.errors {

@@ -88,24 +88,38 @@ func (heartbeat) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	p := env.Params
 	r := &heartbeatRun{env: env, out: &Outcome{Latency: env.Latency, Errors: map[string]uint64{}},
 		hb: &measure.Heartbeat{PingIntervalS: pingOf(p).Interval.Seconds(), PongTimeoutS: pingOf(p).Timeout.Seconds()}}
+	// Connections held in the idle fleet are pinged and read by its one
+	// goroutine; the others each by a reader and a pinger.
+	var fl *fleet
 	for i, c := range env.Clients {
+		if c.idle != nil {
+			fl = c.idle.f
+			continue
+		}
 		r.readers.Add(1)
 		go r.read(c)
 		r.pingers.Add(1)
 		go r.ping(ctx, i, c)
+	}
+	var held *fleetHeartbeat
+	if fl != nil {
+		held = fl.startHeartbeat(r)
 	}
 	pingersDone := make(chan struct{})
 	go func() { r.pingers.Wait(); close(pingersDone) }()
 	env.Settle(func() bool {
 		select {
 		case <-pingersDone:
-			return true
+			return held == nil || held.active.Load() == 0
 		default:
 			return false
 		}
 	})
 	<-env.Ending()
 	<-pingersDone // once the window closes each pinger finishes its ping in flight and stops
+	if held != nil {
+		fl.endHeartbeat(ctx, held) // the same for the fleet's, which then lets go
+	}
 	r.mu.Lock()
 	for _, c := range env.Clients {
 		if !c.Broken.Load() {

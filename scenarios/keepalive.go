@@ -17,15 +17,28 @@ import (
 // 14,686 were cut, which measured our settings, not the library.
 type keepsAlive interface{ keepsAlive() }
 
-// KeepAlive is the runner's, called for every connection as soon as its
-// handshake completes: for a scenario that pings, it starts pinging c every
-// --ping-interval (a random offset in, as the scenario does) with a reader
-// to receive the pongs, until the scenario takes the connection over in
-// Run. For any other scenario it does nothing.
-func KeepAlive(s Scenario, p Params, c *Client) {
+// KeepAlive is the runner's: for a scenario that pings, it returns what to
+// call for every connection as soon as its handshake completes, which
+// starts pinging it every --ping-interval (a random offset in, as the
+// scenario does) with something to read the pongs, until the scenario
+// takes the connection over in Run; nil for any other scenario. The
+// connections of one call share one idle fleet: held without a goroutine
+// where their driver allows it (fleet), else a keeper's reader and pinger
+// each.
+func KeepAlive(s Scenario, p Params) func(*Client) {
 	if _, ok := s.(keepsAlive); !ok || pingOf(p).Interval <= 0 {
-		return
+		return nil
 	}
+	f := newFleet(p)
+	return func(c *Client) {
+		if !f.hold(c) {
+			keepWithGoroutines(c, p)
+		}
+	}
+}
+
+// keepWithGoroutines keeps c alive with a keeper: a reader and a pinger.
+func keepWithGoroutines(c *Client, p Params) {
 	// take cancels ctx: it stops the pinger, and a Ping waiting for its
 	// pong with it, without a goroutine per connection to watch for take.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -108,8 +121,16 @@ func (c *Client) take() {
 
 // readUntilDead reads c until it fails or closes and returns why: through
 // its keeper's reader when it has one, else reading (and dropping
-// messages) itself.
+// messages) itself; a connection the idle fleet held must have been
+// released (releaseFleet) first.
 func (c *Client) readUntilDead() error {
+	if s := c.idle; s != nil {
+		// Held until the fleet released it: dead already, or read here.
+		if s.dead {
+			return s.err
+		}
+		return drainReads(c.Conn)
+	}
 	if k := c.keeper; k != nil {
 		<-k.dead
 		return k.err
@@ -153,4 +174,16 @@ func pingOf(p Params) Ping {
 		return *o.pings()
 	}
 	return Ping{}
+}
+
+// releaseFleet hands every connection of clients held in an idle fleet
+// back to its driver, for a scenario that reads them with goroutines of its
+// own (reconnect).
+func releaseFleet(clients []*Client) {
+	for _, c := range clients {
+		if c.idle != nil {
+			c.idle.f.releaseAll() // one fleet per cell: every slot at once
+			return
+		}
+	}
 }

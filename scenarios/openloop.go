@@ -15,8 +15,8 @@ import (
 const pacerChunk = 20 * time.Millisecond
 
 // paced is a fixed-rate schedule released to n senders: one pacer goroutine
-// sleeps precisely (measure.Pacer) until each event is due and hands event k
-// to sender k mod n as its message k div n. A sender busy with an earlier
+// sleeps precisely (measure.Pacer) until the next event is due and hands
+// every event due by then, event k to sender k mod n as its message k div n. A sender busy with an earlier
 // message (a blocked write) finds its backlog waiting when it returns and
 // sends it at once, as wrk2 does; every message carries the time it was due.
 // The pacer releases every event due before the window's end, even after
@@ -48,21 +48,21 @@ func startPaced(ctx context.Context, env *Env, rate float64, n int) *paced {
 		defer close(p.done)
 		pacer := measure.NewPacer(env.Clock)
 		defer pacer.Close()
-		for k := uint64(0); ; k++ {
-			due := p.sched.Due(k)
-			for {
-				if env.Window.Ended(due) || ctx.Err() != nil || p.stopped() || env.Ended() {
+		for k := uint64(0); ; {
+			if env.Window.Ended(p.sched.Due(k)) || ctx.Err() != nil || p.stopped() || env.Ended() {
+				return
+			}
+			// Every event due by the wake leaves in this batch.
+			for end := pacer.Next(p.sched, k, pacerChunk); k < end; k++ {
+				if env.Window.Ended(p.sched.Due(k)) {
 					return
 				}
-				if pacer.Until(due, pacerChunk) >= due {
-					break
+				i := int(k % uint64(n))
+				p.due[i].Store(k/uint64(n) + 1)
+				select {
+				case p.wake[i] <- struct{}{}:
+				default:
 				}
-			}
-			i := int(k % uint64(n))
-			p.due[i].Store(k/uint64(n) + 1)
-			select {
-			case p.wake[i] <- struct{}{}:
-			default:
 			}
 		}
 	}()

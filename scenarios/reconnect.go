@@ -335,6 +335,9 @@ func (reconnect) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		case <-ctx.Done():
 		}
 	}()
+	// Each connection is read by its slot's goroutines here, as it dials
+	// again under its own backoff: the idle fleet lets go of those it held.
+	releaseFleet(env.Clients)
 	for i := range env.Clients {
 		r.slots[i].conn = env.Clients[i].Conn
 		r.wg.Add(1)

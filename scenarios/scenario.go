@@ -70,6 +70,9 @@ type Client struct {
 	// keeper pings the connection from the moment it is up until the
 	// scenario takes it over (KeepAlive); nil for scenarios that do not ping.
 	keeper *keeper
+	// idle is the connection's place in the cell's idle fleet when it is
+	// held there without goroutines (instead of a keeper).
+	idle *idleSlot
 	// handMu orders a scenario handing back a connection it dialled again
 	// (Replace) with an abort from another goroutine (Abort): Ctrl-C can
 	// come at any moment, the hand-back included.

@@ -62,6 +62,16 @@ func listCmd(stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  %-9s batched writes: %s (%s)\n", n, answer, why)
 	}
+	var held []string
+	for _, n := range drivers.Names() {
+		if d, _ := drivers.Lookup(n); drivers.HoldsIdle(d) {
+			held = append(held, n)
+		}
+	}
+	if len(held) == 0 {
+		held = []string{"none here"}
+	}
+	fmt.Fprintf(stdout, "\nIDLE CONNECTIONS WITHOUT A GOROUTINE EACH (heartbeat; ws:// only): %s; the other drivers read each with its own\n", strings.Join(held, ", "))
 	fmt.Fprintln(stdout, "\nSETTINGS A SERVER CANNOT APPLY (the rest of the fairness manifest, servers/manifest.go, applies to all)")
 	none := true
 	for _, n := range servers.Names() {
