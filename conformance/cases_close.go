@@ -10,6 +10,7 @@ const (
 	reqCloseValid   = "§5.5.1: an endpoint that receives a Close frame MUST send a Close frame in response (\"typically echoing the status code it received\"); §7.4.1 defines this code, §7.4.2 reserves 3000–4999 for libraries and applications. Pass: a close answers with the same code, 1000 or none. Non-strict: another code. Fail: no close frame."
 	reqCloseIANA    = "§7.4.2 and the IANA registry: 1012–1014 were registered after RFC 6455, so an RFC-era endpoint may treat them as reserved. Pass: a close answers, with any code, or the connection fails with 1002."
 	reqCloseInvalid = "§7.4.1/§7.4.2: codes below 1000, 1004–1006, 1015 and the unassigned 1016–2999 are not valid on the wire (1005, 1006, 1015 \"MUST NOT be set as a status code in a Close control frame\"); receiving one is a protocol error. Pass: fails with 1002 or drops. Non-strict: a close with another code. Fail: the invalid code is echoed back."
+	reqCloseBeyond  = "§7.4.2 defines status ranges up to 4999 and none beyond; Autobahn reports this as informational. Pass: fails with 1002 or drops. Non-strict: any close answer (the RFC does not forbid accepting it). Fail: no close frame."
 	reqCloseReason  = "§5.5.1: the close body \"MAY contain UTF-8-encoded data with value /reason/\" after the status code. Pass: a close answers with 1000. Non-strict: another code. Fail: no close frame."
 	reqCloseBadUTF8 = "§5.5.1 and §8.1: the close reason is UTF-8; an invalid one MUST _Fail the WebSocket Connection_ with 1007. Pass: a close with 1007, or a drop. Non-strict: 1002. Fail: a normal answer (the invalid reason went unnoticed)."
 	reqAfterClose   = "§5.5.1: \"After sending a Close frame, the endpoint MUST NOT send any more data frames\"; §1.4: after receiving and answering a close the endpoint discards what follows. Pass: a close answers and nothing follows it. Fail: data or a pong after the close."
@@ -39,7 +40,21 @@ func closeCases() []Case {
 				return v
 			}})
 	}
-	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
+	for _, code := range []uint16{5000, 65535} {
+		cs = append(cs, Case{Title: fmt.Sprintf("close with status %d, beyond the ranges the RFC defines", code), Requirement: reqCloseBeyond,
+			Play: func(p *Peer) Verdict {
+				_ = p.Send(closeFrame(ClosePayload(code, "")))
+				v, f := p.AwaitClose(1002)
+				switch {
+				case f != nil && CloseCode(f.Payload) != 1002:
+					return nonStrict("answered with %s", closeDesc(f.Payload))
+				case v.Outcome == Fail && strings.HasPrefix(v.Reason, "dropped"):
+					return pass("dropped the connection")
+				}
+				return v
+			}})
+	}
+	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999} {
 		cs = append(cs, Case{Title: fmt.Sprintf("close with invalid status %d", code), Requirement: reqCloseInvalid,
 			Play: func(p *Peer) Verdict {
 				_ = p.Send(closeFrame(ClosePayload(code, "")))

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -87,7 +88,7 @@ func utf8Cases() []Case {
 			Play: sendEcho([]Frame{frag(OpText, []byte(emoji[:i])), cont([]byte(emoji[i:]), true)}, textMsg(emoji))})
 	}
 	cs = append(cs, Case{Title: "valid text, every byte its own fragment", Requirement: reqUTF8Valid,
-		Play: sendEcho(fragments(OpText, []byte(validUTF8[12].s[:200]), 1), textMsg(validUTF8[12].s[:200]))})
+		Play: sendEcho(fragments(OpText, []byte(strings.Repeat("κόσμε-😀-", 10)), 1), textMsg(strings.Repeat("κόσμε-😀-", 10)))})
 	// Invalid bytes in the first fragment: fail fast, or at the end.
 	for _, v := range []struct{ name, first, rest string }{
 		{"surrogate", "κόσμε\xed\xa0\x80", "edited"},
