@@ -57,7 +57,8 @@ type CaseInfo struct {
 	Probe       bool   `json:"probe,omitempty"`
 }
 
-func infoOf(c Case) CaseInfo {
+// Info is the case's catalogue entry.
+func (c Case) Info() CaseInfo {
 	return CaseInfo{ID: c.ID, Group: c.Group, Title: c.Title, Requirement: c.Requirement, Setting: c.Setting, Sides: c.Sides.String(), Probe: c.Probe}
 }
 

@@ -67,12 +67,12 @@ func ReferenceServer(name string, s servers.Settings, serve runner.ServeCommand)
 }
 
 // RunServer plays the selected server-side cases against one server.
-func RunServer(ctx context.Context, sub ServerSubject, opts Options) (Subject, error) {
+func RunServer(ctx context.Context, sub ServerSubject, opts Options) (out Subject, err error) {
 	cases, err := Select(opts.Groups, opts.IDs, ServerSide)
 	if err != nil {
 		return Subject{}, err
 	}
-	out := Subject{Name: sub.Name, Side: "server", Module: sub.Module, Version: sub.Version}
+	out = Subject{Name: sub.Name, Side: "server", Module: sub.Module, Version: sub.Version}
 	t0 := time.Now()
 	defer func() { out.DurationS = time.Since(t0).Seconds() }()
 	r := &serverRun{sub: sub, opts: opts, url: sub.URL}
@@ -299,12 +299,12 @@ func DriverDialOptions() drivers.DialOptions {
 
 // RunDriver plays the selected client-side cases against a driver, which
 // the run makes echo every message it reads.
-func RunDriver(ctx context.Context, d drivers.Driver, opts Options) (Subject, error) {
+func RunDriver(ctx context.Context, d drivers.Driver, opts Options) (out Subject, err error) {
 	cases, err := Select(opts.Groups, opts.IDs, ClientSide)
 	if err != nil {
 		return Subject{}, err
 	}
-	out := Subject{Name: d.Name(), Side: "client", Module: d.Module(), Version: runner.ModuleVersions()[d.Module()]}
+	out = Subject{Name: d.Name(), Side: "client", Module: d.Module(), Version: runner.ModuleVersions()[d.Module()]}
 	t0 := time.Now()
 	defer func() { out.DurationS = time.Since(t0).Seconds() }()
 	srv, err := ListenRaw()
