@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -23,6 +24,9 @@ type echoServer struct {
 	checkUTF8 bool
 	checkRSV  bool
 	readLimit int64
+	// exitOn, when set, makes the process exit on a close with this
+	// status: a server that crashes on one case.
+	exitOn ws.StatusCode
 }
 
 func startEchoServer(t *testing.T, strict bool) *echoServer {
@@ -117,6 +121,9 @@ func (s *echoServer) serve(c net.Conn) {
 				return
 			}
 			code, reason := ws.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:])
+			if s.exitOn != 0 && code == s.exitOn {
+				os.Exit(3)
+			}
 			if err := ws.CheckCloseFrameData(code, reason); err != nil {
 				switch {
 				case errors.Is(err, ws.ErrProtocolInvalidUTF8) && s.checkUTF8:
