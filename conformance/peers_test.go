@@ -57,17 +57,20 @@ func failWith(c net.Conn, code ws.StatusCode) {
 	c.Close()
 }
 
-// utf8Prefix reports whether b is valid UTF-8 save for an incomplete code
-// point at its end (final: none allowed).
-func utf8Prefix(b []byte, final bool) bool {
-	for i := 0; i < len(b); {
+// utf8Prefix reports whether b[from:] is valid UTF-8 save for an
+// incomplete code point at its end (final: none allowed), and where that
+// incomplete rest begins: the next call starts there, so a message of many
+// fragments is checked once, not once per fragment.
+func utf8Prefix(b []byte, from int, final bool) (bool, int) {
+	i := from
+	for i < len(b) {
 		r, n := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && n == 1 {
-			return !final && !utf8.FullRune(b[i:])
+			return !final && !utf8.FullRune(b[i:]), i
 		}
 		i += n
 	}
-	return true
+	return true, i
 }
 
 func (s *echoServer) serve(c net.Conn) {
@@ -81,6 +84,7 @@ func (s *echoServer) serve(c net.Conn) {
 	var state ws.State = ws.StateServerSide
 	var msg []byte
 	var msgOp ws.OpCode
+	var checked int // msg is valid UTF-8 up to here
 	for {
 		h, err := ws.ReadHeader(r)
 		if err != nil {
@@ -137,7 +141,7 @@ func (s *echoServer) serve(c net.Conn) {
 			_ = ws.WriteFrame(c, ws.NewCloseFrame(ws.NewCloseFrameBody(code, "")))
 			return
 		case ws.OpText, ws.OpBinary:
-			msg, msgOp = p, h.OpCode
+			msg, msgOp, checked = p, h.OpCode, 0
 		case ws.OpContinuation:
 			msg = append(msg, p...)
 		}
@@ -146,9 +150,13 @@ func (s *echoServer) serve(c net.Conn) {
 		} else {
 			state = state.Set(ws.StateFragmented)
 		}
-		if s.checkUTF8 && msgOp == ws.OpText && !utf8Prefix(msg, h.Fin) {
-			failWith(c, ws.StatusInvalidFramePayloadData)
-			return
+		if s.checkUTF8 && msgOp == ws.OpText {
+			ok, upTo := utf8Prefix(msg, checked, h.Fin)
+			if !ok {
+				failWith(c, ws.StatusInvalidFramePayloadData)
+				return
+			}
+			checked = upTo
 		}
 		if h.Fin {
 			if err := ws.WriteFrame(c, ws.NewFrame(msgOp, true, msg)); err != nil {

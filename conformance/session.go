@@ -424,7 +424,7 @@ func (s *Session) awaitFail(echoed []Msg, codes ...int) Verdict {
 		}
 		switch {
 		case end.timeout:
-			return timedOut("neither failed the connection nor answered the probe ping within %s", s.timeout)
+			return timedOut("neither failed the connection nor answered within %s", s.timeout)
 		case end.pong != nil:
 			if bytes.Equal(end.pong.Payload, probePayload) {
 				return fail("carried on after the violation: answered the ping sent after it")
