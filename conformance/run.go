@@ -298,7 +298,9 @@ func DriverDialOptions() drivers.DialOptions {
 }
 
 // RunDriver plays the selected client-side cases against a driver, which
-// the run makes echo every message it reads.
+// the run makes echo every message it reads, in this process: a library
+// that panics in a goroutine of its own ends it. RunDriverProcess plays
+// them in child processes instead.
 func RunDriver(ctx context.Context, d drivers.Driver, opts Options) (out Subject, err error) {
 	cases, err := Select(opts.Groups, opts.IDs, ClientSide)
 	if err != nil {

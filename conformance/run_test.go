@@ -20,6 +20,22 @@ import (
 // echo server that crashes on a close with status 4999, started through
 // the runner's process model as a reference server is.
 func TestMain(m *testing.M) {
+	if os.Getenv("WSBENCH_CONFORMANCE_TEST_CHILD") == "1" {
+		var name, ids string
+		for i, a := range os.Args {
+			switch a {
+			case "--child-driver":
+				name = os.Args[i+1]
+			case "--cases":
+				ids = os.Args[i+1]
+			}
+		}
+		if err := RunDriverChild(context.Background(), name, Options{IDs: strings.Split(ids, ",")}, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("WSBENCH_CONFORMANCE_TEST_SERVE") == "1" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -42,6 +58,66 @@ func crashyServe(args []string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "WSBENCH_CONFORMANCE_TEST_SERVE=1")
 	return cmd
+}
+
+func testChild(args []string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), "WSBENCH_CONFORMANCE_TEST_CHILD=1")
+	return cmd
+}
+
+// panickyDriver is gorilla's driver with a flaw: an empty message makes it
+// panic in a goroutine of its own, where no recover reaches, as a library's
+// read loop can.
+type panickyDriver struct{ drivers.Driver }
+
+func (panickyDriver) Name() string { return "panicky" }
+
+func (p panickyDriver) Dial(ctx context.Context, url string, opts drivers.DialOptions) (drivers.Conn, error) {
+	c, err := p.Driver.Dial(ctx, url, opts)
+	if err != nil {
+		return nil, err
+	}
+	return panickyConn{c}, nil
+}
+
+type panickyConn struct{ drivers.Conn }
+
+func (c panickyConn) ReadMessage(buf []byte) (drivers.MessageType, []byte, error) {
+	t, p, err := c.Conn.ReadMessage(buf)
+	if err == nil && len(p) == 0 {
+		done := make(chan struct{})
+		go func() { defer close(done); panic("boom in the driver's own goroutine") }()
+		<-done
+	}
+	return t, p, err
+}
+
+func init() {
+	if d, err := drivers.Lookup("gorilla"); err == nil {
+		drivers.Register(panickyDriver{d})
+	}
+}
+
+// TestDriverCrashIsTheCaseOutcome: a driver that panics in its own
+// goroutine kills the child process playing it; that case fails with the
+// panic's message, and a new child plays the rest.
+func TestDriverCrashIsTheCaseOutcome(t *testing.T) {
+	got, err := RunDriverProcess(context.Background(), "panicky", Options{IDs: []string{"framing.1", "framing.3", "framing.4"}}, testChild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Cases) != 3 || got.Restarts != 1 {
+		t.Fatalf("%d cases, %d restarts: %+v", len(got.Cases), got.Restarts, got.Cases)
+	}
+	if c := got.Cases[0]; c.ID != "framing.1" || c.Outcome != Fail || !strings.Contains(c.Reason, "panic: boom in the driver's own goroutine") {
+		t.Errorf("the empty message: %+v, want a fail quoting the panic", c)
+	}
+	for _, c := range got.Cases[1:] {
+		if c.Outcome != Pass {
+			t.Errorf("%s after the crash: %s %s", c.ID, c.Outcome, c.Reason)
+		}
+	}
 }
 
 // TestCrashIsTheCaseOutcome plays the close group against a server process

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ type conformanceOptions struct {
 	format, htmlOut, out            string
 	failOn, baseline                string
 	memoryCap                       int64
+	childDriver                     string
 }
 
 func conformanceFlags(o *conformanceOptions) *flag.FlagSet {
@@ -44,6 +46,7 @@ func conformanceFlags(o *conformanceOptions) *flag.FlagSet {
 	fs.StringVar(&o.out, "out", "", "result file (default results/conformance-YYYYMMDD-HHMMSS.json)")
 	fs.StringVar(&o.failOn, "fail-on", "none", "outcomes that make the exit code 99, comma-separated: fail, timeout, non-strict; or none")
 	fs.StringVar(&o.baseline, "baseline", "", "an earlier conformance result: --fail-on then counts only outcomes that differ from it (new ones)")
+	fs.StringVar(&o.childDriver, "child-driver", "", "(internal) play --cases against this driver in this process, one JSON result per line")
 	bytesize.Var(fs, &o.memoryCap, "memory-cap", "stop a case whose server RSS (or, for a driver, this process's heap) passes this size, such as 1GiB")
 	return fs
 }
@@ -57,6 +60,12 @@ func conformanceCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(pos) > 0 {
 		return exitUsage, usagef("unexpected argument %q", pos[0])
+	}
+	if o.childDriver != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		opts := conformance.Options{IDs: splitList(o.cases), MemoryCap: uint64(o.memoryCap)}
+		return exitOK, conformance.RunDriverChild(ctx, o.childDriver, opts, stdout)
 	}
 	plan, err := o.plan()
 	if err != nil {
@@ -96,7 +105,7 @@ func conformanceCmd(args []string, stdout, stderr io.Writer) (int, error) {
 		if runErr != nil {
 			break
 		}
-		s, err := conformance.RunDriver(ctx, d, opts)
+		s, err := conformance.RunDriverProcess(ctx, d.Name(), opts, conformanceChild)
 		res.Subjects = append(res.Subjects, s)
 		fmt.Fprintf(stderr, "conformance: %s: %d cases in %.1fs%s\n", s.Label(), len(s.Cases), s.DurationS, subjectNote(s))
 		if err != nil {
@@ -254,6 +263,17 @@ func (o conformanceOptions) plan() (conformancePlan, error) {
 		return p, usagef("nothing to play: no server, driver or --target")
 	}
 	return p, nil
+}
+
+// conformanceChild runs `wsbench conformance` args in a child process of
+// this binary: drivers are played there, so a library that panics in its
+// own goroutine fails its case instead of ending the run.
+func conformanceChild(args []string) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return exec.Command(exe, append([]string{"conformance"}, args...)...)
 }
 
 func writeConformanceHTML(path string, r *conformance.Result) error {

@@ -35,6 +35,9 @@ func TestConformanceFlagsRefused(t *testing.T) {
 // 99 on gorilla's unchecked UTF-8, and not when the same outcomes are the
 // baseline.
 func TestConformanceEndToEnd(t *testing.T) {
+	// Drivers are played in a child process of this binary, which is the
+	// test binary: TestMain runs it as the CLI with this set.
+	t.Setenv("WSBENCH_TEST_CLI", "1")
 	dir := t.TempDir()
 	out, html := filepath.Join(dir, "c.json"), filepath.Join(dir, "c.html")
 	args := []string{"conformance", "--servers", "gorilla", "--drivers", "gobwas", "--groups", "utf8", "--format", "markdown", "--out", out, "--html", html}
