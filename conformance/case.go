@@ -111,6 +111,11 @@ type Case struct {
 	Deflate bool
 	// Probe marks a safety probe, whose cost is measured.
 	Probe bool
+	// Refused is the outcome when the server refuses the whole opening
+	// handshake (server side); empty means a fail. A server told to
+	// decline an extension offer that refuses the connection instead has
+	// not accepted it, but has not declined it either.
+	Refused Outcome
 	// Play runs the case on an open connection.
 	Play func(p *Peer) Verdict
 	// ServerRaw, when set, replaces the opening handshake and Play on the

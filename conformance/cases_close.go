@@ -112,22 +112,26 @@ func closeCases() []Case {
 				switch {
 				case f == nil && v.Outcome == Fail && strings.HasPrefix(v.Reason, "dropped"):
 					return pass("dropped the connection")
-				case f != nil && CloseCode(f.Payload) != 1002:
+				case f != nil && CloseCode(f.Payload) == 1000:
 					return fail("answered with %s: the oversized control frame went unnoticed", closeDesc(f.Payload))
 				}
 				return v
 			}},
-		Case{Title: "close reason with a surrogate (ED A0 80)", Requirement: reqCloseBadUTF8, Play: invalidReason("bad \xed\xa0\x80 reason")},
-		Case{Title: "close reason with byte FF", Requirement: reqCloseBadUTF8, Play: invalidReason("\xff")},
-		Case{Title: "close reason with an overlong NUL", Requirement: reqCloseBadUTF8, Play: invalidReason("a\xc0\x80b")},
-		Case{Title: "close reason ending in a truncated sequence", Requirement: reqCloseBadUTF8, Play: invalidReason("κόσμε\xce")},
-		Case{Title: "text message, then close", Requirement: reqCloseValid + " The message before the close is echoed first.",
+		Case{Title: "close reason with a surrogate (ED A0 80)", Requirement: reqCloseBadUTF8, Setting: utf8Setting, Play: invalidReason("bad \xed\xa0\x80 reason")},
+		Case{Title: "close reason with byte FF", Requirement: reqCloseBadUTF8, Setting: utf8Setting, Play: invalidReason("\xff")},
+		Case{Title: "close reason with an overlong NUL", Requirement: reqCloseBadUTF8, Setting: utf8Setting, Play: invalidReason("a\xc0\x80b")},
+		Case{Title: "close reason ending in a truncated sequence", Requirement: reqCloseBadUTF8, Setting: utf8Setting, Play: invalidReason("κόσμε\xce")},
+		Case{Title: "text message, then close", Requirement: reqCloseValid + " The message before the close is echoed first; §5.5.1 lets an endpoint answer the close before its own pending message (non-strict).",
 			Play: func(p *Peer) Verdict {
 				_ = p.Send(text("before the close"), closeFrame(ClosePayload(1000, "")))
-				if v := p.Echo(textMsg("before the close")); v.Outcome != Pass {
+				v := p.Echo(textMsg("before the close"))
+				if v.Outcome == Fail && strings.HasPrefix(v.Reason, "closed with") {
+					return nonStrict("answered the close before the echo of the message could be sent (%s)", v.Reason)
+				}
+				if v.Outcome != Pass {
 					return v
 				}
-				v, _ := p.AwaitClose(1000, 1005)
+				v, _ = p.AwaitClose(1000, 1005)
 				return v
 			}},
 		Case{Title: "close, then a text message", Requirement: reqAfterClose,

@@ -175,7 +175,12 @@ func deflateCases() []Case {
 		if mustDecline {
 			req = reqMustDecline
 		}
-		return Case{Title: "offer " + offer + ": " + title, Requirement: req, Sides: ServerSide, Offer: offer, Play: negotiate(mustDecline)}
+		c := Case{Title: "offer " + offer + ": " + title, Requirement: req, Sides: ServerSide, Offer: offer, Play: negotiate(mustDecline)}
+		if mustDecline {
+			c.Refused = NonStrict
+			c.Requirement += " Non-strict: the whole handshake refused."
+		}
+		return c
 	}
 	dc := func(title string, c Case) Case {
 		c.Title, c.Deflate, c.Offer = title, true, offerNoContext
@@ -205,7 +210,7 @@ func deflateCases() []Case {
 		neg("a repeated parameter", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", true),
 		neg("a value on a parameter that takes none", "permessage-deflate; server_no_context_takeover=1", true),
 		neg("server_max_window_bits without its value", "permessage-deflate; server_max_window_bits", true),
-		{Title: "two offers, the first with an unknown parameter", Requirement: reqNegotiate + " The first offer must not be the one accepted.", Sides: ServerSide,
+		{Title: "two offers, the first with an unknown parameter", Requirement: reqNegotiate + " The first offer must not be the one accepted. Non-strict: the whole handshake refused.", Sides: ServerSide, Refused: NonStrict,
 			Offer: "permessage-deflate; foo=1, permessage-deflate",
 			Play: func(p *Peer) Verdict {
 				if strings.Contains(p.Handshake.Extensions, "foo") {
@@ -277,7 +282,7 @@ func deflateCases() []Case {
 			}}),
 		dc("compressed payload that is not DEFLATE", Case{Requirement: reqDeflateBad,
 			Play: sendFails([]Frame{{Fin: true, RSV: RSV1, Opcode: OpBinary, Payload: []byte{0xff, 0xff, 0xff, 0xff, 0xff}}}, nil)}),
-		dc("compressed text that inflates to invalid UTF-8", Case{Requirement: reqUTF8Invalid,
+		dc("compressed text that inflates to invalid UTF-8", Case{Requirement: reqUTF8Invalid, Setting: utf8Setting,
 			Play: sendFails([]Frame{compressed(OpText, []byte("κόσμε\xed\xa0\x80edited"))}, nil, 1007)}),
 	}
 	return numbered("deflate", cs)

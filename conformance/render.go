@@ -203,7 +203,11 @@ func RenderMarkdown(w io.Writer, r *Result) error {
 	if d := Disagreements(r); len(d) > 0 {
 		fmt.Fprintf(w, "## Where libraries disagree\n\n")
 		for _, x := range d {
-			fmt.Fprintf(w, "- **%s** %s — %s\n", x.Case.ID, mdEscape(x.Case.Title), mdEscape(x.Case.Requirement))
+			setting := ""
+			if x.Case.Setting != "" {
+				setting = " *Setting: " + mdEscape(x.Case.Setting) + "*"
+			}
+			fmt.Fprintf(w, "- **%s** %s — %s%s\n", x.Case.ID, mdEscape(x.Case.Title), mdEscape(x.Case.Requirement), setting)
 			labels := make([]string, 0, len(x.Outcomes))
 			for l := range x.Outcomes {
 				labels = append(labels, l)

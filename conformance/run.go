@@ -151,6 +151,8 @@ func (r *serverRun) play(ctx context.Context, c Case) CaseResult {
 	} else {
 		s, hs, err := DialRaw(ctx, r.url, c.Offer, timeout, r.opts.AllowRemote)
 		switch {
+		case err != nil && c.Refused != "":
+			v = Verdict{Outcome: c.Refused, Reason: fmt.Sprintf("refused the whole handshake instead of declining the extension: %v", err)}
 		case err != nil:
 			v = fail("the opening handshake failed: %v", err)
 		case c.Deflate && !hs.Deflate:
@@ -413,17 +415,31 @@ func playDriver(ctx context.Context, d drivers.Driver, dialOpts drivers.DialOpti
 			v = c.Play(&Peer{Session: s, Side: ClientSide, Offer: offer, ReadLimit: opts.ReadLimit})
 		}
 		sess = s
+		var end *harnessEnd
+		if v.Outcome == Timeout {
+			select {
+			case e := <-ended:
+				end = &e
+				if e.err != nil && strings.HasPrefix(e.err.Error(), "dial:") {
+					v = nonStrict("its Dial returned an error (%v) but left the TCP connection open", e.err)
+				}
+			default:
+			}
+		}
 		if s != nil {
 			s.Close()
 		}
 		close(stop)
-		select {
-		case e := <-ended:
-			if e.panic != nil {
-				v = fail("the driver panicked: %v", e.panic)
+		if end == nil {
+			select {
+			case e := <-ended:
+				end = &e
+			case <-time.After(2 * time.Second):
+				v.Reason += " (the driver's connection did not end within 2 s of the raw server closing it)"
 			}
-		case <-time.After(2 * time.Second):
-			v.Reason += " (the driver's connection did not end within 2 s of the raw server closing it)"
+		}
+		if end != nil && end.panic != nil {
+			v = fail("the driver panicked: %v", end.panic)
 		}
 	}
 	res := CaseResult{ID: c.ID, Group: c.Group, DurationMs: float64(time.Since(t0).Microseconds()) / 1000}

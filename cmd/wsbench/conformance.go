@@ -164,6 +164,8 @@ func subjectNote(s conformance.Subject) string {
 	switch {
 	case s.Error != "":
 		return " (not played: " + s.Error + ")"
+	case s.Restarts > 0 && s.Side == "client":
+		return fmt.Sprintf(" (driver process restarted %d times)", s.Restarts)
 	case s.Restarts > 0:
 		return fmt.Sprintf(" (server restarted %d times)", s.Restarts)
 	}
