@@ -118,7 +118,7 @@ func costText(c *Cost) string {
 		parts = append(parts, fmt.Sprintf("RSS %s → peak %s", mib(c.RSSBeforeBytes), mib(c.RSSPeakBytes)))
 	}
 	if c.AllocatedBytes > 0 {
-		parts = append(parts, fmt.Sprintf("allocated %s, heap peak %s", mib(c.AllocatedBytes), mib(c.HeapPeakBytes)))
+		parts = append(parts, fmt.Sprintf("allocated %s, heap grew %s", mib(c.AllocatedBytes), mib(c.HeapGrowthBytes)))
 	}
 	return strings.Join(parts, "; ")
 }

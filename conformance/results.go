@@ -112,11 +112,12 @@ type Cost struct {
 	// memory before the probe and its peak during it (from /proc).
 	RSSBeforeBytes uint64 `json:"rss_before_bytes,omitempty"`
 	RSSPeakBytes   uint64 `json:"rss_peak_bytes,omitempty"`
-	// AllocatedBytes is what the wsbench process allocated while a driver
-	// handled the probe (drivers run in-process); HeapPeakBytes its peak
-	// heap in use.
-	AllocatedBytes uint64 `json:"allocated_bytes,omitempty"`
-	HeapPeakBytes  uint64 `json:"heap_peak_bytes,omitempty"`
+	// AllocatedBytes is what the process playing a driver allocated while
+	// the driver handled the probe (the raw server's own reading
+	// included); HeapGrowthBytes is its peak heap in use above the level
+	// before the probe, after a collection.
+	AllocatedBytes  uint64 `json:"allocated_bytes,omitempty"`
+	HeapGrowthBytes uint64 `json:"heap_growth_bytes,omitempty"`
 }
 
 // summarize fills s.Summary from its cases.

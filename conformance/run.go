@@ -380,6 +380,9 @@ func playDriver(ctx context.Context, d drivers.Driver, dialOpts drivers.DialOpti
 	timeout := c.timeout()
 	ctx, cancel := context.WithTimeout(ctx, 3*timeout+5*time.Second)
 	defer cancel()
+	if c.Probe && c.Deflate {
+		_ = bomb() // built before the measurement, not counted in it
+	}
 	t0 := time.Now()
 	heap := watchHeap(c.Probe, opts.memoryCap(), cancel)
 	var v Verdict
@@ -448,7 +451,7 @@ func playDriver(ctx context.Context, d drivers.Driver, dialOpts drivers.DialOpti
 		if v.Cost == nil {
 			v.Cost = &Cost{}
 		}
-		v.Cost.AllocatedBytes, v.Cost.HeapPeakBytes = alloc, peak
+		v.Cost.AllocatedBytes, v.Cost.HeapGrowthBytes = alloc, peak
 	}
 	if capped {
 		v = fail("the heap passed the %d MiB cap during the case (the case was stopped; %s)", opts.memoryCap()>>20, v.Reason)
@@ -459,11 +462,11 @@ func playDriver(ctx context.Context, d drivers.Driver, dialOpts drivers.DialOpti
 
 // heapWatch follows this process's heap while a driver handles a probe.
 type heapWatch struct {
-	on           bool
-	total0, peak uint64
-	capped       bool
-	done         chan struct{}
-	wg           sync.WaitGroup
+	on                 bool
+	total0, base, peak uint64
+	capped             bool
+	done               chan struct{}
+	wg                 sync.WaitGroup
 }
 
 func watchHeap(on bool, limit uint64, cancel func()) *heapWatch {
@@ -471,9 +474,12 @@ func watchHeap(on bool, limit uint64, cancel func()) *heapWatch {
 	if !on {
 		return w
 	}
+	// Earlier cases' garbage would count as this probe's: collect it, and
+	// measure growth from what is left.
+	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	w.total0, w.peak = ms.TotalAlloc, ms.HeapInuse
+	w.total0, w.base, w.peak = ms.TotalAlloc, ms.HeapInuse, ms.HeapInuse
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -498,7 +504,9 @@ func watchHeap(on bool, limit uint64, cancel func()) *heapWatch {
 	return w
 }
 
-func (w *heapWatch) stop() (allocated, peak uint64, capped bool) {
+// stop returns the bytes allocated and the peak heap growth over the
+// level before the probe.
+func (w *heapWatch) stop() (allocated, growth uint64, capped bool) {
 	if !w.on {
 		return 0, 0, false
 	}
@@ -506,5 +514,5 @@ func (w *heapWatch) stop() (allocated, peak uint64, capped bool) {
 	w.wg.Wait()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.TotalAlloc - w.total0, max(w.peak, ms.HeapInuse), w.capped
+	return ms.TotalAlloc - w.total0, max(w.peak, ms.HeapInuse) - w.base, w.capped
 }

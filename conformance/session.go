@@ -34,6 +34,8 @@ type Session struct {
 	timeout time.Duration
 
 	events chan event
+	done   chan struct{} // closed by Close: the reader stops delivering
+	once   sync.Once
 	// pending holds an event taken from events but not consumed.
 	pending *event
 
@@ -76,17 +78,22 @@ func (rc recorder) Read(p []byte) (int, error) {
 // newSession starts reading frames from br, the connection's reader after
 // the handshake (it may already hold frame bytes).
 func newSession(conn net.Conn, br *bufio.Reader, mask, deflate bool, timeout time.Duration) *Session {
-	s := &Session{conn: conn, mask: mask, deflate: deflate, start: time.Now(), timeout: timeout, events: make(chan event, 1<<14)}
+	s := &Session{conn: conn, mask: mask, deflate: deflate, start: time.Now(), timeout: timeout,
+		events: make(chan event, 256), done: make(chan struct{})}
 	r := bufio.NewReaderSize(recorder{r: br, s: s}, 64<<10)
 	go func() {
+		defer close(s.events)
 		for {
 			f, err := ReadFrame(r, maxFrame)
-			if err != nil {
-				s.events <- event{err: err, at: time.Now()}
-				close(s.events)
+			ev := event{frame: f, err: err, at: time.Now()}
+			select {
+			case s.events <- ev:
+			case <-s.done:
 				return
 			}
-			s.events <- event{frame: f, at: time.Now()}
+			if err != nil {
+				return
+			}
 		}
 	}()
 	return s
@@ -554,5 +561,8 @@ func (s *Session) droppedTCP() bool {
 	return s.ended && !s.gotClose
 }
 
-// Close closes the TCP connection.
-func (s *Session) Close() error { return s.conn.Close() }
+// Close closes the TCP connection and stops the reader.
+func (s *Session) Close() error {
+	s.once.Do(func() { close(s.done) })
+	return s.conn.Close()
+}
