@@ -444,6 +444,9 @@ func playDriver(ctx context.Context, d drivers.Driver, dialOpts drivers.DialOpti
 		if end != nil && end.panic != nil {
 			v = fail("the driver panicked: %v", end.panic)
 		}
+		if v.Outcome == Timeout && end != nil && end.err != nil {
+			v.Reason += fmt.Sprintf(" (the driver's own view, after the raw server closed: %v)", end.err)
+		}
 	}
 	res := CaseResult{ID: c.ID, Group: c.Group, DurationMs: float64(time.Since(t0).Microseconds()) / 1000}
 	alloc, peak, capped := heap.stop()
