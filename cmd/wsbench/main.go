@@ -21,7 +21,7 @@ const (
 	exitUsage       = 2   // bad command line or input file, or a run refused before it starts
 	exitDegraded    = 3   // run: a cell was degraded (faults within the bounds of report/verdict.go)
 	exitRegression  = 98  // compare: a significant regression beyond its allowance
-	exitThresholds  = 99  // run: a --threshold failed (as k6 does)
+	exitThresholds  = 99  // run: a --threshold failed (as k6 does); conformance: a --fail-on outcome
 	exitInterrupted = 130 // Ctrl-C; partial results were written
 )
 
@@ -35,6 +35,7 @@ Usage:
   wsbench compare BASE NEW [flags]         significant regressions between two result files
   wsbench compare AB.json [flags]          the same within one A/B run (run --ab), pair by pair
   wsbench merge   SHARD... -o FILE         add the shards of a run (--shard i/n) into one result file
+  wsbench conformance [flags]              RFC 6455/7692 cases against every server and driver (pass, non-strict, fail…)
   wsbench list                             servers, drivers, scenarios and library versions
   wsbench version [--json]                 this build: version, result schema, serve protocol, libraries
 
@@ -73,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = compareCmd(args[1:], stdout, stderr)
 	case "merge":
 		err = mergeCmd(args[1:], stdout, stderr)
+	case "conformance":
+		code, err = conformanceCmd(args[1:], stdout, stderr)
 	case "list":
 		err = listCmd(stdout)
 	case "version":
