@@ -3,8 +3,11 @@ package drivers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,7 +105,9 @@ func compressible(n int) []byte {
 // permessage-deflate offered: each pair must negotiate it (read from the
 // handshake) and echo compressible and incompressible messages of several
 // sizes intact; the server must count the compressed connection. With the
-// server's compression off the same offer must be declined.
+// server's compression off the same offer must be declined. A server whose
+// exceptions name compression declines it always; a driver that lacks it
+// refuses the offer at Dial with a *LackError.
 func TestCompressionMatrix(t *testing.T) {
 	opts := testOpts
 	opts.Compression = true
@@ -110,6 +115,8 @@ func TestCompressionMatrix(t *testing.T) {
 	msgs := [][]byte{{}, []byte("hi"), compressible(1024), compressible(70000), payload(3000)}
 	for _, srvName := range servers.Names() {
 		t.Run(srvName, func(t *testing.T) {
+			srv, _ := servers.Lookup(srvName)
+			declines := slices.ContainsFunc(srv.Exceptions(), func(e string) bool { return strings.HasPrefix(e, "compression:") })
 			on := servers.DefaultSettings()
 			on.Compression = true
 			off := servers.DefaultSettings()
@@ -120,8 +127,27 @@ func TestCompressionMatrix(t *testing.T) {
 			for _, drvName := range Names() {
 				d, _ := Lookup(drvName)
 				t.Run(drvName, func(t *testing.T) {
+					if LacksOf(d).Compression != "" {
+						c, err := d.Dial(t.Context(), "ws://"+addrOn+"/echo", opts)
+						var le *LackError
+						if !errors.As(err, &le) {
+							if c != nil {
+								c.Abort()
+							}
+							t.Fatalf("a driver that lacks compression, offered it: %v, want a *LackError", err)
+						}
+						return
+					}
 					proxy := startCountingProxy(t, addrOn)
 					c := dialT(t, d, "ws://"+proxy.addr+"/echo", opts)
+					if declines {
+						if c.Compressed() {
+							t.Fatal("a server without permessage-deflate negotiated it")
+						}
+						roundTrip(t, c, Text, compressible(2000), nil)
+						c.Close(2 * time.Second)
+						return
+					}
 					mu.Lock()
 					dialled++
 					mu.Unlock()

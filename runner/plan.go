@@ -268,10 +268,16 @@ func (p *Plan) ShownTarget() string {
 
 // Validate checks the parameters of every connection count and rate of the
 // matrix with the scenario before anything starts, naming the cell at
-// fault, and refuses a sharded plan its shards could not measure as one.
+// fault, refuses a sharded plan its shards could not measure as one, and
+// an option the driver's library cannot do (drivers.CheckOptions).
 func (p Plan) Validate() error {
 	if err := p.validateShards(); err != nil {
 		return err
+	}
+	if p.Driver != nil {
+		if err := drivers.CheckOptions(p.Driver, p.Params.Compression); err != nil {
+			return err
+		}
 	}
 	for _, n := range p.counts() {
 		for _, r := range p.rates() {

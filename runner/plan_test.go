@@ -117,3 +117,27 @@ func defaultDriver() drivers.Driver {
 	d, _ := drivers.Lookup(drivers.Default)
 	return d
 }
+
+// TestValidateRefusesWhatTheDriverLacks: --compression with a driver whose
+// library has no permessage-deflate is refused up front, naming the driver;
+// without it the same plan is fine, and a driver that has it takes it.
+func TestValidateRefusesWhatTheDriverLacks(t *testing.T) {
+	xnet, err := drivers.Lookup("xnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Plan{Scenario: sc("echo"), Servers: []string{"a"}, Driver: xnet, Runs: 1}
+	p.Params.Conns, p.Params.Payload = 1, 64
+	if err := p.Validate(); err != nil {
+		t.Fatalf("xnet without compression: %v", err)
+	}
+	p.Params.Compression = true
+	err = p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "driver xnet") || !strings.Contains(err.Error(), "--compression") {
+		t.Fatalf("xnet with compression: %v, want a refusal naming the driver and --compression", err)
+	}
+	p.Driver, _ = drivers.Lookup("gorilla")
+	if err := p.Validate(); err != nil {
+		t.Fatalf("gorilla with compression: %v", err)
+	}
+}

@@ -37,6 +37,9 @@ func listCmd(stdout io.Writer) error {
 			if n == drivers.Default {
 				drv = "yes (default)"
 			}
+			if drivers.LacksOf(d).Compression != "" {
+				drv += " (no compression)"
+			}
 		}
 		if s, err := servers.Lookup(n); err == nil {
 			mod, srv = s.Module(), "yes"

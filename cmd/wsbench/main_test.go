@@ -110,6 +110,7 @@ func TestBadInputGetsOneClearLine(t *testing.T) {
 	}{
 		{[]string{"run", "--servers", "gorilla,nope"}, `unknown server "nope" (known: coder, fasthttp, gobwas,`},
 		{[]string{"run", "--driver", "nope"}, `unknown driver "nope"`},
+		{[]string{"run", "--driver", "xnet", "--compression"}, "--compression: driver xnet cannot do permessage-deflate"},
 		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope"`},
 		{[]string{"run", "--conns", "25000"}, "open-file limit (RLIMIT_NOFILE)"},
 		{[]string{"run", "--conns", "0"}, "--conns 0: must be at least 1"},
