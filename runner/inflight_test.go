@@ -146,7 +146,13 @@ func TestInflightKeepsNOutstanding(t *testing.T) {
 				Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
 			r := Run(context.Background(), plan, nil)[0]
 			flows := r.Messages > 0 && r.Integrity.Received > 0
-			if n == "8" && (!flows || !clean(r)) {
+			// The last, partial batch of a connection (sent one message at a
+			// time by a driver that does not batch) waits for messages the
+			// ended loop no longer sends: fewer than 8 per connection may
+			// go unanswered at the end, and nothing else may go wrong.
+			in := r.Integrity
+			tail := in.Lost < 8*uint64(r.Conns) && in.Duplicated == 0 && in.Reordered == 0 && in.Corrupt == 0
+			if n == "8" && (!flows || !tail) {
 				t.Fatalf("%s, %s in flight: messages %d, status %s %s, integrity %+v", driver, n, r.Messages, r.Status, r.Reason, r.Integrity)
 			}
 			if n == "7" && (flows || r.Integrity.Sent != 7*uint64(r.Conns)) {
