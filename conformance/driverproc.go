@@ -205,7 +205,7 @@ func RunDriverChild(ctx context.Context, name string, opts Options, w io.Writer)
 		return err
 	}
 	defer srv.Close()
-	dialOpts := DriverDialOptions()
+	dialOpts := DriverDialOptionsFor(d)
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = dialOpts.ReadLimit
 	}

@@ -299,6 +299,15 @@ func DriverDialOptions() drivers.DialOptions {
 	}
 }
 
+// DriverDialOptionsFor are DriverDialOptions for d: a driver whose library
+// has no permessage-deflate (drivers.Lacks) offers none, so its deflate
+// cases are unsupported rather than every case refused at Dial.
+func DriverDialOptionsFor(d drivers.Driver) drivers.DialOptions {
+	o := DriverDialOptions()
+	o.Compression = drivers.LacksOf(d).Compression == ""
+	return o
+}
+
 // RunDriver plays the selected client-side cases against a driver, which
 // the run makes echo every message it reads, in this process: a library
 // that panics in a goroutine of its own ends it. RunDriverProcess plays
@@ -316,7 +325,7 @@ func RunDriver(ctx context.Context, d drivers.Driver, opts Options) (out Subject
 		return out, err
 	}
 	defer srv.Close()
-	dialOpts := DriverDialOptions()
+	dialOpts := DriverDialOptionsFor(d)
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = dialOpts.ReadLimit
 	}

@@ -258,3 +258,31 @@ func TestRenderers(t *testing.T) {
 		t.Errorf("text lacks the sloppy server's failures:\n%s", txt.String())
 	}
 }
+
+// TestDriverWithoutDeflateIsUnsupportedNotRefused: a driver whose library
+// has no permessage-deflate (xnet) offers none, so it connects for every
+// case and its deflate cases are unsupported; before, each of its cases
+// failed at Dial after the raw server's accept timeout.
+func TestDriverWithoutDeflateIsUnsupportedNotRefused(t *testing.T) {
+	d, err := drivers.Lookup("xnet")
+	if err != nil || drivers.LacksOf(d).Compression == "" {
+		t.Skip("no driver without compression here")
+	}
+	out, err := RunDriver(context.Background(), d, Options{Groups: []string{"framing", "deflate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := map[string]map[Outcome]int{}
+	for _, c := range out.Cases {
+		if tot[c.Group] == nil {
+			tot[c.Group] = map[Outcome]int{}
+		}
+		tot[c.Group][c.Outcome]++
+		if strings.Contains(c.Reason, "did not connect") {
+			t.Errorf("%s: %s", c.ID, c.Reason)
+		}
+	}
+	if tot["framing"][Pass] == 0 || tot["deflate"][Unsupported] == 0 {
+		t.Errorf("outcomes by group %v: want framing cases passing and deflate ones unsupported", tot)
+	}
+}
