@@ -193,6 +193,11 @@ func writeEditionTail(dir string, m suite.Manifest) error {
 	var results []*report.Result
 	var names []string
 	for _, p := range m.Parts {
+		if p.Command == "conformance" && p.File != "" {
+			if err := writeConformancePages(filepath.Join(dir, p.File)); err != nil {
+				return err
+			}
+		}
 		if p.Command != "run" || p.File == "" {
 			continue
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -48,9 +50,34 @@ func conformanceSummary(path string) (string, error) {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", s.Name, s.Side, t[conformance.Pass], t[conformance.NonStrict],
 			t[conformance.Fail], t[conformance.Timeout], t[conformance.Unsupported])
 	}
-	fmt.Fprintf(&b, "\n%d cases; the libraries disagree on %d of them (every case, the RFC's sentence and the safety probes' costs: `wsbench conformance --format markdown` over this file's run, or the edition's report).\n",
-		len(r.Cases), len(conformance.Disagreements(r)))
+	stem := strings.TrimSuffix(filepath.Base(path), ".json")
+	fmt.Fprintf(&b, "\n%d cases; the libraries disagree on %d of them. Every case with the RFC's sentence, the disagreements and the safety probes' costs: `%s.md` and `%s.html` in this edition.\n",
+		len(r.Cases), len(conformance.Disagreements(r)), stem, stem)
 	return b.String(), nil
 }
 
 var _ suite.PartRenderer = conformanceSummary
+
+// writeConformancePages writes an edition's conformance part in full, as
+// `wsbench conformance` renders it: PART.md and PART.html beside its JSON.
+func writeConformancePages(jsonPath string) error {
+	r, err := conformance.Load(jsonPath)
+	if err != nil {
+		return err
+	}
+	stem := strings.TrimSuffix(jsonPath, ".json")
+	for ext, render := range map[string]func(io.Writer, *conformance.Result) error{".md": conformance.RenderMarkdown, ".html": conformance.RenderHTML} {
+		f, err := os.Create(stem + ext)
+		if err != nil {
+			return fmt.Errorf("conformance pages: %w", err)
+		}
+		if err := render(f, r); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
