@@ -70,3 +70,22 @@ parts:
 		t.Errorf("second suite into %s: exit %d %q", ed, code, errOut)
 	}
 }
+
+// TestPublishedEditionsRenderAsCommitted: every edition under results/
+// renders its summary.md again, byte for byte, from its own files.
+func TestPublishedEditionsRenderAsCommitted(t *testing.T) {
+	dirs, _ := filepath.Glob("../../results/*/" + suite.SummaryFile)
+	if len(dirs) == 0 {
+		t.Skip("no published edition in this checkout")
+	}
+	for _, sum := range dirs {
+		want, err := os.ReadFile(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := wsbench(t, "report", filepath.Dir(sum))
+		if code != exitOK || out != string(want) {
+			t.Errorf("%s: exit %d %s; rendering differs from the committed summary (%d vs %d bytes)", sum, code, errOut, len(out), len(want))
+		}
+	}
+}
