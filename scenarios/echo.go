@@ -254,22 +254,29 @@ func (w *echoWorker) run() {
 			}
 			continue
 		}
-		switch {
-		case win.Ended(now):
-			w.drained++
-		case win.Contains(now):
-			w.messages++
-		}
-		if measured {
-			w.batch.Record(now, time.Duration(now-sent))
-			if win.Ended(now) {
-				w.acc.AnsweredLate++
-			} else {
-				w.acc.Answered++
-			}
-		}
-		w.done.Add(1)
+		w.settle(now, sent, measured)
 	}
+}
+
+// settle counts a valid reply that arrived at now to a message sent at
+// sent: in the window or the drain, and its latency when measured.
+func (w *echoWorker) settle(now, sent int64, measured bool) {
+	win := w.env.Window
+	switch {
+	case win.Ended(now):
+		w.drained++
+	case win.Contains(now):
+		w.messages++
+	}
+	if measured {
+		w.batch.Record(now, time.Duration(now-sent))
+		if win.Ended(now) {
+			w.acc.AnsweredLate++
+		} else {
+			w.acc.Answered++
+		}
+	}
+	w.done.Add(1)
 }
 
 // fail counts an I/O error unless the runner has ended the load.

@@ -104,22 +104,7 @@ func (w *echoWorker) readReply(out *outstanding, tmpl []byte, buf *[]byte) bool 
 	if !ok {
 		return true // given up on already (counted then), or never sent
 	}
-	win := w.env.Window
-	switch {
-	case win.Ended(now):
-		w.drained++
-	case win.Contains(now):
-		w.messages++
-	}
-	if measured {
-		w.batch.Record(now, time.Duration(now-sent))
-		if win.Ended(now) {
-			w.acc.AnsweredLate++
-		} else {
-			w.acc.Answered++
-		}
-	}
-	w.done.Add(1)
+	w.settle(now, sent, measured)
 	return true
 }
 
