@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
@@ -254,13 +253,7 @@ func dropSummary(cells []Record) string {
 		}
 	}
 	var parts []string
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range counts {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range sortedKeys(counts) {
 		if counts[name] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", name, counts[name]))
 		}
@@ -289,11 +282,7 @@ func medianGrowth(cells []Record) *FootprintDelta {
 		for i, d := range ds {
 			v[i] = f(d)
 		}
-		sort.Float64s(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		return median(v)
 	}
 	return &FootprintDelta{
 		RSSBytes:   med(func(d FootprintDelta) float64 { return d.RSSBytes }),

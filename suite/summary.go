@@ -3,6 +3,7 @@ package suite
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,13 +91,7 @@ func writeMachine(b *strings.Builder, dir string) {
 		}
 		b.WriteString(".\n")
 		var libs []string
-		for _, mod := range slices.Sorted(func(yield func(string) bool) {
-			for k := range env.Libraries {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, mod := range slices.Sorted(maps.Keys(env.Libraries)) {
 			libs = append(libs, mod+" "+env.Libraries[mod])
 		}
 		if len(libs) > 0 {
@@ -195,13 +190,7 @@ func writeMetrics(b *strings.Builder, res *report.Result, names []string) error 
 	for _, r := range res.Records {
 		counts[r.Conns] = true
 	}
-	for _, conns := range slices.Sorted(func(yield func(int) bool) {
-		for c := range counts {
-			if !yield(c) {
-				return
-			}
-		}
-	}) {
+	for _, conns := range slices.Sorted(maps.Keys(counts)) {
 		per := make([]map[string]*series, len(metrics))
 		var servers []string
 		for i, m := range metrics {
@@ -237,9 +226,9 @@ func writeMetrics(b *strings.Builder, res *report.Result, names []string) error 
 				return len(a.values) > len(c.values)
 			}
 			if lead.HigherIsBetter {
-				return median(a.values) > median(c.values)
+				return report.Median(a.values) > report.Median(c.values)
 			}
-			return median(a.values) < median(c.values)
+			return report.Median(a.values) < report.Median(c.values)
 		})
 		if len(counts) > 1 {
 			fmt.Fprintf(b, "%d connections:\n\n", conns)
@@ -309,17 +298,9 @@ func spread(m report.Metric, v []float64) string {
 	if len(v) == 1 {
 		return report.FormatMetric(m.Unit, v[0])
 	}
-	return fmt.Sprintf("%s (%s–%s)", report.FormatMetric(m.Unit, median(v)), report.FormatMetric(m.Unit, lo), report.FormatMetric(m.Unit, hi))
+	return fmt.Sprintf("%s (%s–%s)", report.FormatMetric(m.Unit, report.Median(v)), report.FormatMetric(m.Unit, lo), report.FormatMetric(m.Unit, hi))
 }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
 
 func minMax(v []float64) (float64, float64) {
 	return slices.Min(v), slices.Max(v)
