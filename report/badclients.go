@@ -171,7 +171,12 @@ func BadVerdicts(rs []Record) []BadVerdict {
 		// The worst bad cell speaks for the pair: a stall in one run of
 		// three is a stall.
 		var worst badclients.Verdict
+		var unmeasured []string
 		for _, r := range cells {
+			if why := noMisbehaviour(r.BadClients); why != "" && !r.BadClients.Killed {
+				unmeasured = append(unmeasured, why)
+				continue // a clean cell by another name: it judges nothing
+			}
 			cell := badclients.BadCell{Figures: goodFigures(r), Stalled: stalled(r) && !cleanStalls[k.cell]}
 			if r.BadClients.Killed {
 				cell.Killed, cell.Reason = true, fmt.Sprintf("killed at the %s memory cap (RSS %s)", fmtBytes(float64(r.BadClients.CapBytes)), fmtBytes(float64(r.BadClients.KilledAtBytes)))
@@ -186,12 +191,43 @@ func BadVerdicts(rs []Record) []BadVerdict {
 				worst = got
 			}
 		}
+		if worst.Class == "" && len(unmeasured) > 0 {
+			worst = badclients.Verdict{Class: NotMeasured, Reason: unmeasured[0]}
+		}
 		v.Verdict = worst
 		v.Drop = dropSummary(cells)
 		v.PerClient = medianGrowth(cells)
 		out = append(out, v)
 	}
 	return out
+}
+
+// NotMeasured is the verdict of a pair whose bad clients never got to
+// misbehave: the "bad" cells ran with good clients only.
+const NotMeasured badclients.Class = "not measured"
+
+// noMisbehaviour says why no bad client of b got to misbehave (it could
+// not start, or every one failed to connect); "" when some did.
+func noMisbehaviour(b *BadClients) string {
+	if b.Error != "" {
+		return "the bad clients did not start: " + b.Error
+	}
+	started := 0
+	var errs []string
+	for _, k := range b.Kinds {
+		started += k.Clients - k.Failed
+		for e := range k.Errors {
+			errs = append(errs, k.Kind+": "+e)
+		}
+	}
+	if started > 0 {
+		return ""
+	}
+	slices.Sort(errs)
+	if len(errs) == 0 {
+		return "no bad client got to misbehave"
+	}
+	return "no bad client got to misbehave (" + strings.Join(errs, "; ") + ")"
 }
 
 // classOrder ranks the classes from best to worst.

@@ -17,6 +17,10 @@ func badRecord(t *testing.T, server, spec string, p99 int64, tput float64, serie
 	r := Record{Scenario: "echo", Mode: "open-loop", Server: server, Driver: "gobwas", Conns: 100, PayloadBytes: 1024,
 		Status: StatusOK, Messages: uint64(tput * 2), DurationS: 2, ThroughputMsgsPerS: tput, BadClients: &BadClients{Spec: spec}}
 	r.Latency.P99 = p99
+	if spec != "none" { // its bad clients connected and misbehaved
+		kind, _, _ := strings.Cut(spec, "=")
+		r.BadClients.Kinds = []BadKind{{Kind: kind, Clients: 1, Open: 1}}
+	}
 	for i, n := range series {
 		r.Series = append(r.Series, Second{T: float64(i + 1), Messages: n})
 	}
@@ -97,5 +101,28 @@ func TestGrowthPerBadClient(t *testing.T) {
 	}
 	if (Growth(ServerFootprint{}, ServerFootprint{RSSBytes: 1}, 0) != FootprintDelta{}) {
 		t.Error("growth over no clients")
+	}
+}
+
+// TestBadCellsWhoseBadClientsNeverMisbehavedJudgeNothing: a pair whose
+// bad clients could not start, or all failed to connect, ran good clients
+// only; its good figures must not read unaffected.
+func TestBadCellsWhoseBadClientsNeverMisbehavedJudgeNothing(t *testing.T) {
+	var rs []Record
+	for range 3 {
+		rs = append(rs, badRecord(t, "xnet", "none", 1000, 5000, 5000, 5000))
+	}
+	failed := badRecord(t, "xnet", "deflate-bomb=1", 1000, 5000, 5000, 5000)
+	failed.BadClients.Kinds = []BadKind{{Kind: "deflate-bomb", Clients: 1, Failed: 1, Errors: map[string]int{"handshake: deflate not negotiated": 1}}}
+	refused := badRecord(t, "gorilla", "idle-tcp=2", 1000, 5000, 5000, 5000)
+	refused.BadClients.Error = "wss:// is not supported"
+	for range 3 {
+		rs = append(rs, badRecord(t, "gorilla", "none", 1000, 5000, 5000, 5000))
+	}
+	rs = append(rs, failed, refused)
+	for _, v := range BadVerdicts(rs) {
+		if v.Verdict.Class != NotMeasured || !strings.Contains(v.Verdict.Reason, "misbehave") && !strings.Contains(v.Verdict.Reason, "did not start") {
+			t.Errorf("%s %s: %s (%s), want %s", v.Server, v.Spec, v.Verdict.Class, v.Verdict.Reason, NotMeasured)
+		}
 	}
 }

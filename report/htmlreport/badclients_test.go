@@ -13,6 +13,9 @@ func TestBadClientsVerdictsReachThePage(t *testing.T) {
 	rec := func(spec string, msgs uint64, series ...uint64) report.Record {
 		r := report.Record{Scenario: "echo", Mode: "open-loop", Server: "gorilla", Driver: "gobwas", Conns: 10, PayloadBytes: 64,
 			Status: report.StatusOK, Messages: msgs, DurationS: 2, ThroughputMsgsPerS: float64(msgs) / 2, BadClients: &report.BadClients{Spec: spec}}
+		if spec != "none" {
+			r.BadClients.Kinds = []report.BadKind{{Kind: "non-reader", Clients: 1, Open: 1}}
+		}
 		for i, n := range series {
 			r.Series = append(r.Series, report.Second{T: float64(i + 1), Messages: n})
 		}
