@@ -39,8 +39,22 @@ func withNonReader(t *testing.T, srv *badtest.Server) (*Fleet, context.CancelFun
 		t.Fatal(err)
 	}
 	<-f.Started()
-	time.Sleep(300 * time.Millisecond) // its window and the server's buffer fill
+	settled(t, srv, good)
 	return f, cancel, good
+}
+
+// settled waits until the non-reader's receive window and the server's
+// send buffer are full, as either server shows it: the queueing one
+// drops it, the blocking one stops delivering (a 100 ms with no message
+// for the good subscribers). Five seconds is the bound, not the wait.
+func settled(t *testing.T, srv *badtest.Server, good [2]*badtest.Subscriber) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if srv.Drops() > 0 || progress(good[0], 100*time.Millisecond) == 0 {
+			return
+		}
+	}
+	t.Fatal("5 s after the non-reader connected, the server neither dropped it nor stalled")
 }
 
 // TestNonReaderStallsBlockingBroadcast: a server that waits for each
