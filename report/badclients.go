@@ -330,18 +330,26 @@ func medianGrowth(cells []Record) *FootprintDelta {
 
 // BadVerdictTable is the verdict table of the bad-clients cells of rs:
 // one row per server and spec, and a line per verdict worth a reason;
-// nil rows when no record has bad clients. Text, markdown and the HTML
-// report show the same rows.
-func BadVerdictTable(rs []Record) (header []string, rows [][]string, reasons []string) {
+// nil rows when no record has bad clients. When every row has the same
+// spec (one run's), the title names it and the table has no column for
+// it, so it fits a terminal. Text, markdown and the HTML report show the
+// same rows.
+func BadVerdictTable(rs []Record) (title string, header []string, rows [][]string, reasons []string) {
 	vs := BadVerdicts(rs)
 	if len(vs) == 0 {
-		return nil, nil, nil
+		return "", nil, nil, nil
 	}
+	oneSpec := !slices.ContainsFunc(vs, func(v BadVerdict) bool { return v.Spec != vs[0].Spec })
+	title = "bad clients: what they did to the good clients (each bad cell against the clean cells of its pair)"
 	header = []string{"server", "bad clients", "verdict", "good p99", "good msgs/s", "dropped by the server", "server per bad client"}
+	if oneSpec {
+		title = "bad clients " + vs[0].Spec + ": what they did to the good clients (each bad cell against the clean cells of its pair)"
+		header = slices.Delete(header, 1, 2)
+	}
 	for _, v := range vs {
 		per := na
 		if g := v.PerClient; g != nil {
-			per = fmt.Sprintf("%s RSS, %.2f goroutines, %.2f fds", fmtBytesSigned(g.RSSBytes), g.Goroutines, g.OpenFiles)
+			per = fmt.Sprintf("%s RSS, %s goroutines, %s fds", fmtBytesSigned(g.RSSBytes), trimFloat(g.Goroutines), trimFloat(g.OpenFiles))
 		}
 		p99, tput := "-", "-"
 		if v.Verdict.P99Ratio > 0 {
@@ -350,7 +358,11 @@ func BadVerdictTable(rs []Record) (header []string, rows [][]string, reasons []s
 		if v.Verdict.ThroughputRatio > 0 || v.Verdict.Class == badclients.Stalled {
 			tput = fmt.Sprintf("×%.2f", v.Verdict.ThroughputRatio)
 		}
-		rows = append(rows, []string{v.Server, v.Spec, string(v.Verdict.Class), p99, tput, v.Drop, per})
+		row := []string{v.Server, v.Spec, string(v.Verdict.Class), p99, tput, v.Drop, per}
+		if oneSpec {
+			row = slices.Delete(row, 1, 2)
+		}
+		rows = append(rows, row)
 		reason := ""
 		if v.Verdict.Reason != "" && v.Verdict.Class != badclients.Unaffected {
 			reason = v.Verdict.Reason
@@ -359,10 +371,14 @@ func BadVerdictTable(rs []Record) (header []string, rows [][]string, reasons []s
 			reason = strings.TrimPrefix(reason+fmt.Sprintf("; judged against %d clean cell(s), too few to know this machine's noise (--runs 3 or more)", v.Clean), "; ")
 		}
 		if reason != "" {
-			reasons = append(reasons, fmt.Sprintf("%s · %s: %s", v.Server, v.Spec, reason))
+			who := v.Server
+			if !oneSpec {
+				who += " · " + v.Spec
+			}
+			reasons = append(reasons, who+": "+reason)
 		}
 	}
-	return header, rows, reasons
+	return title, header, rows, reasons
 }
 
 // BadSettings is the line of the fairness manifest's settings that bear
@@ -389,20 +405,27 @@ func BadSettings(res *Result) (string, []string) {
 }
 
 // RenderBadVerdicts writes the verdict table of the bad-clients cells of
-// res with the servers' relevant fairness settings beside it; nothing when
-// no record has bad clients.
+// res with the servers' relevant fairness settings beside it, laid out as
+// the result tables are (wrapped to the terminal, or markdown); nothing
+// when no record has bad clients.
 func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
-	header, rows, reasons := BadVerdictTable(res.Records)
+	title, header, rows, reasons := BadVerdictTable(res.Records)
 	if rows == nil {
 		return nil
 	}
-	item := "  "
-	fmt.Fprintln(w, "\nbad clients: what they did to the good clients (each bad cell against the clean cells of its pair)")
+	l := layout{markdown: markdown}
+	fmt.Fprintln(w)
+	l.prose(w, title, false)
 	if markdown {
 		fmt.Fprintln(w)
-		item = "- "
 	}
-	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignLeft, tw.AlignLeft}
+	align := make([]tw.Align, len(header))
+	for i, h := range header {
+		align[i] = tw.AlignLeft
+		if strings.HasPrefix(h, "good ") {
+			align[i] = tw.AlignRight
+		}
+	}
 	if err := writeTable(w, markdown, header, align, rows); err != nil {
 		return err
 	}
@@ -410,12 +433,12 @@ func RenderBadVerdicts(w io.Writer, res *Result, markdown bool) error {
 		fmt.Fprintln(w)
 	}
 	for _, r := range reasons {
-		fmt.Fprintf(w, "%s%s\n", item, r)
+		l.item(w, r)
 	}
 	if line, exc := BadSettings(res); line != "" {
-		fmt.Fprintf(w, "%s%s\n", item, line)
+		l.item(w, line)
 		for _, e := range exc {
-			fmt.Fprintf(w, "%s%s\n", item, e)
+			l.item(w, e)
 		}
 	}
 	return nil

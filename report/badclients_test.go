@@ -52,8 +52,8 @@ func TestBadVerdictsPairEachBadCellWithItsCleanOnes(t *testing.T) {
 	if err := RenderBadVerdicts(&buf, &Result{Records: rs}, true); err != nil {
 		t.Fatal(err)
 	}
-	if out := buf.String(); !strings.Contains(out, "| fragile | trickle=20  | stalled    |") || !strings.Contains(out, "| calm    | trickle=20  | unaffected |") ||
-		!strings.Contains(out, "fragile · trickle=20: good clients made no progress") {
+	if out := buf.String(); !strings.Contains(out, "bad clients trickle=20: what they did") || !strings.Contains(out, "| fragile | stalled    |") ||
+		!strings.Contains(out, "| calm    | unaffected |") || !strings.Contains(out, "fragile: good clients made no progress") {
 		t.Errorf("verdict table:\n%s", out)
 	}
 }
@@ -124,5 +124,32 @@ func TestBadCellsWhoseBadClientsNeverMisbehavedJudgeNothing(t *testing.T) {
 		if v.Verdict.Class != NotMeasured || !strings.Contains(v.Verdict.Reason, "misbehave") && !strings.Contains(v.Verdict.Reason, "did not start") {
 			t.Errorf("%s %s: %s (%s), want %s", v.Server, v.Spec, v.Verdict.Class, v.Verdict.Reason, NotMeasured)
 		}
+	}
+}
+
+// TestBadVerdictTableFitsATerminal: the long spec of one run goes in the
+// title, not a column, and the table and its lines stay within the
+// terminal's width.
+func TestBadVerdictTableFitsATerminal(t *testing.T) {
+	const spec = "trickle=20:1s,stalled-upgrade=200,idle-tcp=200"
+	var rs []Record
+	for _, srv := range []string{"gobwas-epoll", "gorilla"} {
+		clean := badRecord(t, srv, "none", 1000, 5000, 5000, 5000)
+		bad := badRecord(t, srv, spec, 3000, 5000, 5000, 5000)
+		bad.BadClients.Server = &BadFootprint{PerClient: FootprintDelta{RSSBytes: 10342, Goroutines: 0.853, OpenFiles: 1}}
+		bad.BadClients.Kinds[0].ClosedByCode = map[string]int{"1009": 20}
+		rs = append(rs, clean, bad)
+	}
+	var buf bytes.Buffer
+	if err := RenderBadVerdicts(&buf, &Result{Records: rs}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if n := len([]rune(line)); n > TableWidth {
+			t.Errorf("%d columns, more than %d:\n%s", n, TableWidth, line)
+		}
+	}
+	if !strings.Contains(buf.String(), spec) || !strings.Contains(buf.String(), "0.85 goroutines") {
+		t.Errorf("table:\n%s", buf.String())
 	}
 }

@@ -66,7 +66,7 @@ func TestBadClientsRunAsPairs(t *testing.T) {
 	if got := strings.Join(specs, ","); got != "none,idle-tcp=3,none,idle-tcp=3" {
 		t.Errorf("cells ran as %s, want clean and bad interleaved", got)
 	}
-	if !strings.Contains(out, "bad clients: what they did to the good clients") || !strings.Contains(out, "idle-tcp=3") {
+	if !strings.Contains(out, "bad clients idle-tcp=3: what they did to the good clients") {
 		t.Errorf("no verdict table on stdout:\n%s", out)
 	}
 }

@@ -26,7 +26,7 @@ func TestBadClientsVerdictsReachThePage(t *testing.T) {
 	if err := Render(&b, []*report.Result{res}, []string{"r.json"}); err != nil {
 		t.Fatal(err)
 	}
-	_, rows, _ := report.BadVerdictTable(res.Records)
+	_, _, rows, _ := report.BadVerdictTable(res.Records)
 	page := b.String()
 	if len(rows) != 1 || !strings.Contains(page, "Bad clients · what they did") {
 		t.Fatalf("rows %v; page has no bad-clients section", rows)

@@ -85,6 +85,7 @@ type htmlPage struct {
 
 // badView is the bad-clients verdict table (report.BadVerdictTable).
 type badView struct {
+	Title    string
 	Head     []string
 	Rows     [][]string
 	Notes    []string
@@ -299,8 +300,8 @@ func buildPage(results []*report.Result, labels []string) (*htmlPage, error) {
 	for _, res := range results {
 		all = append(all, res.Records...)
 	}
-	if head, rows, reasons := report.BadVerdictTable(all); rows != nil {
-		p.Bad = &badView{Head: head, Rows: rows, Notes: reasons}
+	if title, head, rows, reasons := report.BadVerdictTable(all); rows != nil {
+		p.Bad = &badView{Title: title, Head: head, Rows: rows, Notes: reasons}
 		for _, res := range results {
 			if line, exc := report.BadSettings(res); line != "" {
 				p.Bad.Settings = append(append(p.Bad.Settings, line), exc...)
