@@ -301,7 +301,6 @@ func spread(m report.Metric, v []float64) string {
 	return fmt.Sprintf("%s (%s–%s)", report.FormatMetric(m.Unit, report.Median(v)), report.FormatMetric(m.Unit, lo), report.FormatMetric(m.Unit, hi))
 }
 
-
 func minMax(v []float64) (float64, float64) {
 	return slices.Min(v), slices.Max(v)
 }
