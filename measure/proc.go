@@ -72,6 +72,17 @@ type ProcSampler struct {
 	err      error
 	cancel   context.CancelFunc
 	finished chan struct{}
+	// onSample, when set (OnSample), sees every successful reading.
+	onSample func(ProcSample)
+}
+
+// OnSample has f see every successful reading from now on, in the
+// sampling goroutine (a memory cap, say): the readings the sampler takes
+// anyway, not a second reader of /proc.
+func (p *ProcSampler) OnSample(f func(ProcSample)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onSample = f
 }
 
 // StartProcSampler samples pid every interval until Stop.
@@ -109,6 +120,11 @@ func (p *ProcSampler) Sample() (ProcSample, error) {
 		return s, err
 	}
 	p.samples = append(p.samples, s)
+	if f := p.onSample; f != nil {
+		p.mu.Unlock()
+		f(s)
+		p.mu.Lock()
+	}
 	return s, nil
 }
 

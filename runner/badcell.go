@@ -19,33 +19,22 @@ import (
 // misbehaving before the good clients' warmup starts regardless.
 const badStartBound = 15 * time.Second
 
-// memCapPoll is how often a reference server's RSS is read against the cap.
-const memCapPoll = 50 * time.Millisecond
-
-// capMemory kills p once its RSS passes capBytes, so a library that lets a
-// bad client allocate without bound is a result (killed at the cap), not
-// a machine out of memory. It returns when p exits.
-func (p *serverProc) capMemory(capBytes uint64) {
+// capMemory has the sampler of p kill it once its RSS passes capBytes, so
+// a library that lets a bad client allocate without bound is a result
+// (killed at the cap), not a machine out of memory. It reads nothing
+// itself: it sees the readings the sampler takes every SampleInterval.
+func (p *serverProc) capMemory(smp *measure.ProcSampler, capBytes uint64) {
 	if capBytes == 0 {
 		return
 	}
-	t := time.NewTicker(memCapPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.exited:
-			return
-		case <-t.C:
-			s, err := measure.ReadProc(p.pid)
-			if err != nil || s.RSS <= capBytes {
-				continue
-			}
-			p.capBytes = capBytes // before the store deathReason loads
-			p.killedAt.Store(s.RSS)
-			_ = p.cmd.Process.Kill()
+	smp.OnSample(func(s measure.ProcSample) {
+		if s.RSS <= capBytes || p.killedAt.Load() > 0 {
 			return
 		}
-	}
+		p.capBytes = capBytes // before the store deathReason loads
+		p.killedAt.Store(s.RSS)
+		_ = p.cmd.Process.Kill()
+	})
 }
 
 // killedAtCap is the RSS at which capMemory killed p; 0 if it did not.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/wsbench/wsbench/drivers"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenarios"
+	"github.com/wsbench/wsbench/servers"
 )
 
 // relayServer is a broadcast server for the broadcast scenario: every
@@ -144,5 +146,22 @@ func TestQueueingBroadcastShieldsGoodClientsFromANonReader(t *testing.T) {
 	}
 	if v.Verdict.Class == badclients.Stalled || v.Verdict.Class == badclients.Killed {
 		t.Errorf("verdict %s (%s), want the good clients unaffected or at most degraded by noise", v.Verdict.Class, v.Verdict.Reason)
+	}
+}
+
+// TestServerPastTheMemoryCapIsKilledAndSaysSo: a cap below any server's
+// RSS kills the reference server at its first reading; the cell fails
+// naming the cap, not as a server that died on its own.
+func TestServerPastTheMemoryCapIsKilledAndSaysSo(t *testing.T) {
+	d, _ := drivers.Lookup(drivers.Default)
+	p := scenarios.Params{Conns: 2, Payload: 64, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
+	recs := Run(context.Background(), Plan{Scenario: sc("echo"), Servers: []string{"gorilla"}, Driver: d, Params: p, Runs: 1,
+		Settings: servers.DefaultSettings(), Serve: testServeCommand(), ServerMemCap: 1 << 20, DrainTimeout: 200 * time.Millisecond}, nil)
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	r := recs[0]
+	if r.Status != report.StatusFailed || !strings.Contains(r.Reason, "killed at the memory cap") || !strings.Contains(r.Reason, "--server-mem-cap 1 MiB") {
+		t.Errorf("status %s: %q, want failed, killed at the 1 MiB cap", r.Status, r.Reason)
 	}
 }

@@ -114,8 +114,8 @@ func (c *cellRun) startServer() error {
 			return fmt.Errorf("pin server %s: %w", c.cell.Label(), err)
 		}
 	}
-	go proc.capMemory(c.plan.ServerMemCap)
 	c.srv = &serverUnderTest{proc: proc, sampler: measure.StartProcSampler(proc.pid, c.plan.SampleInterval), interval: c.plan.SampleInterval}
+	proc.capMemory(c.srv.samp(), c.plan.ServerMemCap)
 	c.url = "ws://" + proc.addr + c.plan.Scenario.Path()
 	c.rec.ServerSampleIntervalMs = int(c.plan.SampleInterval / time.Millisecond)
 	return nil

@@ -136,8 +136,8 @@ func (c *cellRun) restart(addr string) error {
 			return fmt.Errorf("pin server %s: %w", c.cell.Server, err)
 		}
 	}
-	go proc.capMemory(c.plan.ServerMemCap)
 	c.srv.replace(proc)
+	proc.capMemory(c.srv.samp(), c.plan.ServerMemCap)
 	return nil
 }
 
