@@ -80,3 +80,20 @@ func WriteMessages(c Conn, t MessageType, msgs [][]byte) error {
 	}
 	return nil
 }
+
+// LowWater is a Conn whose reads can wait for several messages at once.
+// A pipelined sender with n messages outstanding that wakes for each reply
+// as it lands pays a wake-up and a read per message; told that the next
+// wait on the network need not end before bytes more have arrived, the
+// kernel wakes it once for all of them (SO_RCVLOWAT), and one read takes
+// them in. A reply is timed when it is read, so its latency can include
+// the wait for the others of its batch: bytes is the sender's trade.
+type LowWater interface {
+	// SetReadLowWater makes every later wait on the network for message
+	// bytes last until the bytes of the frames being waited for (those
+	// already buffered counted) reach bytes, or the peer closes; 0 or 1
+	// restores waking on the first byte. It reports false when the
+	// connection cannot (TLS: the socket's bytes are not frames). Only
+	// the goroutine that calls ReadMessage may call it.
+	SetReadLowWater(bytes int) bool
+}

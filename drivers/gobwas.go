@@ -116,6 +116,9 @@ func (gobwasDriver) Dial(ctx context.Context, url string, opts DialOptions) (Con
 			g.compressed = true
 		}
 	}
+	if rc, ok := g.rawConn(); ok {
+		g.rio, g.wio = newRawReader(rc), newRawWriter(rc)
+	}
 	g.rs.init()
 	g.ping.init()
 	limit := max(opts.ReadLimit, 0) // 0 is "no limit" for wsutil.Reader too
@@ -151,6 +154,8 @@ type gobwasConn struct {
 	rs    readSide
 	br    *bufio.Reader // rd's source once made (ensureSource), for Buffered
 	rsize int           // the read buffer's size, made by ensureSource
+	low   lowWater      // SetReadLowWater's: what a wait on the socket waits for
+	rio   *rawIO        // raw reads of a plain TCP socket (nil: through nc)
 	held  *gobwasHeld   // while a Poller holds the connection
 
 	ping pinger
@@ -161,6 +166,7 @@ type gobwasConn struct {
 	wmu       sync.Mutex
 	wbuf      []byte // data frames, made by dataBuf
 	wsize     int
+	wio       *rawIO                                                 // raw writes of a plain TCP socket (nil: through nc)
 	cbuf      [ws.MaxHeaderSize + ws.MaxControlFramePayloadSize]byte // control frames
 	hdr       headerWriter
 	hdrTmp    [ws.MaxHeaderSize]byte // a field, not a local: it would escape per write
@@ -246,7 +252,7 @@ func (g *gobwasConn) writeFrameLocked(op ws.OpCode, rsv byte, p []byte) error {
 		m := copy(buf[off:], p[i:])
 		ws.Cipher(buf[off:off+m], h.Mask, i)
 		i += m
-		if _, err := g.nc.Write(buf[:off+m]); err != nil {
+		if _, err := g.write(buf[:off+m]); err != nil {
 			g.werr = err
 			return err
 		}
@@ -271,7 +277,7 @@ func (g *gobwasConn) dataBuf() []byte {
 // per frame. Only the reading goroutine calls it.
 func (g *gobwasConn) ensureSource() {
 	if g.rd.Source == nil {
-		g.br = bufio.NewReaderSize(g.nc, g.rsize)
+		g.br = bufio.NewReaderSize(lowWaterSource{g}, g.rsize)
 		g.rd.Source = g.br
 	}
 }
@@ -658,8 +664,8 @@ func (g *gobwasConn) WritePrepared(heads [][]byte) error {
 			pre := append(g.dataBuf()[:0], f.frame[:f.off]...)
 			pre = append(pre, h...)
 			ws.Cipher(pre[f.off:], f.mask, 0)
-			if _, err = g.nc.Write(pre); err == nil {
-				_, err = g.nc.Write(f.frame[f.off+f.head:])
+			if _, err = g.write(pre); err == nil {
+				_, err = g.write(f.frame[f.off+f.head:])
 			}
 			if err != nil {
 				g.werr = err
@@ -688,6 +694,14 @@ func (g *gobwasConn) WritePrepared(heads [][]byte) error {
 	return nil
 }
 
+// write writes all of p to the socket. g.wmu must be held.
+func (g *gobwasConn) write(p []byte) (int, error) {
+	if g.wio != nil {
+		return g.wio.write(p)
+	}
+	return g.nc.Write(p)
+}
+
 // writableLocked is nil when data frames may still be written: no close
 // frame sent, no earlier write failed. g.wmu must be held.
 func (g *gobwasConn) writableLocked() error {
@@ -703,7 +717,7 @@ func (g *gobwasConn) flushLocked(b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return b, nil
 	}
-	if _, err := g.nc.Write(b); err != nil {
+	if _, err := g.write(b); err != nil {
 		g.werr = err
 		return b[:0], err
 	}

@@ -1,0 +1,21 @@
+package drivers
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// setRcvLowat sets the socket's SO_RCVLOWAT: Linux then neither wakes a
+// reader nor reports the socket readable until that many bytes are queued
+// (or the peer closed), while a non-blocking read still takes what is
+// there.
+func setRcvLowat(rc syscall.RawConn, bytes int) bool {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVLOWAT, bytes)
+	}); err != nil {
+		return false
+	}
+	return serr == nil
+}

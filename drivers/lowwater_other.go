@@ -1,0 +1,8 @@
+//go:build !linux
+
+package drivers
+
+import "syscall"
+
+// setRcvLowat is Linux's only: elsewhere a wait ends on the first byte.
+func setRcvLowat(syscall.RawConn, int) bool { return false }
