@@ -69,12 +69,13 @@ func (w *echoWorker) runPipelined(n int) {
 		if low != nil && !low.SetReadLowWater(max(out.count-1, 1)*frame) {
 			low = nil
 		}
-		if !w.readReply(out, tmpl, &buf) {
+		now, ok := w.readReply(out, tmpl, &buf, 0)
+		if !ok {
 			w.giveUp(out)
 			return
 		}
 		for ready != nil && out.count > 0 && ready.Buffered() {
-			if !w.readReply(out, tmpl, &buf) {
+			if _, ok := w.readReply(out, tmpl, &buf, now); !ok {
 				w.giveUp(out)
 				return
 			}
@@ -82,9 +83,12 @@ func (w *echoWorker) runPipelined(n int) {
 	}
 }
 
-// readReply reads one message and settles the outstanding one it answers.
-// false: the connection failed (counted).
-func (w *echoWorker) readReply(out *outstanding, tmpl []byte, buf *[]byte) bool {
+// readReply reads one message and settles the outstanding one it answers,
+// as arrived at clock time at: a reply already buffered came in with the
+// read of the one before it, so it is timed as that one was, not by a
+// clock read of its own; 0 reads the clock once the message is in. It
+// returns the time taken; ok false: the connection failed (counted).
+func (w *echoWorker) readReply(out *outstanding, tmpl []byte, buf *[]byte, at int64) (now int64, ok bool) {
 	c := w.client
 	_, got, err := c.Conn.ReadMessage(*buf)
 	if err != nil {
@@ -92,12 +96,15 @@ func (w *echoWorker) readReply(out *outstanding, tmpl []byte, buf *[]byte) bool 
 			w.env.CountClose(err)
 		}
 		w.fail(&w.readErrs)
-		return false
+		return 0, false
 	}
 	*buf = got[:cap(got)]
-	now := w.env.Clock.Now()
-	h, ok := w.codec.Parse(got, tmpl)
-	if !ok || h.Conn != c.ID {
+	now = at
+	if now == 0 {
+		now = w.env.Clock.Now()
+	}
+	h, valid := w.codec.Parse(got, tmpl)
+	if !valid || h.Conn != c.ID {
 		// Corrupt: taken as the reply to the oldest outstanding message,
 		// the one an in-order echo answers next; no completed round trip.
 		w.integrity.Corrupt++
@@ -105,17 +112,17 @@ func (w *echoWorker) readReply(out *outstanding, tmpl []byte, buf *[]byte) bool 
 			out.answer(seq)
 			w.neverAnswered(seq, sent, measured)
 		}
-		return true
+		return now, true
 	}
 	if !w.integrity.Arrive(&w.seqs, h.Seq) {
-		return true // a duplicate
+		return now, true // a duplicate
 	}
-	sent, measured, ok := out.answer(h.Seq)
-	if !ok {
-		return true // given up on already (counted then), or never sent
+	sent, measured, answered := out.answer(h.Seq)
+	if !answered {
+		return now, true // given up on already (counted then), or never sent
 	}
 	w.settle(now, sent, measured)
-	return true
+	return now, true
 }
 
 // neverAnswered counts a message due in the window that got no valid
