@@ -293,6 +293,11 @@ func clientBoundFooter(rs []Record, rk *ranking, pinning *Pinning, cores int) []
 	}
 	switch first.Mode {
 	case "closed-loop":
+		if first.Scenario == "echo" && first.Labels["inflight"] == "" {
+			// One in flight: every message costs the generator a wake-up,
+			// a read and a write, as much as it costs the server.
+			fixes = append(fixes, "--inflight 8 for capacity (8 messages outstanding per connection: the generator then needs about half the server's CPU per message)")
+		}
 		fixes = append(fixes, "an open-loop --rate it can keep, for latency")
 	case "open-loop":
 		fixes = append(fixes, "a lower --rate")

@@ -70,6 +70,7 @@ func TestClientBoundSaysWhichRuleFired(t *testing.T) {
 		"ranked by CPU s / 1M msgs",
 		"--pin",
 		"an open-loop --rate it can keep",
+		"--inflight 8 for capacity",
 	} {
 		if !strings.Contains(f, want) {
 			t.Errorf("saturation footer lacks %q:\n%s", want, f)
@@ -77,6 +78,12 @@ func TestClientBoundSaysWhichRuleFired(t *testing.T) {
 	}
 	if strings.Contains(f, "Scheduling delay") {
 		t.Errorf("saturation footer blames scheduling delay:\n%s", f)
+	}
+	// Already pipelined: --inflight 8 is no advice.
+	piped := boundRecord(t, "nbio", 1, 0.95, 50)
+	piped.Labels = map[string]string{"inflight": "8"}
+	if f := footer(t, &Result{Environment: Environment{Cores: 2}, Records: []Record{piped}}); strings.Contains(f, "--inflight") || !strings.Contains(f, "an open-loop --rate") {
+		t.Errorf("a pipelined row's footer advises --inflight, or lost the --rate advice:\n%s", f)
 	}
 
 	sched := boundRecord(t, "nbio", 1, 0.46, 600)
