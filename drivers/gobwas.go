@@ -36,7 +36,7 @@ func (gobwasDriver) Module() string { return "github.com/gobwas/ws" }
 // BatchedWrites: gobwas leaves framing to us, so frames gather in one
 // buffer and leave in one write, and a frame is prepared once.
 func (gobwasDriver) BatchedWrites() (bool, string) {
-	return true, "frames gathered in one buffer, one write; frames prepared once, except with permessage-deflate"
+	return true, "frames gathered in one buffer, one write; frames prepared once, except with permessage-deflate; over ws:// a batch's replies are waited for in the kernel (SO_RCVLOWAT) and read in one go"
 }
 
 // gobwasDefaultBuffer is used when DialOptions leaves a buffer size at zero;
