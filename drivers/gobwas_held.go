@@ -110,7 +110,7 @@ func (g *gobwasConn) readHeld(scratch []byte) (pong bool, err error) {
 		var n int
 		var rerr error
 		if err := h.rc.Read(func(fd uintptr) bool {
-			n, rerr = syscall.Read(int(fd), scratch[carried:])
+			n, rerr = readNow(fd, scratch[carried:])
 			return true // never wait: the Poller does
 		}); err != nil {
 			rerr = err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -142,7 +143,7 @@ func (p *Poller) Wait(timeout time.Duration) ([]Event, error) {
 	var n int
 	var werr error
 	err := p.rc.Read(func(fd uintptr) bool {
-		n, werr = unix.EpollWait(int(fd), p.events, 0)
+		n, werr = epollWaitNow(int(fd), p.events)
 		if werr == unix.EINTR {
 			n, werr = 0, nil
 		}
@@ -176,6 +177,20 @@ func (p *Poller) Wait(timeout time.Duration) ([]Event, error) {
 		}
 	}
 	return p.out, nil
+}
+
+// epollWaitNow is epoll_wait with a zero timeout as a raw system call:
+// it never blocks (Wait parks in the runtime's poller instead), so it
+// need not enter the scheduler's syscall state, whose every entry on a
+// generator idle a moment ago wakes the runtime's monitor thread (see
+// rawIO).
+func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
+	r, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))),
+		uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 func (p *Poller) drainWake() {

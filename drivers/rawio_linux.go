@@ -73,6 +73,24 @@ func newRawWriter(rc syscall.RawConn) *rawIO {
 	return w
 }
 
+// readNow is one read of the non-blocking socket fd as a raw system call,
+// for a caller that never waits for it (a Poller's held connection):
+// syscall.EAGAIN when nothing has arrived. A read through syscall.Read
+// enters the scheduler's syscall state, and on a generator whose one P
+// was idle a moment ago that wakes the runtime's monitor thread each time.
+func readNow(fd uintptr, p []byte) (int, error) {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		}
+		return 0, e
+	}
+}
+
 // read is one read of the socket, as net.Conn's Read.
 func (r *rawIO) read(p []byte) (int, error) {
 	r.p, r.n, r.err = p, 0, nil

@@ -13,3 +13,6 @@ func newRawWriter(syscall.RawConn) *rawIO { return nil }
 
 func (*rawIO) read([]byte) (int, error)  { panic("unreachable") }
 func (*rawIO) write([]byte) (int, error) { panic("unreachable") }
+
+// readNow is one read of the non-blocking socket fd.
+func readNow(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }

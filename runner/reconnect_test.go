@@ -153,6 +153,31 @@ func TestRestartRecoversUnderEveryBackoff(t *testing.T) {
 	}
 }
 
+// TestKillWithAHeldFleetRecovers: with the gobwas driver the idle fleet
+// holds the connections through the window; a killed server is found by
+// every connection (a read error, or a ping that could not be written)
+// and each is back once the server is.
+func TestKillWithAHeldFleetRecovers(t *testing.T) {
+	const conns = 40
+	plan := reconnectPlan(t, conns, 200*time.Millisecond, 200*time.Millisecond, scenarios.Fault{Kind: "kill", For: 200 * time.Millisecond}, "full-jitter")
+	plan.Driver, _ = drivers.Lookup("gobwas")
+	if !drivers.HoldsIdle(plan.Driver) {
+		t.Skip("gobwas cannot hold idle connections here")
+	}
+	r := runOne(t, plan)
+	f := r.Figures
+	if f["lost_after_fault"] != conns || f["detected_before_fault"] != 0 || f["never_recovered"] != 0 || f["reconnect_failures"] == 0 {
+		t.Fatalf("status %s %q, figures %v: want every connection found dead after the kill, failed dials while it was down, all back",
+			r.Status, r.Reason, f)
+	}
+	if found := f["detected_read_error"] + f["detected_ping_error"]; found != conns {
+		t.Fatalf("figures %v: want every connection to learn from its socket", f)
+	}
+	if r.Status != report.StatusOK || r.Close.Clean != conns || r.Heartbeat.Pongs == 0 {
+		t.Fatalf("status %s %q, close %+v, %d pongs", r.Status, r.Reason, r.Close, r.Heartbeat.Pongs)
+	}
+}
+
 // TestAServerThatDoesNotComeBackFailsTheCell: the restart's process exits
 // at once; the cell fails naming it, and the run goes on.
 func TestAServerThatDoesNotComeBackFailsTheCell(t *testing.T) {

@@ -16,18 +16,20 @@ import (
 // fleet holds a cell's idle connections (heartbeat, reconnect) with no
 // goroutine of their own: one goroutine waits on a drivers.Poller, which
 // watches every socket with one epoll set, and keeps every connection's
-// next ping or pong deadline in one heap. A goroutine blocked in a read per
-// connection, its stack and its library's read buffer, cost the load
-// generator about 25 KiB a connection; held, a connection costs its socket
-// and a few hundred bytes of state. Connections whose driver cannot be held
-// (drivers.Holdable) keep the goroutines of keeper and heartbeatRun.
+// next ping or pong deadline, and a reconnect cell's backoff waits, in one
+// heap. A goroutine blocked in a read per connection, its stack and its
+// library's read buffer, cost the load generator about 25 KiB a
+// connection; held, a connection costs its socket and a few hundred bytes
+// of state. Connections whose driver cannot be held (drivers.Holdable)
+// keep the goroutines of keeper, heartbeatRun and reconnectRun.
 //
-// The loop runs while it holds a live connection or has work queued, and
-// starts again on the next one, so a cell that never reaches its scenario
-// (an aborted connect phase) leaves nothing behind once its connections
-// are gone. Its pings run on the loop's clock; pong latency is read on the
-// cell's clock from the ping's write to the pong's arrival, as Conn.Ping's
-// callers read it.
+// The loop runs while it holds a live connection, has work queued or runs
+// a reconnect cell (whose connections may all be down at once, waiting out
+// their backoff on the same heap), and starts again on the next one, so a
+// cell that never reaches its scenario (an aborted connect phase) leaves
+// nothing behind once its connections are gone. Its pings run on the
+// loop's clock; pong latency is read on the cell's clock from the ping's
+// write to the pong's arrival, as Conn.Ping's callers read it.
 type fleet struct {
 	ping  Ping
 	clock measure.Clock
@@ -44,6 +46,7 @@ type fleet struct {
 	timers timerHeap
 	live   int // slots held and not dead
 	hb     *fleetHeartbeat
+	rc     *fleetReconnect // the reconnect cell the slots run, from its window to its end
 }
 
 // idleSlot is one held connection.
@@ -63,8 +66,17 @@ type idleSlot struct {
 	released   bool
 	// dead is set once the connection ended, err is why (the read side's
 	// final error); read by others only after the loop let go (release).
+	// A reconnect cell's slot is dead whenever the Poller does not hold
+	// its connection of the moment.
 	dead bool
 	err  error
+
+	// A reconnect cell's slot (reconnect_fleet.go): rec is set, and the
+	// connection held is the cell's r.slots[envIx].conn, one after another.
+	rec      bool
+	phase    rcPhase
+	attempt  int   // the next dial's attempt number (Backoff.Delay's k)
+	failedAt int64 // when a ping's write failed (the cell's clock)
 }
 
 // errNotHeld is why a connection that ended before the loop could hold it
@@ -94,6 +106,19 @@ func (f *fleet) hold(c *Client) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.startLocked() {
+		return false
+	}
+	s := &idleSlot{f: f, client: c, heapIx: -1}
+	c.idle = s
+	f.wakeLocked()
+	f.inbox = append(f.inbox, s)
+	return true
+}
+
+// startLocked starts the loop unless it runs; false when there is no
+// Poller here. f.mu must be held.
+func (f *fleet) startLocked() bool {
 	if f.failed {
 		return false
 	}
@@ -106,11 +131,29 @@ func (f *fleet) hold(c *Client) bool {
 		f.poller, f.running = p, true
 		go f.loop(p)
 	}
-	s := &idleSlot{f: f, client: c, heapIx: -1}
-	c.idle = s
-	f.inbox = append(f.inbox, s)
-	f.poller.Wake()
 	return true
+}
+
+// post runs cmd on the loop without waiting for it; inline when the loop
+// is not running.
+func (f *fleet) post(cmd func(*drivers.Poller)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.running {
+		cmd(nil)
+		return
+	}
+	f.wakeLocked()
+	f.cmds = append(f.cmds, cmd)
+}
+
+// wakeLocked wakes the loop for what is about to be queued, unless
+// something queued already did: the loop takes every queue at once.
+// f.mu must be held.
+func (f *fleet) wakeLocked() {
+	if len(f.inbox) == 0 && len(f.cmds) == 0 {
+		f.poller.Wake()
+	}
 }
 
 // do runs cmd on the loop and waits for it; inline when the loop is not
@@ -123,25 +166,26 @@ func (f *fleet) do(cmd func(*drivers.Poller)) {
 		return
 	}
 	done := make(chan struct{})
+	f.wakeLocked()
 	f.cmds = append(f.cmds, func(p *drivers.Poller) { cmd(p); close(done) })
-	f.poller.Wake()
 	f.mu.Unlock()
 	<-done
 }
 
 // releaseAll hands every live connection back to its driver's ReadMessage
 // and Close and stops the loop; the slots keep what they learned.
-func (f *fleet) releaseAll() {
-	f.do(func(p *drivers.Poller) {
-		for _, s := range f.slots {
-			if !s.released && !s.dead && p != nil {
-				p.Release(s.token)
-			}
-			s.released, s.stopped = true, true
-			f.unschedule(s)
+func (f *fleet) releaseAll() { f.do(f.letGo) }
+
+// letGo is releaseAll's, on the loop.
+func (f *fleet) letGo(p *drivers.Poller) {
+	for _, s := range f.slots {
+		if !s.released && !s.dead && p != nil {
+			p.Release(s.token)
 		}
-		f.live = 0
-	})
+		s.released, s.stopped = true, true
+		f.unschedule(s)
+	}
+	f.live = 0
 }
 
 func (f *fleet) loop(p *drivers.Poller) {
@@ -149,7 +193,7 @@ func (f *fleet) loop(p *drivers.Poller) {
 		f.mu.Lock()
 		adds, cmds := f.inbox, f.cmds
 		f.inbox, f.cmds = nil, nil
-		if len(adds) == 0 && len(cmds) == 0 && f.live == 0 && len(f.slots) > 0 {
+		if len(adds) == 0 && len(cmds) == 0 && f.idle() {
 			// Nothing held and nothing asked: stop until the next hold.
 			f.running, f.poller = false, nil
 			f.mu.Unlock()
@@ -163,6 +207,9 @@ func (f *fleet) loop(p *drivers.Poller) {
 		for _, cmd := range cmds {
 			cmd(p)
 		}
+		if f.idle() {
+			continue // let go of everything (releaseAll): stop, unless more came meanwhile
+		}
 		timeout := time.Duration(-1)
 		if len(f.timers) > 0 {
 			timeout = max(time.Duration(f.timers[0].at-f.clock.Now()), 0)
@@ -170,7 +217,11 @@ func (f *fleet) loop(p *drivers.Poller) {
 		events, err := p.Wait(timeout)
 		if err != nil {
 			// The epoll set is unusable: every connection is as good as
-			// dead to the load generator.
+			// dead to the load generator, but a reconnect cell's go on
+			// with goroutines of their own.
+			if f.rc != nil {
+				f.rc.abandon(p)
+			}
 			for _, s := range f.slots {
 				if !s.dead && !s.released {
 					f.died(s, err)
@@ -190,6 +241,12 @@ func (f *fleet) loop(p *drivers.Poller) {
 		f.fire(p)
 		f.windowOver()
 	}
+}
+
+// idle: nothing held and no reconnect cell running, so nothing to wait
+// for; the loop stops unless a hold or a command is queued.
+func (f *fleet) idle() bool {
+	return f.live == 0 && len(f.slots) > 0 && (f.rc == nil || f.rc.abandoned)
 }
 
 // add holds s's connection and schedules its first ping a random part of
@@ -216,11 +273,14 @@ func (f *fleet) fire(p *drivers.Poller) {
 			return
 		}
 		f.unschedule(s)
-		if s.awaiting {
+		switch {
+		case s.rec:
+			f.rc.due(p, s)
+		case s.awaiting:
 			f.missed(s)
-			continue
+		default:
+			f.sendPing(p, s)
 		}
-		f.sendPing(p, s)
 	}
 }
 
@@ -265,6 +325,10 @@ func (f *fleet) sendPing(p *drivers.Poller, s *idleSlot) {
 
 // ponged: the pong of s's ping in flight arrived.
 func (f *fleet) ponged(s *idleSlot) {
+	if s.rec {
+		f.rc.ponged(s)
+		return
+	}
 	if !s.awaiting {
 		return // a ping abandoned before the heartbeat took over
 	}
@@ -307,6 +371,10 @@ func (f *fleet) missed(s *idleSlot) {
 // died: the connection ended; measured, counted as the heartbeat's reader
 // counts it.
 func (f *fleet) died(s *idleSlot, err error) {
+	if s.rec {
+		f.rc.died(s, err)
+		return
+	}
 	s.dead, s.err = true, err
 	f.live--
 	f.stop(s)

@@ -176,14 +176,22 @@ func pingOf(p Params) Ping {
 	return Ping{}
 }
 
-// releaseFleet hands every connection of clients held in an idle fleet
-// back to its driver, for a scenario that reads them with goroutines of its
-// own (reconnect).
-func releaseFleet(clients []*Client) {
+// fleetOf is the idle fleet that holds connections of clients (one per
+// cell), nil when none does.
+func fleetOf(clients []*Client) *fleet {
 	for _, c := range clients {
 		if c.idle != nil {
-			c.idle.f.releaseAll() // one fleet per cell: every slot at once
-			return
+			return c.idle.f
 		}
+	}
+	return nil
+}
+
+// releaseFleet hands every connection of clients held in an idle fleet
+// back to its driver, for a scenario that reads them with goroutines of its
+// own (reconnect, where the fleet cannot run).
+func releaseFleet(clients []*Client) {
+	if f := fleetOf(clients); f != nil {
+		f.releaseAll() // one fleet per cell: every slot at once
 	}
 }

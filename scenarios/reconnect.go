@@ -28,7 +28,9 @@ func init() { Register(reconnect{}) }
 // under ReconnectOptions.Backoff until it is back. It measures how each connection
 // learned, the time from the fault to detection, the dial attempts and
 // their failures, the time from detection to re-established, and the storm
-// over time (timelineStep intervals).
+// over time (timelineStep intervals). Connections the idle fleet holds are
+// run by its one goroutine (reconnect_fleet.go), the others by goroutines
+// of their own (reconnectRun.slot), alike.
 type reconnect struct{}
 
 // timelineStep is the reconnect storm's resolution.
@@ -335,20 +337,34 @@ func (reconnect) Run(ctx context.Context, env *Env) (*Outcome, error) {
 		case <-ctx.Done():
 		}
 	}()
-	// Each connection is read by its slot's goroutines here, as it dials
-	// again under its own backoff: the idle fleet lets go of those it held.
-	releaseFleet(env.Clients)
+	for i, c := range env.Clients {
+		r.slots[i].conn = c.Conn
+	}
+	// The connections the idle fleet holds stay there, pinged, redialed
+	// and held again by its one goroutine (reconnect_fleet.go); the
+	// others are each run by goroutines of their own.
+	var held *fleetReconnect
+	var taken []bool
+	if fl := fleetOf(env.Clients); fl != nil {
+		held, taken = fl.startReconnect(ctx, r)
+	}
+	if held == nil {
+		releaseFleet(env.Clients)
+	}
 	for i := range env.Clients {
-		r.slots[i].conn = env.Clients[i].Conn
+		if taken != nil && taken[i] {
+			continue
+		}
 		r.wg.Add(1)
 		go r.slot(ctx, i)
 	}
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
 	// Settled once the window is over and every connection is back.
 	env.Settle(func() bool { return env.Window.Over() && r.down.Load() == 0 })
 	<-env.Ending()
-	<-done
+	if held != nil {
+		held.endReconnect() // no slot is handed to goroutines after this
+	}
+	r.wg.Wait()
 	// Hand the connections as they are now to the runner, which closes
 	// them; those still down are closed already and count as abrupt.
 	for i := range r.slots {
@@ -357,6 +373,11 @@ func (reconnect) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	env.Quiet()
 	return r.outcome(), nil
 }
+
+// pingErrorGrace is how long a connection whose ping could not be written
+// waits for its read side to say why (a close frame, a reset) before it
+// counts as found by the ping ("ping_error").
+const pingErrorGrace = 10 * time.Millisecond
 
 // reconnectRun is one reconnect cell under way.
 type reconnectRun struct {
@@ -368,7 +389,8 @@ type reconnectRun struct {
 	out   *Outcome
 }
 
-// rslot is one connection's history, owned by its goroutine until it ends.
+// rslot is one connection's history, owned by whoever runs it (its
+// goroutines, or the idle fleet's loop) until the cell ends.
 type rslot struct {
 	conn   drivers.Conn
 	isDown bool
@@ -391,9 +413,22 @@ type attempt struct {
 	class    string
 }
 
-// slot runs connection i: heartbeat sessions, each ended by a detection,
-// and a reconnect after each, until the runner ends the load.
+// slot runs connection i with goroutines of its own from the start of the
+// window: the first session's connection is the one the connect phase
+// opened, kept alive until now and read by its keeper (or released by the
+// idle fleet); the session pings it from here.
 func (r *reconnectRun) slot(ctx context.Context, i int) {
+	c := r.env.Clients[i]
+	c.take()
+	r.goOn(ctx, i, c.readUntilDead, -1)
+}
+
+// goOn runs connection i: heartbeat sessions, each ended by a detection,
+// and a reconnect after each, until the runner ends the load. It starts
+// with a session on s.conn, read by read (nil: a reader of the session's
+// own), or, when from ≥ 0, with the connection down and dial attempt from
+// next (one the idle fleet handed over).
+func (r *reconnectRun) goOn(ctx context.Context, i int, read func() error, from int) {
 	defer r.wg.Done()
 	s := &r.slots[i]
 	defer func() {
@@ -402,30 +437,37 @@ func (r *reconnectRun) slot(ctx context.Context, i int) {
 		r.out.Messages += s.inWindow
 		r.out.DrainMessages += s.inDrain
 	}()
-	// The first session's connection is the one the connect phase opened,
-	// kept alive until now and read by its keeper; the session pings it
-	// from here. Later ones are the session's own to read.
-	c := r.env.Clients[i]
-	c.take()
-	read := c.readUntilDead
-	for {
-		how, at := r.session(ctx, i, s, read)
-		read = nil
-		if how == "" {
-			return
+	for k := from; ; k = -1 {
+		if k < 0 {
+			how, at := r.session(ctx, i, s, read)
+			read = nil
+			if how == "" {
+				return
+			}
+			r.lose(s, how, at)
+			k = 0
 		}
-		s.outages = append(s.outages, outage{detected: at, how: how})
-		s.isDown = true
-		r.down.Add(1)
-		_ = s.conn.Abort()
-		conn := r.redial(ctx, s)
+		conn := r.redial(ctx, s, k)
 		if conn == nil {
 			return
 		}
-		s.conn, s.isDown = conn, false
-		s.outages[len(s.outages)-1].back = r.env.Clock.Now()
-		r.down.Add(-1)
+		r.regain(s, conn, r.env.Clock.Now())
 	}
+}
+
+// lose records s's connection found dead at at, how, and drops it.
+func (r *reconnectRun) lose(s *rslot, how string, at int64) {
+	s.outages = append(s.outages, outage{detected: at, how: how})
+	s.isDown = true
+	r.down.Add(1)
+	_ = s.conn.Abort()
+}
+
+// regain records s back at at with conn.
+func (r *reconnectRun) regain(s *rslot, conn drivers.Conn, at int64) {
+	s.conn, s.isDown = conn, false
+	s.outages[len(s.outages)-1].back = at
+	r.down.Add(-1)
 }
 
 // session heartbeats s.conn until the connection is found dead, returning
@@ -498,7 +540,7 @@ func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func()
 			select {
 			case how := <-died: // the reader saw why first
 				return how, now
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(pingErrorGrace):
 				return "ping_error", now
 			}
 		}
@@ -509,11 +551,11 @@ func (r *reconnectRun) session(ctx context.Context, i int, s *rslot, read func()
 	}
 }
 
-// redial dials until a connection is back, waiting as the backoff policy
-// says between attempts; nil once the load has ended.
-func (r *reconnectRun) redial(ctx context.Context, s *rslot) drivers.Conn {
+// redial dials until a connection is back, from attempt from on, waiting
+// as the backoff policy says before each; nil once the load has ended.
+func (r *reconnectRun) redial(ctx context.Context, s *rslot, from int) drivers.Conn {
 	env := r.env
-	for k := 0; ; k++ {
+	for k := from; ; k++ {
 		wait := time.NewTimer(reconnectOf(env.Params).Backoff.Delay(k, rand.Float64))
 		select {
 		case <-wait.C:
