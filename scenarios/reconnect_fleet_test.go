@@ -264,12 +264,7 @@ func TestReconnectHoldsItsConnectionsInTheFleetThroughAKill(t *testing.T) {
 		t.Fatalf("the fleet holds and pings %d of %d connections", held, n)
 	}
 
-	cell.env.MarkFault(cell.env.Clock.Now())
-	fp.kill()
-	waitFor(t, 20*time.Second, "every connection's dial failing while the server is down", func() bool { return cell.failed.Load() >= n })
-	fp.start()
-	after := cell.pongsSoFar()
-	waitFor(t, 20*time.Second, "every connection back and ponged", func() bool { return cell.everyOnePonged(after) })
+	cell.killAndBringBack(t, fp, n)
 	cell.env.Window.Close(cell.env.Clock.Now())
 	waitFor(t, 5*time.Second, "the cell settled", cell.env.Settled)
 	// Dials are done: what they brought back is held, and the dial
@@ -354,12 +349,7 @@ func TestReconnectHandsWhatItCannotHoldToGoroutines(t *testing.T) {
 	base := cell.ours()
 	end := cell.run(t)
 	waitFor(t, 20*time.Second, "every connection ponged in the cell", func() bool { return cell.everyOnePonged(make([]uint64, n)) })
-	cell.env.MarkFault(cell.env.Clock.Now())
-	fp.kill()
-	waitFor(t, 20*time.Second, "every connection's dial failing while the server is down", func() bool { return cell.failed.Load() >= n })
-	fp.start()
-	after := cell.pongsSoFar()
-	waitFor(t, 20*time.Second, "every connection back and ponged", func() bool { return cell.everyOnePonged(after) })
+	cell.killAndBringBack(t, fp, n)
 	if held := cell.heldUp(); held != 0 {
 		t.Fatalf("the fleet holds %d gorilla connections", held)
 	}
@@ -381,4 +371,17 @@ func TestReconnectHandsWhatItCannotHoldToGoroutines(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "the sessions' goroutines gone", func() bool { return cell.ours()-base <= 10 })
+}
+
+// killAndBringBack kills the peer, waits until each of the n connections
+// has failed a dial while it is down, starts it again and waits until
+// every connection is back and has had a pong since.
+func (cell *heldCell) killAndBringBack(t *testing.T, fp *faultyPeer, n int) {
+	t.Helper()
+	cell.env.MarkFault(cell.env.Clock.Now())
+	fp.kill()
+	waitFor(t, 20*time.Second, "every connection's dial failing while the server is down", func() bool { return cell.failed.Load() >= int64(n) })
+	fp.start()
+	after := cell.pongsSoFar()
+	waitFor(t, 20*time.Second, "every connection back and ponged", func() bool { return cell.everyOnePonged(after) })
 }
