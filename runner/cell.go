@@ -156,8 +156,10 @@ func (c *cellRun) connect() error {
 	}
 	c.clients = cr.clients
 	if len(cr.clients) == 0 {
-		if c.srv != nil && !c.srv.cur().alive() {
-			return fmt.Errorf("%s", c.srv.cur().deathReason())
+		// A server the memory cap killed may not have been reaped yet
+		// when the dials fail: the kill, not the refusals, is the reason.
+		if srv := c.srv; srv != nil && (!srv.cur().alive() || srv.cur().killedAtCap() > 0) {
+			return fmt.Errorf("%s", srv.cur().deathReason())
 		}
 		return fmt.Errorf("no connection established to %s: %v", c.url, cr.firstErr)
 	}
@@ -239,7 +241,7 @@ func finish(ctx context.Context, rec report.Record, srv *serverUnderTest) report
 	switch {
 	// A server a fault stopped is no death once the run was interrupted
 	// before it was started again.
-	case srv != nil && !srv.cur().alive() && (ctx.Err() == nil || rec.Fault == nil):
+	case srv != nil && (!srv.cur().alive() || srv.cur().killedAtCap() > 0) && (ctx.Err() == nil || rec.Fault == nil):
 		rec.Status, rec.Reason = report.StatusFailed, srv.cur().deathReason()
 	case ctx.Err() != nil:
 		rec.Status, rec.Reason = report.StatusInterrupted, "interrupted"
