@@ -52,11 +52,12 @@ func (g *gobwasConn) SetReadLowWater(bytes int) bool {
 		l.raw = rc
 	}
 	l.want = bytes
-	// One read should take the whole batch in: a buffer at least twice
-	// the mark, made anew only while it holds nothing (between messages).
-	if size := 2 * bytes; size > g.rsize {
+	// One read should take the whole batch in: a buffer twice the mark
+	// (at most 256 KiB), made anew only while it holds nothing (between
+	// messages).
+	if size := min(2*bytes, gobwasBatchBytes*4); size > g.rsize {
 		if g.br == nil || g.br.Buffered() == 0 {
-			g.rsize = min(size, gobwasBatchBytes*4)
+			g.rsize = size
 			g.br = bufio.NewReaderSize(lowWaterSource{g}, g.rsize)
 			g.rd.Source = g.br
 		}
