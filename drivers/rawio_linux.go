@@ -30,23 +30,17 @@ type rawIO struct {
 func newRawReader(rc syscall.RawConn) *rawIO {
 	r := &rawIO{rc: rc}
 	r.fn = func(fd uintptr) bool {
-		for {
-			n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.p))), uintptr(len(r.p)))
-			switch e {
-			case 0:
-				r.n = int(n)
-				if n == 0 && len(r.p) > 0 {
-					r.err = io.EOF
-				}
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			r.err = os.NewSyscallError("read", e)
-			return true
+		n, err := readNow(fd, r.p)
+		switch {
+		case err == syscall.EAGAIN:
+			return false // nothing yet: the runtime's poller waits
+		case err != nil:
+			r.err = os.NewSyscallError("read", err)
+		case n == 0 && len(r.p) > 0:
+			r.err = io.EOF
 		}
+		r.n = n
+		return true
 	}
 	return r
 }
