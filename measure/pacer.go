@@ -82,10 +82,10 @@ const DefaultSpin = 100 * time.Microsecond
 
 // DefaultQuantum bounds the pacer at 5,000 wake-ups a second: an event due
 // between two wakes waits at most 200 µs for the next one. A wake-up costs
-// about 60 µs of CPU on the 2-core VM this was measured on
-// (BenchmarkPacer), so the pacer's CPU follows its wake-ups: 50 µs took
-// 64–76 % of a core at 20k–200k events/s for 31–39 µs p50 lateness; 200 µs
-// takes 30 % (the old spinning pacer's share) for 101 µs p50 and a p99 four
+// 45–60 µs of CPU on the 2-core VM this was measured on (BenchmarkPacer),
+// so the pacer's CPU follows its wake-ups: 50 µs took 64–76 % of a core
+// at 20k–200k events/s for 31–39 µs p50 lateness; 200 µs takes 25–32 %
+// (the old spinning pacer's share) for 100 µs p50 and a p99 four to ten
 // times lower than the old pacer's.
 const DefaultQuantum = 200 * time.Microsecond
 
