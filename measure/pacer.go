@@ -85,7 +85,7 @@ const DefaultSpin = 100 * time.Microsecond
 // 45–60 µs of CPU on the 2-core VM this was measured on (BenchmarkPacer),
 // so the pacer's CPU follows its wake-ups: 50 µs took 64–76 % of a core
 // at 20k–200k events/s for 31–39 µs p50 lateness; 200 µs takes 25–32 %
-// (the old spinning pacer's share) for 100 µs p50 and a p99 four to ten
+// (the old spinning pacer's share) for 100 µs p50 and a p99 3 to 13
 // times lower than the old pacer's.
 const DefaultQuantum = 200 * time.Microsecond
 
