@@ -19,3 +19,18 @@ func setRcvLowat(rc syscall.RawConn, bytes int) bool {
 	}
 	return serr == nil
 }
+
+// queuedBytes is what the socket has received and not yet been read
+// (SIOCINQ).
+func queuedBytes(rc syscall.RawConn) (int, bool) {
+	var (
+		n    int
+		ierr error
+	)
+	if err := rc.Control(func(fd uintptr) {
+		n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	}); err != nil {
+		return 0, false
+	}
+	return n, ierr == nil
+}

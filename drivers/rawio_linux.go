@@ -24,6 +24,8 @@ type rawIO struct {
 	n   int
 	err error
 	fn  func(fd uintptr) bool
+
+	wait func() // a reader's: called whenever the poller is about to wait
 }
 
 // newRawReader and newRawWriter return nil where raw calls are not used.
@@ -33,6 +35,9 @@ func newRawReader(rc syscall.RawConn) *rawIO {
 		n, err := readNow(fd, r.p)
 		switch {
 		case err == syscall.EAGAIN:
+			if r.wait != nil {
+				r.wait()
+			}
 			return false // nothing yet: the runtime's poller waits
 		case err != nil:
 			r.err = os.NewSyscallError("read", err)

@@ -6,7 +6,7 @@ import "syscall"
 
 // rawIO is Linux's only: elsewhere a socket is read and written through
 // net.Conn.
-type rawIO struct{}
+type rawIO struct{ wait func() }
 
 func newRawReader(syscall.RawConn) *rawIO { return nil }
 func newRawWriter(syscall.RawConn) *rawIO { return nil }

@@ -106,6 +106,13 @@ func TestOneInFlightHasNoLabel(t *testing.T) {
 // flight gets any reply.
 func batchingServer(t *testing.T) string {
 	t.Helper()
+	return lateBatchingServer(t, 0)
+}
+
+// lateBatchingServer is batchingServer writing the eighth echo of each
+// batch late by lag.
+func lateBatchingServer(t *testing.T, lag time.Duration) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		up := websocket.Upgrader{}
 		c, err := up.Upgrade(w, r, nil)
@@ -122,7 +129,10 @@ func batchingServer(t *testing.T) string {
 			if held = append(held, msg); len(held) < 8 {
 				continue
 			}
-			for _, m := range held {
+			for i, m := range held {
+				if i == len(held)-1 && lag > 0 {
+					time.Sleep(lag)
+				}
 				if err := c.WriteMessage(websocket.BinaryMessage, m); err != nil {
 					return
 				}
@@ -159,6 +169,27 @@ func TestInflightKeepsNOutstanding(t *testing.T) {
 				t.Fatalf("%s, %s in flight: messages %d, integrity %+v: want 7 sent per connection, none answered", driver, n, r.Messages, r.Integrity)
 			}
 		}
+	}
+}
+
+// TestInflightThroughAServerThatHoldsReplies: the default driver waits
+// for all but one of a batch's replies at once (SO_RCVLOWAT). A server
+// that writes the eighth echo late has the client read seven and send
+// seven more, which that server holds until the client sends one more:
+// the client must not keep waiting for replies that cannot come, with
+// the eighth unread in its socket, until the window closes.
+func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
+	url := lateBatchingServer(t, 5*time.Millisecond)
+	d, _ := drivers.Lookup(drivers.Default)
+	plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: inflightParams(t, "8"), Runs: 1,
+		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
+	r := Run(context.Background(), plan, nil)[0]
+	in := r.Integrity
+	if batches := in.Received / 8 / uint64(r.Conns); batches < 4 {
+		t.Fatalf("%d batches answered per connection in %v, want at least 4 (integrity %+v, status %s %s)", batches, plan.Params.Duration, in, r.Status, r.Reason)
+	}
+	if in.Lost >= 8*uint64(r.Conns) || in.Duplicated+in.Reordered+in.Corrupt > 0 {
+		t.Fatalf("integrity %+v: only each connection's last, partial batch may go unanswered", in)
 	}
 }
 
