@@ -30,9 +30,10 @@ type lowWater struct {
 // kernel then wakes the reader for whatever has arrived. A mark counts on
 // every reply waited for coming without more being sent, and a server
 // may not keep that bargain: one that answers only once it has a batch of
-// its own (the rest of it still unsent here), or that drops two messages
-// of a batch, would otherwise leave the connection waiting, with replies
-// unread in its socket, until the window closed.
+// its own (the rest of it still unsent here), that drops two messages of
+// a batch, or whose replies are shorter than the messages, would otherwise
+// leave the connection waiting, with replies unread in its socket, until
+// the window closed.
 //
 // A wait's bound is eight times the connection's average wait, at least
 // 2 ms and at most a second. When the guard fires, the socket says which

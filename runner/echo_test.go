@@ -22,6 +22,23 @@ import (
 // message 7 (after which a closed loop waits in vain until the drain ends).
 func faultyServer(t *testing.T) string {
 	t.Helper()
+	return replyServer(t, func(msg []byte) [][]byte {
+		switch binary.LittleEndian.Uint64(msg[4:12]) { // the binary header's sequence field
+		case 3:
+			return [][]byte{msg, msg}
+		case 5:
+			msg[len(msg)-1] ^= 0xff
+		case 7:
+			return nil
+		}
+		return [][]byte{msg}
+	})
+}
+
+// replyServer answers each message with the messages reply makes of it,
+// in order (none: the message is dropped).
+func replyServer(t *testing.T, reply func(msg []byte) [][]byte) string {
+	t.Helper()
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -34,17 +51,10 @@ func faultyServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			seq := binary.LittleEndian.Uint64(msg[4:12]) // the binary header's sequence field
-			switch seq {
-			case 3:
-				_ = c.WriteMessage(typ, msg)
-			case 5:
-				msg[len(msg)-1] ^= 0xff
-			case 7:
-				continue
-			}
-			if err := c.WriteMessage(typ, msg); err != nil {
-				return
+			for _, m := range reply(msg) {
+				if err := c.WriteMessage(typ, m); err != nil {
+					return
+				}
 			}
 		}
 	}))

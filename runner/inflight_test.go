@@ -75,22 +75,8 @@ func TestInflightAgainstReferenceServers(t *testing.T) {
 // key results had before the option.
 func TestOneInFlightHasNoLabel(t *testing.T) {
 	d, _ := drivers.Lookup("gorilla")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up := websocket.Upgrader{}
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, msg, err := c.ReadMessage()
-			if err != nil || c.WriteMessage(typ, msg) != nil {
-				return
-			}
-		}
-	}))
-	defer srv.Close()
-	plan := Plan{Scenario: sc("echo"), Target: wsURL(srv, "/echo"), Driver: d, Params: inflightParams(t, "1"), Runs: 1,
+	url := replyServer(t, func(msg []byte) [][]byte { return [][]byte{msg} })
+	plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: inflightParams(t, "1"), Runs: 1,
 		Settings: servers.DefaultSettings()}
 	r := Run(context.Background(), plan, nil)[0]
 	if !clean(r) || r.Labels != nil {
@@ -190,6 +176,26 @@ func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
 	}
 	if in.Lost >= 8*uint64(r.Conns) || in.Duplicated+in.Reordered+in.Corrupt > 0 {
 		t.Fatalf("integrity %+v: only each connection's last, partial batch may go unanswered", in)
+	}
+}
+
+// TestInflightThroughAServerThatShortensReplies: a server that echoes
+// half of each message never fills the default driver's mark (all but
+// one of the batch, at full length). Its replies must still be read, and
+// counted corrupt, batch after batch, not left in the socket until the
+// window closes.
+func TestInflightThroughAServerThatShortensReplies(t *testing.T) {
+	url := replyServer(t, func(msg []byte) [][]byte { return [][]byte{msg[:len(msg)/2]} })
+	d, _ := drivers.Lookup(drivers.Default)
+	plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: inflightParams(t, "8"), Runs: 1,
+		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
+	r := Run(context.Background(), plan, nil)[0]
+	in := r.Integrity
+	if batches := in.Corrupt / 8 / uint64(r.Conns); batches < 4 || in.Received > 0 {
+		t.Fatalf("%d batches of short replies read per connection in %v, want at least 4, all corrupt (integrity %+v)", batches, plan.Params.Duration, in)
+	}
+	if r.Status == report.StatusOK {
+		t.Fatalf("status ok with every reply corrupt: %s", r.Reason)
 	}
 }
 
