@@ -96,4 +96,11 @@ type LowWater interface {
 	// connection cannot (TLS: the socket's bytes are not frames). Only
 	// the goroutine that calls ReadMessage may call it.
 	SetReadLowWater(bytes int) bool
+	// Stalls is how many waits under a mark were ended by the guard with
+	// fewer bytes than it in the socket: the server did not send every
+	// reply waited for without more messages first (it holds replies for
+	// more, dropped several, or shortened them). Each such reply was read
+	// late by up to the wait's bound. Only the reading goroutine may call
+	// it.
+	Stalls() uint64
 }

@@ -154,4 +154,6 @@ func (g *gobwasConn) SetReadLowWater(bytes int) bool {
 	return true
 }
 
+func (g *gobwasConn) Stalls() uint64 { return g.low.stalls }
+
 var _ LowWater = (*gobwasConn)(nil)

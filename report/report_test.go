@@ -156,6 +156,27 @@ func TestRenderMarkdownAndCSV(t *testing.T) {
 	}
 }
 
+// TestBatchStallsMarkTheRow: a pipelined cell whose batch waits the
+// generator cut short is marked, and its note says what that did to the
+// latency and what to run instead; one without keeps no mark.
+func TestBatchStallsMarkTheRow(t *testing.T) {
+	clean := sampleRecord(t, "gorilla", 1)
+	stalled := sampleRecord(t, "gobwas", 1)
+	stalled.Figures = map[string]float64{batchStalls: 1234}
+	if clean.Marked() || !stalled.Marked() {
+		t.Fatalf("marked: clean %v, with stalls %v; want false, true", clean.Marked(), stalled.Marked())
+	}
+	var out bytes.Buffer
+	if err := Render(&out, &Result{Schema: Schema, Records: []Record{clean, stalled}}, Table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"gobwas !", "1,234 batch waits were cut short", "--driver gorilla"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestParseFormat(t *testing.T) {
 	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "markdown") {
 		t.Fatalf("want an error listing the formats, got %v", err)

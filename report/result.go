@@ -537,6 +537,11 @@ func (r Record) CompressionText() string {
 
 // Marked reports whether the record has anything a reader must not miss:
 // failure, interruption, errors or integrity faults.
+// batchStalls is echo's figure for pipelined batch waits its driver cut
+// short (scenarios.BatchStalls): the replies of each were read late by
+// the generator, so the cell is marked as when a publisher falls behind.
+const batchStalls = "batch_stalls"
+
 func (r Record) Marked() bool {
 	if r.Client != nil && r.Client.Bound {
 		return true
@@ -552,6 +557,9 @@ func (r Record) Marked() bool {
 		return true
 	}
 	if h := r.Heartbeat; h != nil && (h.Missed > 0 || h.ClosedByServer > 0) {
+		return true
+	}
+	if r.Figures[batchStalls] > 0 {
 		return true
 	}
 	if f := r.Fault; f != nil && (f.Error != "" || f.CmdExit != nil && *f.CmdExit != 0) {

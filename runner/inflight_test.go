@@ -177,6 +177,10 @@ func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
 	if in.Lost >= 8*uint64(r.Conns) || in.Duplicated+in.Reordered+in.Corrupt > 0 {
 		t.Fatalf("integrity %+v: only each connection's last, partial batch may go unanswered", in)
 	}
+	// The replies the guard's waits held are said to be late.
+	if r.Figures[scenarios.BatchStalls] == 0 || !r.Marked() {
+		t.Fatalf("figures %v, marked %v: want the batch stalls counted and the row marked", r.Figures, r.Marked())
+	}
 }
 
 // TestInflightThroughAServerThatShortensReplies: a server that echoes

@@ -97,8 +97,15 @@ func (echo) Profile() profile.Profile {
 		RankByMode: map[string][]string{"open-loop": {"p99"}},
 		Noun:       "sent",
 		Unit:       "messages",
+		Figures:    []profile.Figure{{Name: BatchStalls, Merge: profile.Summed}},
 	}
 }
+
+// BatchStalls is the figure counting a pipelined cell's batch waits that
+// the driver's guard ended with replies short of its mark (see
+// drivers.LowWater's Stalls): present only when there were some.
+const BatchStalls = "batch_stalls"
+
 
 func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
@@ -147,6 +154,12 @@ func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 			if w.writeErrs > 0 {
 				out.Errors["write"] += w.writeErrs
 			}
+			if w.stalls > 0 {
+				if out.Figures == nil {
+					out.Figures = map[string]float64{}
+				}
+				out.Figures[BatchStalls] += float64(w.stalls)
+			}
 			mu.Unlock()
 		}()
 	}
@@ -184,6 +197,7 @@ type echoWorker struct {
 	messages, drained   uint64
 	acc                 measure.Accounting
 	readErrs, writeErrs uint64
+	stalls              uint64 // pipelined: batch waits the driver's guard ended (drivers.LowWater)
 }
 
 func (w *echoWorker) run() {

@@ -26,11 +26,13 @@ func (w *echoWorker) runPipelined(n int) {
 	send := newSender(c.Conn, typ, w.codec, c.ID, tmpl, n)
 	ready, _ := c.Conn.(drivers.Readier)
 	low, _ := c.Conn.(drivers.LowWater)
-	defer func() {
-		if low != nil {
-			low.SetReadLowWater(0) // a close's reads wake on the first byte
-		}
-	}()
+	if low != nil {
+		lw := low
+		defer func() {
+			lw.SetReadLowWater(0) // a close's reads wake on the first byte
+			w.stalls = lw.Stalls()
+		}()
+	}
 	frame := replyFrameBytes(w.codec.Size)
 	buf := make([]byte, w.codec.Size)
 	clock := w.env.Clock
