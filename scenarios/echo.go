@@ -106,7 +106,6 @@ func (echo) Profile() profile.Profile {
 // drivers.LowWater's Stalls): present only when there were some.
 const BatchStalls = "batch_stalls"
 
-
 func (e echo) Run(ctx context.Context, env *Env) (*Outcome, error) {
 	codec, err := measure.NewCodec(env.Params.Payload, env.Params.Text)
 	codec.Compressible = env.Params.Compression
