@@ -39,7 +39,10 @@ type lowWater struct {
 // 2 ms and at most a second. When the guard fires, the socket says which
 // case it is. Nothing queued: the server is merely slower than the bound,
 // no reply was held back, and the whole wait becomes the connection's
-// pace at once. Some bytes queued, short of the mark: a stall, ended at
+// pace at once; so does a connection's first fire, whatever was queued
+// (its first waits, at 2 ms, knew nothing of the server's pace, and at
+// the start a busy server's batch comes in pieces). Some bytes queued,
+// short of the mark: a stall, ended at
 // the cost of its bound, and the bound stays where the connection's waits
 // put it, so a server that stalls every batch costs the bound each time,
 // not a growing one. A fire costs an early, smaller read, never an error.
@@ -89,8 +92,10 @@ func (l *lowWater) disarm() {
 	l.armed = false
 	if !l.guard.Stop() {
 		l.set = 0
-		if l.queued.Load() == 0 {
-			l.typical = max(l.typical, time.Since(l.since)) // slower than the bound: catch up
+		if l.queued.Load() == 0 || l.typical == 0 {
+			// Slower than the bound, or than the first bound, which
+			// knew nothing of the server's pace: catch up.
+			l.typical = max(l.typical, time.Since(l.since))
 		} else {
 			l.stalls++ // or not known yet: taken as one
 		}

@@ -160,17 +160,22 @@ func TestRenderMarkdownAndCSV(t *testing.T) {
 // generator cut short is marked, and its note says what that did to the
 // latency and what to run instead; one without keeps no mark.
 func TestBatchStallsMarkTheRow(t *testing.T) {
-	clean := sampleRecord(t, "gorilla", 1)
-	stalled := sampleRecord(t, "gobwas", 1)
-	stalled.Figures = map[string]float64{batchStalls: 1234}
-	if clean.Marked() || !stalled.Marked() {
-		t.Fatalf("marked: clean %v, with stalls %v; want false, true", clean.Marked(), stalled.Marked())
+	pipelined := func(server string, stalls float64) Record {
+		r := sampleRecord(t, server, 1)
+		r.Labels = map[string]string{"inflight": "8"}
+		r.Messages, r.DrainMessages = 79_000, 1_000 // 10,000 batches
+		r.Figures = map[string]float64{batchStalls: stalls}
+		return r
+	}
+	clean, few, stalled := sampleRecord(t, "gorilla", 1), pipelined("gws", 99), pipelined("gobwas", 1234)
+	if clean.Marked() || few.Marked() || !stalled.Marked() {
+		t.Fatalf("marked: none %v, 1%% less one %v, 12%% %v; want false, false, true", clean.Marked(), few.Marked(), stalled.Marked())
 	}
 	var out bytes.Buffer
 	if err := Render(&out, &Result{Schema: Schema, Records: []Record{clean, stalled}}, Table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"gobwas !", "1,234 batch waits were cut short", "--driver gorilla"} {
+	for _, want := range []string{"gobwas !", "1,234 of about 10,000 batch waits were cut short", "--driver gorilla"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
