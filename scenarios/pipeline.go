@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"math/bits"
+	"runtime"
 	"time"
 
 	"github.com/wsbench/wsbench/drivers"
@@ -39,6 +40,7 @@ func (w *echoWorker) runPipelined(n int) {
 	win := w.env.Window
 	out := newOutstanding(n)
 	var next uint64 // the next sequence number to send
+	turn := 0       // replies since this connection last yielded (drivers without LowWater)
 	for {
 		if k := n - out.count; k > 0 && !win.Over() {
 			sent := clock.Now()
@@ -75,6 +77,18 @@ func (w *echoWorker) runPipelined(n int) {
 		// so the top-up answers them all in one write.
 		if low != nil && !low.SetReadLowWater(max(out.count-1, 1)*frame) {
 			low = nil
+		}
+		if low == nil {
+			// A driver that wakes for every reply has a goroutine that
+			// need never block while its server keeps answering: it
+			// holds the generator's CPU while other connections'
+			// replies wait unread, and their latency is the generator's.
+			// After each window's worth of replies it yields, so the
+			// connections take turns as gobwas's batches do.
+			if turn++; turn >= n {
+				turn = 0
+				runtime.Gosched()
+			}
 		}
 		now, ok := w.readReply(out, tmpl, &buf, 0)
 		if !ok {
