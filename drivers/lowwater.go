@@ -15,8 +15,8 @@ type lowWater struct {
 	want int
 	set  int // 0: not known (the guard may have lowered it)
 
-	// The guard (see stallGuard) runs while a read waits on the socket
-	// under a mark above one byte.
+	// The guard (see bound) runs while a read waits on the socket under
+	// a mark above one byte.
 	guard   *time.Timer
 	queued  atomic.Int64 // the socket's bytes when the guard fired; -1 not known
 	armed   bool
@@ -42,10 +42,10 @@ type lowWater struct {
 // pace at once; so does a connection's first fire, whatever was queued
 // (its first waits, at 2 ms, knew nothing of the server's pace, and at
 // the start a busy server's batch comes in pieces). Some bytes queued,
-// short of the mark: a stall, ended at
-// the cost of its bound, and the bound stays where the connection's waits
-// put it, so a server that stalls every batch costs the bound each time,
-// not a growing one. A fire costs an early, smaller read, never an error.
+// short of the mark: a stall, ended at the cost of its bound, and the
+// bound stays where the connection's waits put it, so a server that
+// stalls every batch costs the bound each time, not a growing one. A fire
+// costs an early, smaller read, never an error.
 const (
 	stallGuardFactor = 8
 	stallGuardMin    = 2 * time.Millisecond

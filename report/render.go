@@ -673,7 +673,7 @@ func notes(rs []Record, every bool) []string {
 			what = append(what, fmt.Sprintf("latency percentiles are lower bounds: %s of %s values are the age of a message never answered (%s)",
 				fmtCount(n), fmtCount(uint64(r.Latency.Count)), when))
 		}
-		if n, batches, many := r.batchStalls(); many {
+		if n, batches, many := r.stalledBatches(); many {
 			what = append(what, fmt.Sprintf("%s of about %s batch waits were cut short by the load generator with replies unread: the server did not answer "+
 				"a batch without more messages (it holds replies for more, drops or shortens them), so those replies' latency includes the generator's wait; "+
 				"--driver gorilla reads every reply as it lands", fmtCount(uint64(n)), fmtCount(uint64(batches))))

@@ -536,8 +536,6 @@ func (r Record) CompressionText() string {
 	return fmt.Sprintf("%d/%d", c.NegotiatedConns, r.Connect.Established)
 }
 
-// Marked reports whether the record has anything a reader must not miss:
-// failure, interruption, errors or integrity faults.
 // batchStalls is echo's figure for pipelined batch waits its driver cut
 // short (scenarios.BatchStalls): the replies of each were read late by
 // the generator. A cell where that happened to BatchStallShare of its
@@ -551,10 +549,10 @@ const (
 	BatchStallShare = 0.01
 )
 
-// batchStalls is the cell's stalled batch waits, its batches (messages
+// stalledBatches is the cell's stalled batch waits, its batches (messages
 // answered, over the messages in flight: one wait each), and whether
 // the stalls reach BatchStallShare of them.
-func (r Record) batchStalls() (stalls, batches float64, many bool) {
+func (r Record) stalledBatches() (stalls, batches float64, many bool) {
 	stalls = r.Figures[batchStalls]
 	if stalls == 0 {
 		return 0, 0, false
@@ -567,6 +565,8 @@ func (r Record) batchStalls() (stalls, batches float64, many bool) {
 	return stalls, batches, stalls >= BatchStallShare*max(batches, 1)
 }
 
+// Marked reports whether the record has anything a reader must not miss:
+// failure, interruption, errors or integrity faults.
 func (r Record) Marked() bool {
 	if r.Client != nil && r.Client.Bound {
 		return true
@@ -584,7 +584,7 @@ func (r Record) Marked() bool {
 	if h := r.Heartbeat; h != nil && (h.Missed > 0 || h.ClosedByServer > 0) {
 		return true
 	}
-	if _, _, many := r.batchStalls(); many {
+	if _, _, many := r.stalledBatches(); many {
 		return true
 	}
 	if f := r.Fault; f != nil && (f.Error != "" || f.CmdExit != nil && *f.CmdExit != 0) {

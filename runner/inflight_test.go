@@ -171,8 +171,13 @@ func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
 		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
 	r := Run(context.Background(), plan, nil)[0]
 	in := r.Integrity
-	if batches := in.Received / 8 / uint64(r.Conns); batches < 4 {
-		t.Fatalf("%d batches answered per connection in %v, want at least 4 (integrity %+v, status %s %s)", batches, plan.Params.Duration, in, r.Status, r.Reason)
+	// Stuck, fewer than eight replies a connection came in; each stall
+	// costs up to the guard's bound (tens of ms here), so a loaded
+	// machine still fits several batches in the window.
+	batches := in.Received / 8 / uint64(r.Conns)
+	t.Logf("%d batches answered per connection, %v stalls", batches, r.Figures[scenarios.BatchStalls])
+	if batches < 3 {
+		t.Fatalf("%d batches answered per connection in %v, want at least 3 (integrity %+v, status %s %s)", batches, plan.Params.Duration, in, r.Status, r.Reason)
 	}
 	if in.Lost >= 8*uint64(r.Conns) || in.Duplicated+in.Reordered+in.Corrupt > 0 {
 		t.Fatalf("integrity %+v: only each connection's last, partial batch may go unanswered", in)
@@ -195,8 +200,10 @@ func TestInflightThroughAServerThatShortensReplies(t *testing.T) {
 		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
 	r := Run(context.Background(), plan, nil)[0]
 	in := r.Integrity
-	if batches := in.Corrupt / 8 / uint64(r.Conns); batches < 4 || in.Received > 0 {
-		t.Fatalf("%d batches of short replies read per connection in %v, want at least 4, all corrupt (integrity %+v)", batches, plan.Params.Duration, in)
+	batches := in.Corrupt / 8 / uint64(r.Conns)
+	t.Logf("%d batches of short replies read per connection", batches)
+	if batches < 3 || in.Received > 0 {
+		t.Fatalf("%d batches of short replies read per connection in %v, want at least 3, all corrupt (integrity %+v)", batches, plan.Params.Duration, in)
 	}
 	if r.Status == report.StatusOK {
 		t.Fatalf("status ok with every reply corrupt: %s", r.Reason)
