@@ -542,7 +542,7 @@ func (r Record) CompressionText() string {
 // batches or more is marked, as when a publisher falls behind: the server
 // answers only when sent more (it holds, drops or shortens replies). A few
 // in a long run are a server or VM pausing mid-batch (measured here: 0 to
-// 17 in 5-second cells of 40,000 to 70,000 batches against every
+// 17 in 5-second cells of 50,000 to 73,000 batches against every
 // reference server), which the latency shows as it is.
 const (
 	batchStalls     = "batch_stalls"
