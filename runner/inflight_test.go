@@ -166,10 +166,7 @@ func TestInflightKeepsNOutstanding(t *testing.T) {
 // the eighth unread in its socket, until the window closes.
 func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
 	url := lateBatchingServer(t, 5*time.Millisecond)
-	d, _ := drivers.Lookup(drivers.Default)
-	plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: inflightParams(t, "8"), Runs: 1,
-		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
-	r := Run(context.Background(), plan, nil)[0]
+	r := runEightInFlight(t, url)
 	in := r.Integrity
 	// Stuck, fewer than eight replies a connection came in; each stall
 	// costs up to the guard's bound (tens of ms here), so a loaded
@@ -177,7 +174,7 @@ func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
 	batches := in.Received / 8 / uint64(r.Conns)
 	t.Logf("%d batches answered per connection, %v stalls", batches, r.Figures[scenarios.BatchStalls])
 	if batches < 3 {
-		t.Fatalf("%d batches answered per connection in %v, want at least 3 (integrity %+v, status %s %s)", batches, plan.Params.Duration, in, r.Status, r.Reason)
+		t.Fatalf("%d batches answered per connection in %v, want at least 3 (integrity %+v, status %s %s)", batches, quickParams().Duration, in, r.Status, r.Reason)
 	}
 	if in.Lost >= 8*uint64(r.Conns) || in.Duplicated+in.Reordered+in.Corrupt > 0 {
 		t.Fatalf("integrity %+v: only each connection's last, partial batch may go unanswered", in)
@@ -195,19 +192,26 @@ func TestInflightThroughAServerThatHoldsReplies(t *testing.T) {
 // window closes.
 func TestInflightThroughAServerThatShortensReplies(t *testing.T) {
 	url := replyServer(t, func(msg []byte) [][]byte { return [][]byte{msg[:len(msg)/2]} })
-	d, _ := drivers.Lookup(drivers.Default)
-	plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: inflightParams(t, "8"), Runs: 1,
-		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
-	r := Run(context.Background(), plan, nil)[0]
+	r := runEightInFlight(t, url)
 	in := r.Integrity
 	batches := in.Corrupt / 8 / uint64(r.Conns)
 	t.Logf("%d batches of short replies read per connection", batches)
 	if batches < 3 || in.Received > 0 {
-		t.Fatalf("%d batches of short replies read per connection in %v, want at least 3, all corrupt (integrity %+v)", batches, plan.Params.Duration, in)
+		t.Fatalf("%d batches of short replies read per connection in %v, want at least 3, all corrupt (integrity %+v)", batches, quickParams().Duration, in)
 	}
 	if r.Status == report.StatusOK {
 		t.Fatalf("status ok with every reply corrupt: %s", r.Reason)
 	}
+}
+
+// runEightInFlight runs one echo cell of the default driver at eight in
+// flight against url.
+func runEightInFlight(t *testing.T, url string) report.Record {
+	t.Helper()
+	d, _ := drivers.Lookup(drivers.Default)
+	plan := Plan{Scenario: sc("echo"), Target: url, Driver: d, Params: inflightParams(t, "8"), Runs: 1,
+		Settings: servers.DefaultSettings(), DrainTimeout: 200 * time.Millisecond}
+	return Run(context.Background(), plan, nil)[0]
 }
 
 // TestInflightCountsIntegrityFaults: the faulty server duplicates message
